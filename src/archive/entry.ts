@@ -1,0 +1,54 @@
+/** What an archive records about one file, folder or symlink (docs/FORMAT.md). */
+import type { BlockId, TreeId } from '../store/ids.js';
+
+export interface EntryAttributes {
+  /** One path component: never empty, '.', '..', nor containing '/' or NUL. */
+  readonly name: string;
+  /** Permission bits including setuid, setgid and sticky (at most 0o7777). */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Modification time in nanoseconds since the epoch. */
+  readonly mtimeNs: bigint;
+}
+
+export interface ChunkRef {
+  readonly id: BlockId;
+  /** Plaintext length of the chunk. */
+  readonly length: number;
+}
+
+export interface FileEntry extends EntryAttributes {
+  readonly type: 'file';
+  readonly size: number;
+  /** Hardlink group within the archive, 0 when the file has a single link. */
+  readonly linkGroup: number;
+  readonly chunks: readonly ChunkRef[];
+}
+
+export interface DirectoryEntry extends EntryAttributes {
+  readonly type: 'directory';
+  readonly tree: TreeId;
+}
+
+export interface SymlinkEntry extends EntryAttributes {
+  readonly type: 'symlink';
+  readonly target: string;
+}
+
+export type Entry = FileEntry | DirectoryEntry | SymlinkEntry;
+export type EntryType = Entry['type'];
+
+/** Why a name may not appear in an archive, or undefined when it is a safe name. */
+export function unsafeNameReason(name: string): string | undefined {
+  if (name === '') return 'an empty name';
+  if (name === '.' || name === '..') return `the name ${JSON.stringify(name)}`;
+  if (name.includes('/')) return 'a name containing "/"';
+  if (name.includes('\0')) return 'a name containing NUL';
+  return undefined;
+}
+
+/** The one order of entries in a tree: by the UTF-8 bytes of their names. */
+export function compareNames(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}

@@ -1,0 +1,93 @@
+/**
+ * Encoding of an archive's top object (docs/FORMAT.md §Archive metadata): where and when
+ * it was made, the root folder, totals, the uid/gid → name tables and hardlink group
+ * sizes. It is small whatever the size of the archive, so mounting reads only this.
+ */
+import { ID_LENGTH, asId } from '../store/ids.js';
+import { ByteReader, ByteWriter } from './codec.js';
+import type { DirectoryEntry } from './entry.js';
+
+export const METADATA_FORMAT_VERSION = 1;
+const MAX_TEXT_BYTES = 65536;
+
+export interface ArchiveTotals {
+  readonly files: number;
+  readonly directories: number;
+  readonly symlinks: number;
+  /** Sum of file sizes (hardlinked content counted once). */
+  readonly bytes: number;
+  /** Ciphertext bytes this archive added to the backend (what was not deduplicated). */
+  readonly storedBytes: number;
+  /** Entries reported and left out while creating. */
+  readonly skipped: number;
+}
+
+export interface ArchiveMetadata {
+  readonly name: string;
+  readonly sourcePath: string;
+  readonly hostname: string;
+  readonly createdAtNs: bigint;
+  /** The backed-up folder itself; its name is the empty string. */
+  readonly root: DirectoryEntry;
+  readonly totals: ArchiveTotals;
+  readonly userNames: ReadonlyMap<number, string>;
+  readonly groupNames: ReadonlyMap<number, string>;
+  /** Hardlink group → number of entries in the archive that belong to it. */
+  readonly linkGroupSizes: ReadonlyMap<number, number>;
+}
+
+const TOTAL_FIELDS = ['files', 'directories', 'symlinks', 'bytes', 'storedBytes', 'skipped'] as const;
+
+export function encodeMetadata(metadata: ArchiveMetadata): Buffer {
+  const out = new ByteWriter().u8(METADATA_FORMAT_VERSION);
+  out.string(metadata.name).string(metadata.sourcePath).string(metadata.hostname).bigSigned(metadata.createdAtNs);
+  const root = metadata.root;
+  out.varint(root.mode).varint(root.uid).varint(root.gid).bigSigned(root.mtimeNs).raw(root.tree);
+  for (const field of TOTAL_FIELDS) out.varint(metadata.totals[field]);
+  writeNameTable(out, metadata.userNames);
+  writeNameTable(out, metadata.groupNames);
+  out.varint(metadata.linkGroupSizes.size);
+  for (const [group, size] of metadata.linkGroupSizes) out.varint(group).varint(size);
+  return out.finish();
+}
+
+export function decodeMetadata(bytes: Buffer, what: string): ArchiveMetadata {
+  const input = new ByteReader(bytes, what);
+  const version = input.u8();
+  if (version !== METADATA_FORMAT_VERSION) input.fail(`unsupported archive metadata version ${version}`);
+  const name = input.string(MAX_TEXT_BYTES);
+  const sourcePath = input.string(MAX_TEXT_BYTES);
+  const hostname = input.string(MAX_TEXT_BYTES);
+  const createdAtNs = input.bigSigned();
+  const mode = input.varint();
+  if (mode > 0o7777) input.fail('root mode has bits beyond 7777');
+  const root: DirectoryEntry = {
+    type: 'directory',
+    name: '',
+    mode,
+    uid: input.varint(),
+    gid: input.varint(),
+    mtimeNs: input.bigSigned(),
+    tree: asId(Buffer.from(input.raw(ID_LENGTH)), 'tree'),
+  };
+  const totals = Object.fromEntries(TOTAL_FIELDS.map((field) => [field, input.varint()])) as unknown as ArchiveTotals;
+  const userNames = readNameTable(input);
+  const groupNames = readNameTable(input);
+  const linkGroupSizes = new Map<number, number>();
+  const groups = input.varint();
+  for (let i = 0; i < groups; i++) linkGroupSizes.set(input.varint(), input.varint());
+  input.end();
+  return { name, sourcePath, hostname, createdAtNs, root, totals, userNames, groupNames, linkGroupSizes };
+}
+
+function writeNameTable(out: ByteWriter, table: ReadonlyMap<number, string>): void {
+  out.varint(table.size);
+  for (const [id, name] of table) out.varint(id).string(name);
+}
+
+function readNameTable(input: ByteReader): Map<number, string> {
+  const table = new Map<number, string>();
+  const size = input.varint();
+  for (let i = 0; i < size; i++) table.set(input.varint(), input.string(256));
+  return table;
+}

@@ -1,0 +1,110 @@
+/**
+ * The one read-side view of an archive, shared by restore, diff, verify and mount:
+ * directories list their entries (fetching the folder's tree on demand), files read byte
+ * ranges (fetching only the blocks that cover them).
+ */
+import type { BlockId, TreeId } from '../store/ids.js';
+import type { ArchiveMetadata } from './metadata-format.js';
+import type { DirectoryEntry, Entry, FileEntry } from './entry.js';
+
+/** Narrow capabilities the view needs from the repository. */
+export interface TreeSource {
+  readTree(id: TreeId): Promise<readonly Entry[]>;
+}
+export interface BlockSource {
+  readBlock(id: BlockId): Promise<Buffer>;
+}
+
+export class SnapshotDirectory {
+  constructor(
+    private readonly trees: TreeSource,
+    readonly entry: DirectoryEntry,
+    /** Path inside the archive, '' for the root, never starting with '/'. */
+    readonly path: string,
+  ) {}
+
+  entries(): Promise<readonly Entry[]> {
+    return this.trees.readTree(this.entry.tree);
+  }
+
+  async child(name: string): Promise<Entry | undefined> {
+    return (await this.entries()).find((entry) => entry.name === name);
+  }
+
+  pathOf(entry: Entry): string {
+    return this.path === '' ? entry.name : `${this.path}/${entry.name}`;
+  }
+
+  subdirectory(entry: DirectoryEntry): SnapshotDirectory {
+    return new SnapshotDirectory(this.trees, entry, this.pathOf(entry));
+  }
+}
+
+export class Snapshot {
+  readonly root: SnapshotDirectory;
+
+  constructor(
+    readonly metadata: ArchiveMetadata,
+    trees: TreeSource,
+  ) {
+    this.root = new SnapshotDirectory(trees, metadata.root, '');
+  }
+
+  /**
+   * The entry at a slash-separated path inside the archive ('' or '/' is the root), with
+   * the directory that holds it; undefined when no such entry exists.
+   */
+  async lookup(path: string): Promise<{ parent: SnapshotDirectory | undefined; entry: Entry } | undefined> {
+    const parts = path.split('/').filter((part) => part !== '' && part !== '.');
+    let parent: SnapshotDirectory | undefined;
+    let entry: Entry = this.metadata.root;
+    for (const part of parts) {
+      if (entry.type !== 'directory') return undefined;
+      parent = parent ? parent.subdirectory(entry) : this.root;
+      const next = await parent.child(part);
+      if (!next) return undefined;
+      entry = next;
+    }
+    return { parent, entry };
+  }
+}
+
+/** Random-access reads of one file's content. */
+export class FileContent {
+  /** offsets[i] is where chunk i starts; offsets[chunks.length] is the size. */
+  private readonly offsets: number[];
+
+  constructor(
+    readonly entry: FileEntry,
+    private readonly blocks: BlockSource,
+  ) {
+    this.offsets = [0];
+    for (const chunk of entry.chunks) this.offsets.push((this.offsets.at(-1) as number) + chunk.length);
+  }
+
+  /** Index of the chunk holding byte `position` (position < size), by binary search. */
+  chunkIndexAt(position: number): number {
+    let low = 0;
+    let high = this.entry.chunks.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if ((this.offsets[middle] as number) <= position) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  /** Up to `length` bytes from `offset`; shorter only at the end of the file. */
+  async read(offset: number, length: number): Promise<Buffer> {
+    const end = Math.min(offset + length, this.entry.size);
+    if (offset >= end) return Buffer.alloc(0);
+    const first = this.chunkIndexAt(offset);
+    const last = this.chunkIndexAt(end - 1);
+    const pieces = await Promise.all(
+      this.entry.chunks.slice(first, last + 1).map((chunk) => this.blocks.readBlock(chunk.id)),
+    );
+    const joined = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
+    const base = this.offsets[first] as number;
+    return joined.subarray(offset - base, end - base);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * A backend in a local folder (or anything mounted as one). Writes go to a temporary
+ * file under tmp/ inside the backend and are then hard-linked to their final name:
+ * link() fails if the name exists, which makes creation atomic and exclusive even with
+ * several processes writing at once, and a crash leaves at most a stray file in tmp/.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, link, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ObjectNotFoundError, isErrnoException } from '../errors/index.js';
+import type { Backend } from './backend.js';
+
+const TMP_FOLDER = 'tmp';
+
+export class FileBackend implements Backend {
+  readonly location: string;
+
+  constructor(private readonly root: string) {
+    this.location = pathToFileURL(root).href;
+  }
+
+  private pathOf(key: string): string {
+    if (key.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+      throw new RangeError(`invalid backend key ${JSON.stringify(key)}`);
+    }
+    return join(this.root, key);
+  }
+
+  async has(key: string): Promise<boolean> {
+    try {
+      await stat(this.pathOf(key));
+      return true;
+    } catch (error) {
+      if (isErrnoException(error) && error.code === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (error) {
+      if (isErrnoException(error) && error.code === 'ENOENT') throw new ObjectNotFoundError(key);
+      throw error;
+    }
+  }
+
+  async put(key: string, data: Uint8Array): Promise<boolean> {
+    const finalPath = this.pathOf(key);
+    const tmpPath = join(this.root, TMP_FOLDER, `${randomBytes(12).toString('hex')}.tmp`);
+    await mkdir(dirname(tmpPath), { recursive: true });
+    const handle = await open(tmpPath, 'wx', 0o600);
+    try {
+      await handle.writeFile(data);
+      // fsync before linking, so the final name never points at data still in flight.
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await mkdir(dirname(finalPath), { recursive: true });
+      await link(tmpPath, finalPath);
+      return true;
+    } catch (error) {
+      if (isErrnoException(error) && error.code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await unlink(tmpPath);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    yield* this.walk(prefix.replace(/\/$/, ''));
+  }
+
+  private async *walk(relative: string): AsyncIterable<string> {
+    let entries;
+    try {
+      entries = await readdir(join(this.root, relative), { withFileTypes: true });
+    } catch (error) {
+      if (isErrnoException(error) && error.code === 'ENOENT') return;
+      throw error;
+    }
+    for (const entry of entries) {
+      const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
+      if (entry.isDirectory()) yield* this.walk(key);
+      else if (entry.isFile()) yield key;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(key));
+    } catch (error) {
+      if (!(isErrnoException(error) && error.code === 'ENOENT')) throw error;
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Turns a backend URL from the command line into a Backend. Today: `file:///abs/path`
+ * or a bare path. `create` may make the folder; every other command requires it.
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BackendUnavailableError, UsageError, describeError, isErrnoException } from '../errors/index.js';
+import type { Backend } from './backend.js';
+import { FileBackend } from './file-backend.js';
+
+export interface OpenBackendOptions {
+  /** Make the backend folder when it does not exist (only `create` does). */
+  readonly createIfMissing: boolean;
+}
+
+export async function openBackend(url: string, options: OpenBackendOptions): Promise<Backend> {
+  const root = backendFolder(url);
+  try {
+    const info = await stat(root);
+    if (!info.isDirectory()) throw new BackendUnavailableError(`backend ${root} is not a folder`);
+  } catch (error) {
+    if (!(isErrnoException(error) && error.code === 'ENOENT')) {
+      if (error instanceof BackendUnavailableError) throw error;
+      throw new BackendUnavailableError(`cannot open backend ${root}: ${describeError(error)}`, { cause: error });
+    }
+    if (!options.createIfMissing) throw new BackendUnavailableError(`backend folder ${root} does not exist`);
+    try {
+      await mkdir(root, { recursive: true });
+    } catch (mkdirError) {
+      throw new BackendUnavailableError(`cannot create backend folder ${root}: ${describeError(mkdirError)}`, { cause: mkdirError });
+    }
+  }
+  return new FileBackend(root);
+}
+
+function backendFolder(url: string): string {
+  if (url === '') throw new UsageError('no backend given: pass --backend URL or set PRESERVE_BACKEND');
+  if (url.startsWith('file://')) {
+    try {
+      return fileURLToPath(url);
+    } catch (error) {
+      throw new UsageError(`backend URL ${url} is not a valid file:// URL: ${describeError(error)}`);
+    }
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  if (scheme) throw new UsageError(`backend scheme ${scheme[1]}:// is not supported yet (use file:// or a path)`);
+  return resolve(url);
+}

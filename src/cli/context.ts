@@ -1,0 +1,55 @@
+/**
+ * What every CLI command shares: printing, counting per-item problems for the exit
+ * status, and opening the repository from the common options.
+ */
+import type { Command } from 'commander';
+import type { ProblemReporter } from '../commands/index.js';
+import { describeError } from '../errors/index.js';
+import { type Repository, openRepository } from '../repository/index.js';
+
+export interface RepositoryFlags {
+  readonly keyfile: string;
+  readonly backend: string;
+  readonly verbose?: boolean;
+}
+
+export class CliContext implements ProblemReporter {
+  problems = 0;
+  verbose = false;
+
+  constructor(
+    private readonly stdout: NodeJS.WritableStream = process.stdout,
+    private readonly stderr: NodeJS.WritableStream = process.stderr,
+  ) {}
+
+  print(line: string): void {
+    this.stdout.write(`${line}\n`);
+  }
+
+  warning(message: string): void {
+    this.stderr.write(`preserve: warning: ${message}\n`);
+  }
+
+  problem(path: string, error: unknown): void {
+    this.problems++;
+    this.stderr.write(`preserve: ${path}: ${describeError(error)}\n`);
+    if (this.verbose && error instanceof Error && error.stack) this.stderr.write(`${error.stack}\n`);
+  }
+
+  openRepository(flags: RepositoryFlags, createIfMissing = false): Promise<Repository> {
+    this.verbose ||= flags.verbose === true;
+    return openRepository({ keyfile: flags.keyfile, backend: flags.backend, createIfMissing, onWarning: (m) => this.warning(m) });
+  }
+}
+
+/** --keyfile, --backend (with their environment defaults) and --verbose, on every command. */
+export function withRepositoryFlags(command: Command): Command {
+  return withKeyfileFlag(command)
+    .option('--backend <url>', 'where the backups live: file:///abs/path or a folder path (env PRESERVE_BACKEND)', process.env.PRESERVE_BACKEND ?? '');
+}
+
+export function withKeyfileFlag(command: Command): Command {
+  return command
+    .option('--keyfile <file>', 'the master key file (env PRESERVE_KEYFILE)', process.env.PRESERVE_KEYFILE ?? '')
+    .option('-v, --verbose', 'print details, and stack traces with errors');
+}

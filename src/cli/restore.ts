@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { restoreArchive } from '../commands/index.js';
+import { PartialFailureError } from '../errors/index.js';
+import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import { formatBytes } from './format.js';
+
+export function registerRestore(program: Command, context: CliContext): void {
+  withRepositoryFlags(program.command('restore').description('extract archive NAME, or only the given paths, into TARGET'))
+    .argument('<name>', 'archive to restore')
+    .argument('<target>', 'folder to restore into (created if missing)')
+    .argument('[paths...]', 'files or folders inside the archive to restore (default: everything)')
+    .option('--numeric-owner', 'when run as root, restore owners by number, ignoring the user and group names recorded')
+    .action(async (name: string, target: string, paths: string[], flags: RepositoryFlags & { numericOwner?: boolean }) => {
+      const repository = await context.openRepository(flags);
+      const snapshot = await repository.snapshot(name);
+      const summary = await restoreArchive(snapshot, repository, { target, paths, numericOwner: flags.numericOwner === true }, context);
+      context.print(
+        `restored ${summary.files} files, ${summary.directories} folders, ${summary.symlinks} symlinks ` +
+          `(${formatBytes(summary.bytes)}) into ${target}`,
+      );
+      if (summary.problems > 0) {
+        throw new PartialFailureError(`${summary.problems} ${summary.problems === 1 ? 'entry' : 'entries'} could not be restored (see above)`);
+      }
+    });
+}

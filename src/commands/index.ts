@@ -1,0 +1,9 @@
+/**
+ * commands: what each CLI command does, as library functions taking typed options and a
+ * repository, returning results; printing and exit codes belong to src/cli.
+ */
+export { createArchive, type CreateOptions, type CreateResult } from './create.js';
+export { diffArchives, type Change, type ChangeKind, type ChangedAspect } from './diff.js';
+export { restoreArchive, type RestoreOptions, type RestoreSummary } from './restore.js';
+export { verifyArchives, type VerifyOptions, type VerifyProblem, type VerifyReport } from './verify.js';
+export type { ProblemReporter } from './reporting.js';

@@ -1,0 +1,257 @@
+/**
+ * restore: writes an archive, or chosen paths of it, into a target folder. Names come
+ * from trees the decoder has already checked (no '..', no '/'), every file is created
+ * with O_EXCL and every folder with mkdir, so nothing is written through a symlink and
+ * nothing lands outside the target. A file whose blocks are missing or fail
+ * authentication is removed again, reported, and the rest goes on.
+ */
+import { constants } from 'node:fs';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, symlink, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  type BlockSource,
+  type DirectoryEntry,
+  type Entry,
+  type FileEntry,
+  type Snapshot,
+  SnapshotDirectory,
+} from '../archive/index.js';
+import { UsageError, describeError, isErrnoException } from '../errors/index.js';
+import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
+import type { BlockId } from '../store/ids.js';
+import type { ProblemReporter } from './reporting.js';
+
+export interface RestoreOptions {
+  readonly target: string;
+  /** Paths inside the archive to restore (with their parents); empty means everything. */
+  readonly paths: readonly string[];
+  /** Restore owners by their archived numbers, ignoring the user and group name tables. */
+  readonly numericOwner: boolean;
+}
+
+export interface RestoreSummary {
+  files: number;
+  directories: number;
+  symlinks: number;
+  bytes: number;
+  problems: number;
+}
+
+/** Blocks fetched ahead of the one being written, so fetching overlaps writing. */
+const FETCH_AHEAD = 4;
+const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+export async function restoreArchive(
+  snapshot: Snapshot,
+  blocks: BlockSource,
+  options: RestoreOptions,
+  reporter: ProblemReporter,
+): Promise<RestoreSummary> {
+  const selections = await resolveSelections(snapshot, options.paths);
+  const target = resolve(options.target);
+  await prepareTarget(target);
+  const runAsRoot = process.getuid?.() === 0;
+  const restorer = new Restorer(blocks, reporter, runAsRoot ? await ownerMapping(snapshot, options.numericOwner) : undefined);
+  await restorer.restoreSelections(snapshot.root, target, selections);
+  return restorer.summary;
+}
+
+/** Every requested path must exist before anything is written. */
+async function resolveSelections(snapshot: Snapshot, paths: readonly string[]): Promise<string[][]> {
+  if (paths.length === 0) return [[]];
+  const selections: string[][] = [];
+  for (const path of paths) {
+    const found = await snapshot.lookup(path);
+    if (!found) throw new UsageError(`archive ${JSON.stringify(snapshot.metadata.name)} has no entry ${JSON.stringify(path)}`);
+    selections.push(path.split('/').filter((part) => part !== '' && part !== '.'));
+  }
+  return selections;
+}
+
+async function prepareTarget(target: string): Promise<void> {
+  try {
+    await mkdir(target, { recursive: true });
+  } catch (error) {
+    throw new UsageError(`cannot use restore target ${target}: ${describeError(error)}`, { cause: error });
+  }
+  if (!(await lstat(target)).isDirectory()) throw new UsageError(`restore target ${target} is not a folder`);
+}
+
+interface OwnerMapping {
+  readonly uid: (archiveUid: number) => number;
+  readonly gid: (archiveGid: number) => number;
+}
+
+async function ownerMapping(snapshot: Snapshot, numeric: boolean): Promise<OwnerMapping> {
+  if (numeric) return { uid: (id) => id, gid: (id) => id };
+  const accounts: Accounts = await readSystemAccounts();
+  return {
+    uid: idMapper(snapshot.metadata.userNames, accounts.users),
+    gid: idMapper(snapshot.metadata.groupNames, accounts.groups),
+  };
+}
+
+class Restorer {
+  readonly summary: RestoreSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0, problems: 0 };
+  /** Hardlink group → the first path restored for it, which later members link to. */
+  private readonly linkedPaths = new Map<number, string>();
+  /** Folder attributes are applied after their content, or a read-only folder could not be filled. */
+  private readonly pendingFolders: { path: string; entry: DirectoryEntry }[] = [];
+
+  constructor(
+    private readonly blocks: BlockSource,
+    private readonly reporter: ProblemReporter,
+    /** Set only when running as root, the only case where chown can succeed. */
+    private readonly owners: OwnerMapping | undefined,
+  ) {}
+
+  private report(path: string, error: unknown): void {
+    this.summary.problems++;
+    this.reporter.problem(path, error);
+  }
+
+  async restoreSelections(root: SnapshotDirectory, target: string, selections: string[][]): Promise<void> {
+    for (const selection of selections) await this.restoreSelection(root, target, selection);
+    // Deepest first, so setting a parent's mtime is not undone by work in its children.
+    for (const folder of this.pendingFolders.reverse()) {
+      await this.attempt(folder.path, () => this.applyAttributes(folder.path, folder.entry));
+    }
+  }
+
+  /** Creates the selection's parent folders, then restores the selected entry itself. */
+  private async restoreSelection(root: SnapshotDirectory, target: string, parts: readonly string[]): Promise<void> {
+    let directory = root;
+    let path = target;
+    for (const [index, part] of parts.entries()) {
+      const entry = await directory.child(part);
+      if (!entry) throw new UsageError(`no entry ${JSON.stringify(parts.join('/'))} in the archive`);
+      const entryPath = join(path, part);
+      if (index === parts.length - 1 || entry.type !== 'directory') {
+        await this.restoreEntry(directory, entry, entryPath);
+        return;
+      }
+      if (!(await this.attempt(entryPath, () => this.makeFolder(entryPath, entry)))) return;
+      directory = directory.subdirectory(entry);
+      path = entryPath;
+    }
+    await this.restoreFolderContent(root, target);
+  }
+
+  private async restoreEntry(parent: SnapshotDirectory, entry: Entry, path: string): Promise<void> {
+    switch (entry.type) {
+      case 'directory':
+        if (await this.attempt(path, () => this.makeFolder(path, entry))) {
+          this.summary.directories++;
+          await this.restoreFolderContent(parent.subdirectory(entry), path);
+        }
+        return;
+      case 'file':
+        if (await this.attempt(path, () => this.restoreFile(entry, path))) this.summary.files++;
+        return;
+      case 'symlink':
+        if (await this.attempt(path, () => this.restoreSymlink(entry, path))) this.summary.symlinks++;
+        return;
+    }
+  }
+
+  private async restoreFolderContent(directory: SnapshotDirectory, path: string): Promise<void> {
+    let entries: readonly Entry[];
+    try {
+      entries = await directory.entries();
+    } catch (error) {
+      this.report(path, error);
+      return;
+    }
+    for (const entry of entries) await this.restoreEntry(directory, entry, join(path, entry.name));
+  }
+
+  /** Runs one item's work; a failure is reported against its path and the restore goes on. */
+  private async attempt(path: string, work: () => Promise<void>): Promise<boolean> {
+    try {
+      await work();
+      return true;
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      this.report(path, error);
+      return false;
+    }
+  }
+
+  /** mkdir, or reuse a real folder already there; never a symlink to one. */
+  private async makeFolder(path: string, entry: DirectoryEntry): Promise<void> {
+    try {
+      await mkdir(path, 0o700);
+    } catch (error) {
+      if (!(isErrnoException(error) && error.code === 'EEXIST')) throw error;
+      if (!(await lstat(path)).isDirectory()) throw new Error('something other than a folder is in the way');
+    }
+    this.pendingFolders.push({ path, entry });
+  }
+
+  /** Removes a non-folder left at path by an earlier restore; unlink never follows a link. */
+  private async clearWay(path: string): Promise<void> {
+    try {
+      await unlink(path);
+    } catch (error) {
+      if (!(isErrnoException(error) && error.code === 'ENOENT')) throw error;
+    }
+  }
+
+  private async restoreFile(entry: FileEntry, path: string): Promise<void> {
+    await this.clearWay(path);
+    const earlier = entry.linkGroup === 0 ? undefined : this.linkedPaths.get(entry.linkGroup);
+    if (earlier !== undefined) {
+      await link(earlier, path);
+      return;
+    }
+    await this.writeContent(entry, path);
+    await this.applyAttributes(path, entry);
+    this.summary.bytes += entry.size;
+    if (entry.linkGroup !== 0) this.linkedPaths.set(entry.linkGroup, path);
+  }
+
+  /** Writes every chunk after authenticating it; on any failure the partial file is removed. */
+  private async writeContent(entry: FileEntry, path: string): Promise<void> {
+    const handle = await open(path, CREATE_FILE, 0o600);
+    try {
+      const fetches = entry.chunks.slice(0, FETCH_AHEAD).map((chunk) => this.prefetch(chunk.id));
+      for (let index = 0; index < entry.chunks.length; index++) {
+        const next = entry.chunks[index + FETCH_AHEAD];
+        if (next) fetches.push(this.prefetch(next.id));
+        const chunk = await (fetches[index] as Promise<Buffer>);
+        await handle.write(chunk, 0, chunk.length);
+      }
+    } catch (error) {
+      await handle.close();
+      await unlink(path);
+      throw error;
+    }
+    await handle.close();
+  }
+
+  /** Starts a block fetch whose failure is seen when awaited, never as an unhandled rejection. */
+  private prefetch(id: BlockId): Promise<Buffer> {
+    const fetch = this.blocks.readBlock(id);
+    fetch.catch(() => undefined);
+    return fetch;
+  }
+
+  private async restoreSymlink(entry: Entry & { type: 'symlink' }, path: string): Promise<void> {
+    await this.clearWay(path);
+    await symlink(entry.target, path);
+    if (this.owners) await lchown(path, this.owners.uid(entry.uid), this.owners.gid(entry.gid));
+    await lutimes(path, timeOf(entry), timeOf(entry));
+  }
+
+  /** Owner first (chown clears setuid bits), then mode, then times. */
+  private async applyAttributes(path: string, entry: Entry): Promise<void> {
+    if (this.owners) await lchown(path, this.owners.uid(entry.uid), this.owners.gid(entry.gid));
+    await chmod(path, entry.mode);
+    await lutimes(path, timeOf(entry), timeOf(entry));
+  }
+}
+
+/** Seconds as a number, exact to the microsecond (a double cannot hold nanoseconds at this scale). */
+function timeOf(entry: Entry): number {
+  return Number(entry.mtimeNs / 1000n) / 1e6;
+}

@@ -1,0 +1,58 @@
+/**
+ * repository: a backend opened with a key — the content stores for blocks and trees and
+ * the catalog of archives — and the single place commands open one from their options.
+ */
+import { type ArchiveRecord, Catalog, type Entry, Snapshot, decodeTree } from '../archive/index.js';
+import type { BlockSource, TreeSource } from '../archive/index.js';
+import { type Backend, openBackend } from '../backend/index.js';
+import { type Keys, deriveKeys, wipe } from '../crypto/index.js';
+import { loadKeyfile } from '../keyfile/index.js';
+import { ContentStore } from '../store/content-store.js';
+import { type BlockId, type TreeId, idToHex } from '../store/ids.js';
+
+export class Repository implements TreeSource, BlockSource {
+  readonly blocks: ContentStore<'block'>;
+  readonly trees: ContentStore<'tree'>;
+  readonly catalog: Catalog;
+
+  constructor(
+    readonly backend: Backend,
+    keys: Keys,
+  ) {
+    this.blocks = new ContentStore(backend, keys.block, 'block');
+    this.trees = new ContentStore(backend, keys.tree, 'tree');
+    this.catalog = new Catalog(backend, keys);
+  }
+
+  async readTree(id: TreeId): Promise<readonly Entry[]> {
+    return decodeTree(await this.trees.get(id), `tree ${idToHex(id)}`);
+  }
+
+  readBlock(id: BlockId): Promise<Buffer> {
+    return this.blocks.get(id);
+  }
+
+  snapshotOf(record: ArchiveRecord): Snapshot {
+    return new Snapshot(record.metadata, this);
+  }
+
+  async snapshot(name: string): Promise<Snapshot> {
+    return this.snapshotOf(await this.catalog.read(name));
+  }
+}
+
+export interface RepositoryOptions {
+  readonly keyfile: string;
+  readonly backend: string;
+  /** Only `create` makes a missing backend folder. */
+  readonly createIfMissing?: boolean;
+  readonly onWarning: (message: string) => void;
+}
+
+export async function openRepository(options: RepositoryOptions): Promise<Repository> {
+  const masterKey = await loadKeyfile(options.keyfile, options.onWarning);
+  const keys = deriveKeys(masterKey);
+  wipe(masterKey);
+  const backend = await openBackend(options.backend, { createIfMissing: options.createIfMissing ?? false });
+  return new Repository(backend, keys);
+}

@@ -1,0 +1,25 @@
+/**
+ * selection: which paths `create` leaves out. A pattern without '/' matches an entry's
+ * name at any depth (`*.tmp`, `node_modules`); a pattern with '/' matches the path
+ * relative to the backed-up folder (`build/**`, `/cache`). Globs follow minimatch, with
+ * `**` spanning folders and dotfiles matched like any other name.
+ */
+import { Minimatch } from 'minimatch';
+
+export type ExcludeTest = (relativePath: string) => boolean;
+
+export function compileExcludes(patterns: readonly string[]): ExcludeTest {
+  const byName: Minimatch[] = [];
+  const byPath: Minimatch[] = [];
+  for (const raw of patterns) {
+    const pattern = raw.replace(/\/+$/, '');
+    if (pattern === '') continue;
+    if (pattern.includes('/')) byPath.push(new Minimatch(pattern.replace(/^\/+/, ''), { dot: true }));
+    else byName.push(new Minimatch(pattern, { dot: true }));
+  }
+  if (byName.length === 0 && byPath.length === 0) return () => false;
+  return (relativePath) => {
+    const name = relativePath.slice(relativePath.lastIndexOf('/') + 1);
+    return byName.some((m) => m.match(name)) || byPath.some((m) => m.match(relativePath));
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * Where each kind of object lives on a backend (SPEC §3). Content-addressed objects fan
+ * out over two levels of two hex digits so no folder grows past a few thousand entries.
+ */
+import { type ArchiveId, type ObjectId, idFromHex, idToHex } from './ids.js';
+
+export const ARCHIVES_PREFIX = 'archives/';
+
+function fannedOut(prefix: string, id: ObjectId<'block' | 'tree'>): string {
+  const hex = idToHex(id);
+  return `${prefix}${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`;
+}
+
+export const blockKey = (id: ObjectId<'block'>): string => fannedOut('blocks/', id);
+/** Folder metadata objects: the content-addressed trees of docs/FORMAT.md. */
+export const treeKey = (id: ObjectId<'tree'>): string => fannedOut('trees/', id);
+export const archiveKey = (id: ArchiveId): string => `${ARCHIVES_PREFIX}${idToHex(id)}`;
+
+/** The archive id behind a key under archives/, or undefined for anything else there. */
+export function archiveIdFromKey(key: string): ArchiveId | undefined {
+  return key.startsWith(ARCHIVES_PREFIX) ? idFromHex(key.slice(ARCHIVES_PREFIX.length), 'archive') : undefined;
+}
