@@ -1,0 +1,137 @@
+/**
+ * Test support: real temp folders, the real CLI in a child process, a fixture tree with
+ * every entry kind the core issue names, and a snapshot of a tree's attributes so that a
+ * restore (or a mount) can be compared with its source.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmod, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const PRESERVE_BIN = join(projectRoot, 'bin', 'preserve');
+
+/** A temp folder and the removal to run when the test ends (in a finally block). */
+export async function makeTempDir(label: string): Promise<{ path: string; remove: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), `preserve-${label}-`));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+export interface CliResult {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs bin/preserve in a child process; never throws for a non-zero exit. */
+export function runPreserve(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      process.execPath,
+      [PRESERVE_BIN, ...args],
+      { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const status = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolvePromise({ status, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Deterministic pseudo-random bytes (xorshift32) so failures reproduce. */
+export function seededBytes(seed: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    out[i] = state & 0xff;
+  }
+  return out;
+}
+
+/** mtime with a sub-second part, in seconds, for utimes. */
+const FIXED_MTIME = 1_600_000_000.123456;
+
+/**
+ * Builds the core issue's test tree under root: nested folders, an empty file, a
+ * multi-MiB file, unicode and space-containing names, symlinks to a file, to a folder and
+ * dangling, a hardlink pair, modes 0640/0750/4755, and mtimes with sub-second parts.
+ */
+export async function makeFixtureTree(root: string): Promise<void> {
+  await mkdir(join(root, 'docs', 'nested', 'deeper'), { recursive: true });
+  await mkdir(join(root, 'dir with spaces'), { recursive: true });
+  await mkdir(join(root, 'ünïcødé-目录'), { recursive: true });
+  await writeFile(join(root, 'empty'), '');
+  await writeFile(join(root, 'docs', 'readme.txt'), 'hello, preserve\n');
+  await writeFile(join(root, 'docs', 'nested', 'deeper', 'note.md'), '# deep\n'.repeat(100));
+  await writeFile(join(root, 'big.bin'), seededBytes(7, 3 * 1024 * 1024 + 12345));
+  await writeFile(join(root, 'dir with spaces', 'file with spaces.txt'), 'spaces\n');
+  await writeFile(join(root, 'ünïcødé-目录', 'ファイル.txt'), 'unicode\n');
+  await writeFile(join(root, 'private.txt'), 'secret-ish\n');
+  await chmod(join(root, 'private.txt'), 0o640);
+  await writeFile(join(root, 'setuid-tool'), '#!/bin/sh\necho hi\n');
+  await chmod(join(root, 'setuid-tool'), 0o4755);
+  await chmod(join(root, 'dir with spaces'), 0o750);
+  await writeFile(join(root, 'docs', 'linked-a'), 'hardlinked content\n');
+  await link(join(root, 'docs', 'linked-a'), join(root, 'docs', 'nested', 'linked-b'));
+  await symlink('readme.txt', join(root, 'docs', 'link-to-file'));
+  await symlink('docs/nested', join(root, 'link-to-folder'));
+  await symlink('does/not/exist', join(root, 'dangling'));
+  for (const [index, path] of ['empty', 'big.bin', 'private.txt', 'docs/readme.txt', 'docs/nested/deeper/note.md'].entries()) {
+    await utimes(join(root, path), FIXED_MTIME, FIXED_MTIME + index + 0.5);
+  }
+  await utimes(join(root, 'docs', 'nested', 'deeper'), FIXED_MTIME, FIXED_MTIME + 0.25);
+}
+
+export interface EntryFacts {
+  readonly type: 'file' | 'directory' | 'symlink' | 'other';
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  /** mtime in microseconds: what restore promises to keep. */
+  readonly mtimeUs: bigint;
+  readonly target?: string;
+  readonly sha256?: string;
+  /** The first path with the same inode, for hardlink comparison. */
+  readonly linkedTo?: string;
+}
+
+/** Every entry below root (root itself excluded), by relative path. */
+export async function describeTree(root: string): Promise<Map<string, EntryFacts>> {
+  const facts = new Map<string, EntryFacts>();
+  const firstPathOfInode = new Map<bigint, string>();
+  async function visit(relative: string): Promise<void> {
+    for (const name of (await readdir(join(root, relative))).sort()) {
+      const path = relative === '' ? name : `${relative}/${name}`;
+      const full = join(root, path);
+      const info = await lstat(full, { bigint: true });
+      const type = info.isFile() ? 'file' : info.isDirectory() ? 'directory' : info.isSymbolicLink() ? 'symlink' : 'other';
+      const base = {
+        type,
+        mode: Number(info.mode & 0o7777n),
+        uid: Number(info.uid),
+        gid: Number(info.gid),
+        size: type === 'directory' ? 0 : Number(info.size),
+        mtimeUs: info.mtimeNs / 1000n,
+      } as const;
+      if (type === 'file') {
+        const linkedTo = info.nlink > 1n ? firstPathOfInode.get(info.ino) : undefined;
+        if (info.nlink > 1n && linkedTo === undefined) firstPathOfInode.set(info.ino, path);
+        const sha256 = createHash('sha256').update(await readFile(full)).digest('hex');
+        facts.set(path, { ...base, sha256, ...(linkedTo ? { linkedTo } : {}) });
+      } else if (type === 'symlink') {
+        facts.set(path, { ...base, target: await readlink(full) });
+      } else {
+        facts.set(path, base);
+        if (type === 'directory') await visit(path);
+      }
+    }
+  }
+  await visit('');
+  return facts;
+}
