@@ -251,7 +251,11 @@ class Restorer {
   }
 }
 
-/** Seconds as a number, exact to the microsecond (a double cannot hold nanoseconds at this scale). */
+/**
+ * Seconds as a number for utimes. A double cannot hold nanoseconds at this scale and the
+ * kernel call truncates, so aim at the middle of the microsecond: the result is exact to
+ * the microsecond.
+ */
 function timeOf(entry: Entry): number {
-  return Number(entry.mtimeNs / 1000n) / 1e6;
+  return (Number(entry.mtimeNs / 1000n) + 0.5) / 1e6;
 }

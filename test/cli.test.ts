@@ -1,0 +1,352 @@
+/**
+ * End-to-end tests of the CLI on real temp folders: create, list, restore (all and a
+ * subset), verify, diff, keygen, and every error the core issue names, checking exit
+ * statuses, messages and that nothing is lost or half-written.
+ */
+import { execFile } from 'node:child_process';
+import { access, appendFile, chmod, lstat, mkdir, readFile, readdir, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { deriveKeys, encrypt } from '../src/crypto/index.js';
+import { parseKeyText } from '../src/keyfile/index.js';
+import { asId } from '../src/store/ids.js';
+import { blockKey } from '../src/store/layout.js';
+import { flipByte, makeTestRepo, objectFiles, type TestRepo } from './cli-support.js';
+import { describeTree, makeTempDir, runPreserve } from './support.js';
+
+const exec = promisify(execFile);
+const isRoot = process.getuid?.() === 0;
+
+async function withRepo(label: string, body: (repo: TestRepo) => Promise<void>): Promise<void> {
+  const repo = await makeTestRepo(label);
+  try {
+    await body(repo);
+  } finally {
+    await repo.remove();
+  }
+}
+
+/** The backend path of the block holding exactly `content` (one chunk). */
+async function blockFileFor(repo: TestRepo, content: Buffer): Promise<string> {
+  const keys = deriveKeys(parseKeyText(await readFile(repo.keyfile, 'latin1'), repo.keyfile));
+  return join(repo.backend, blockKey(asId(encrypt(keys.block, Buffer.alloc(0), content).id, 'block')));
+}
+
+function assertOk(result: { status: number; stderr: string }, what: string): void {
+  assert.is(result.status, 0, `${what} failed: ${result.stderr}`);
+}
+
+test('create, list and restore reproduce every byte and attribute', () =>
+  withRepo('roundtrip', async (repo) => {
+    const created = await repo.run('create', 'first', repo.source);
+    assertOk(created, 'create');
+    assert.match(created.stdout, /archive "first" created: 10 files/);
+    const listed = await repo.run('list', '--json');
+    const [record] = JSON.parse(listed.stdout) as { name: string; files: number; bytes: number; source: string }[];
+    assert.is(record?.name, 'first');
+    assert.is(record?.source, repo.source);
+    assert.is(record?.files, 10);
+    const table = await repo.run('list');
+    assert.match(table.stdout, /^NAME\s+CREATED\s+FILES\s+SIZE\s+SOURCE\n/);
+    assert.match(table.stdout, /first\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+10\s+3\.0 MiB/);
+    const target = join(repo.dir, 'restored');
+    assertOk(await repo.run('restore', 'first', target), 'restore');
+    assert.equal(await describeTree(target), await describeTree(repo.source));
+  }));
+
+test('restore of chosen paths brings back only them and their parent folders', () =>
+  withRepo('subset', async (repo) => {
+    assertOk(await repo.run('create', 'a', repo.source), 'create');
+    const target = join(repo.dir, 'part');
+    assertOk(await repo.run('restore', 'a', target, 'docs/nested', '/big.bin'), 'restore');
+    const restored = await describeTree(target);
+    assert.equal([...restored.keys()].sort(), ['big.bin', 'docs', 'docs/nested', 'docs/nested/deeper', 'docs/nested/deeper/note.md', 'docs/nested/linked-b']);
+    const source = await describeTree(repo.source);
+    for (const path of ['big.bin', 'docs/nested/deeper/note.md', 'docs/nested']) assert.equal(restored.get(path), source.get(path), path);
+    const missing = await repo.run('restore', 'a', join(repo.dir, 'none'), 'no/such/path');
+    assert.is(missing.status, 2);
+    assert.match(missing.stderr, /has no entry "no\/such\/path"/);
+    await assert.not.ok(await access(join(repo.dir, 'none', 'no')).then(() => true, () => false));
+  }));
+
+test('a second archive of unchanged data stores only its new folder objects', () =>
+  withRepo('dedup', async (repo) => {
+    assertOk(await repo.run('create', 'one', repo.source), 'create one');
+    const blocksBefore = await objectFiles(repo.backend, 'blocks');
+    assertOk(await repo.run('create', 'two', repo.source), 'create two');
+    assert.equal(await objectFiles(repo.backend, 'blocks'), blocksBefore);
+    const list = JSON.parse((await repo.run('list', '--json')).stdout) as { name: string; storedBytes: number }[];
+    assert.equal(list.map((a) => a.name), ['one', 'two']);
+    assert.is(list[1]?.storedBytes, 0, 'unchanged tree: even the folder objects are shared');
+  }));
+
+test('an existing archive name is refused before any work', () =>
+  withRepo('duplicate', async (repo) => {
+    assertOk(await repo.run('create', 'same', repo.source), 'create');
+    await writeFile(join(repo.source, 'new-file'), 'new content that is not stored yet');
+    const before = await objectFiles(repo.backend, '');
+    const again = await repo.run('create', 'same', repo.source);
+    assert.is(again.status, 2);
+    assert.match(again.stderr, /an archive named "same" already exists/);
+    assert.equal(await objectFiles(repo.backend, ''), before);
+  }));
+
+test('verify passes on a clean backend and names the block and file after corruption', () =>
+  withRepo('verify', async (repo) => {
+    assertOk(await repo.run('create', 'v', repo.source), 'create');
+    const clean = await repo.run('verify');
+    assertOk(clean, 'verify');
+    assert.match(clean.stdout, /checked 1 archives: \d+ folders, (\d+) of \1 blocks; 0 problems/);
+    const sampled = await repo.run('verify', 'v', '--sample', '50');
+    assertOk(sampled, 'verify --sample');
+    const [, checked, referenced] = /(\d+) of (\d+) blocks/.exec(sampled.stdout) ?? [];
+    assert.is(Number(checked), Math.ceil(Number(referenced) / 2));
+    const blockFile = await blockFileFor(repo, Buffer.from('hello, preserve\n'));
+    await flipByte(blockFile, 3);
+    const corrupt = await repo.run('verify', 'v');
+    assert.is(corrupt.status, 1);
+    assert.match(corrupt.stdout, /block [0-9a-f]{64}: block [0-9a-f]{64} failed authentication/);
+    assert.match(corrupt.stdout, /used by v:\/docs\/readme\.txt/);
+    await unlink(blockFile);
+    const missing = await repo.run('verify');
+    assert.is(missing.status, 1);
+    assert.match(missing.stdout, /is missing from the backend/);
+    const badSample = await repo.run('verify', '--sample', '0');
+    assert.is(badSample.status, 2);
+  }));
+
+test('restore leaves out a file whose block is corrupt, restores the rest, exits 1', () =>
+  withRepo('restore-corrupt', async (repo) => {
+    assertOk(await repo.run('create', 'c', repo.source), 'create');
+    await flipByte(await blockFileFor(repo, Buffer.from('hello, preserve\n')), 0);
+    const target = join(repo.dir, 'out');
+    const result = await repo.run('restore', 'c', target);
+    assert.is(result.status, 1);
+    assert.match(result.stderr, /docs\/readme\.txt: block [0-9a-f]{64} failed authentication/);
+    assert.match(result.stderr, /1 entry could not be restored/);
+    const restored = await describeTree(target);
+    const source = await describeTree(repo.source);
+    assert.not.ok(restored.has('docs/readme.txt'), 'never written with wrong bytes');
+    source.delete('docs/readme.txt');
+    restored.delete('docs'); // its mtime is still the source's; only the missing child differs
+    source.delete('docs');
+    assert.equal(restored, source);
+  }));
+
+test('diff lists added, removed and changed entries, as text and JSON', () =>
+  withRepo('diff', async (repo) => {
+    assertOk(await repo.run('create', 'before', repo.source), 'create before');
+    await writeFile(join(repo.source, 'added.txt'), 'new');
+    await rm(join(repo.source, 'docs', 'nested', 'deeper'), { recursive: true });
+    await appendFile(join(repo.source, 'big.bin'), 'more');
+    await chmod(join(repo.source, 'private.txt'), 0o600);
+    await unlink(join(repo.source, 'dangling'));
+    await symlink('elsewhere', join(repo.source, 'dangling'));
+    assertOk(await repo.run('create', 'after', repo.source), 'create after');
+    const diff = await repo.run('diff', 'before', 'after');
+    assertOk(diff, 'diff');
+    assert.equal(diff.stdout.trim().split('\n'), [
+      '+ added.txt',
+      'M big.bin (content, mtime)',
+      'M dangling (target, mtime)',
+      '- docs/nested/deeper/',
+      '- docs/nested/deeper/note.md',
+      'M private.txt (mode)',
+    ]);
+    const json = JSON.parse((await repo.run('diff', 'before', 'after', '--json')).stdout) as { kind: string; path: string }[];
+    assert.equal(json.map((c) => `${c.kind} ${c.path}`).slice(0, 2), ['added added.txt', 'changed big.bin']);
+    assert.is((await repo.run('diff', 'before', 'before')).stdout, '');
+  }));
+
+test('keygen writes 256 hex characters with mode 0600 and never overwrites', async () => {
+  const dir = await makeTempDir('keygen');
+  try {
+    const keyfile = join(dir.path, 'key');
+    assertOk(await runPreserve(['keygen', '--keyfile', keyfile]), 'keygen');
+    const text = await readFile(keyfile, 'utf8');
+    assert.match(text, /^[0-9a-f]{256}\n$/);
+    assert.is((await stat(keyfile)).mode & 0o777, 0o600);
+    const again = await runPreserve(['keygen', '--keyfile', keyfile]);
+    assert.is(again.status, 2);
+    assert.match(again.stderr, /already exists; refusing to overwrite/);
+    assert.is(await readFile(keyfile, 'utf8'), text);
+    const noPath = await runPreserve(['keygen'], { PRESERVE_KEYFILE: '' });
+    assert.is(noPath.status, 2);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('malformed, missing and exposed keyfiles', () =>
+  withRepo('keyfile', async (repo) => {
+    const bad = join(repo.dir, 'bad-key');
+    const cases: [string, RegExp][] = [
+      ['abc\n', /expected 256 hex characters, found 3/],
+      [`${'g'.repeat(256)}\n`, /characters other than hex digits/],
+      [`${'a'.repeat(258)}`, /found 258/],
+    ];
+    for (const [content, message] of cases) {
+      await writeFile(bad, content, { mode: 0o600 });
+      const result = await runPreserve(['list', '--keyfile', bad, '--backend', repo.backend]);
+      assert.is(result.status, 2, content);
+      assert.match(result.stderr, message);
+      assert.not.match(result.stderr, /\n\s+at /, 'no stack trace');
+    }
+    const missing = await runPreserve(['list', '--keyfile', join(repo.dir, 'nope'), '--backend', repo.backend]);
+    assert.is(missing.status, 2);
+    assert.match(missing.stderr, /cannot read keyfile .*nope: ENOENT/);
+    await writeFile(join(repo.dir, 'crlf-key'), `${'ab'.repeat(128)}\r\n`, { mode: 0o600 });
+    assertOk(await runPreserve(['create', '--keyfile', join(repo.dir, 'crlf-key'), '--backend', join(repo.dir, 'b2'), 'x', repo.source]), 'CRLF keyfile');
+    await chmod(repo.keyfile, 0o644);
+    const exposed = await repo.run('create', 'exposed', repo.source);
+    assertOk(exposed, 'create with exposed key');
+    assert.match(exposed.stderr, /warning: keyfile .* is readable by others \(mode 644\)/);
+  }));
+
+test('the wrong keyfile, an unknown archive and a missing backend are usage errors', () =>
+  withRepo('errors', async (repo) => {
+    assertOk(await repo.run('create', 'mine', repo.source), 'create');
+    const otherKey = join(repo.dir, 'other-key');
+    assertOk(await runPreserve(['keygen', '--keyfile', otherKey]), 'keygen');
+    for (const args of [['list'], ['create', 'x', repo.source], ['restore', 'mine', join(repo.dir, 'o')]]) {
+      const [command, ...rest] = args as [string, ...string[]];
+      const result = await runPreserve([command, '--keyfile', otherKey, '--backend', repo.backend, ...rest]);
+      assert.is(result.status, 2, args.join(' '));
+      assert.match(result.stderr, /keyfile does not match the backend/);
+    }
+    const unknown = await repo.run('restore', 'nope', join(repo.dir, 'o'));
+    assert.is(unknown.status, 2);
+    assert.match(unknown.stderr, /there is no archive named "nope"/);
+    const noBackend = await runPreserve(['list', '--keyfile', repo.keyfile, '--backend', join(repo.dir, 'absent')]);
+    assert.is(noBackend.status, 2);
+    assert.match(noBackend.stderr, /backend folder .*absent does not exist/);
+    assert.not.ok(await access(join(repo.dir, 'absent')).then(() => true, () => false));
+    const fresh = await runPreserve(['create', '--keyfile', repo.keyfile, '--backend', `file://${join(repo.dir, 'new-backend')}`, 'n', repo.source]);
+    assertOk(fresh, 'create makes the backend folder');
+    const noSource = await repo.run('create', 'ghost', join(repo.dir, 'no-source'));
+    assert.is(noSource.status, 2);
+    assert.match(noSource.stderr, /cannot read source folder .*no-source: ENOENT/);
+    const badOption = await repo.run('list', '--frobnicate');
+    assert.is(badOption.status, 2);
+    assert.match(badOption.stderr, /unknown option '--frobnicate'/);
+  }));
+
+test('an unreadable file is reported and skipped; the archive holds the rest; exit 1', () =>
+  withRepo('unreadable', async (repo) => {
+    await writeFile(join(repo.source, 'locked.txt'), 'no entry');
+    await chmod(join(repo.source, 'locked.txt'), 0o000);
+    await exec('mkfifo', [join(repo.source, 'a-fifo')]);
+    // Root reads any file, so as root the backup runs as nobody, with a world-usable repository.
+    if (isRoot) {
+      await chmod(repo.dir, 0o777);
+      await chmod(repo.keyfile, 0o644);
+      await exec('chmod', ['-R', 'a+rX', repo.source]);
+      await chmod(join(repo.source, 'locked.txt'), 0o000);
+    }
+    const args = ['create', '--keyfile', repo.keyfile, '--backend', repo.backend, 'partial', repo.source];
+    const result = await runAs(isRoot ? 65534 : undefined, args);
+    assert.is(result.status, 1, result.stderr);
+    assert.match(result.stderr, /locked\.txt: EACCES/);
+    assert.match(result.stderr, /warning: .*a-fifo: skipped, named pipes are not backed up/);
+    assert.match(result.stderr, /1 entry could not be read and was left out of the archive/);
+    const target = join(repo.dir, 'out');
+    assertOk(await repo.run('restore', 'partial', target), 'restore');
+    assert.ok((await readFile(join(target, 'big.bin'))).length > 3_000_000);
+    assert.not.ok(await access(join(target, 'locked.txt')).then(() => true, () => false));
+  }));
+
+function runAs(uid: number | undefined, args: string[]): Promise<{ status: number; stderr: string }> {
+  if (uid === undefined) return runPreserve(args);
+  return exec(process.execPath, [join(process.cwd(), 'bin', 'preserve'), ...args], { uid, gid: uid }).then(
+    (r) => ({ status: 0, stderr: r.stderr }),
+    (e: { code: number; stderr: string }) => ({ status: e.code, stderr: e.stderr }),
+  );
+}
+
+test('restore never writes through a symlink found in the target', () =>
+  withRepo('symlink-escape', async (repo) => {
+    assertOk(await repo.run('create', 's', repo.source), 'create');
+    const target = join(repo.dir, 'target');
+    const outside = join(repo.dir, 'outside');
+    await mkdir(target);
+    await mkdir(outside);
+    await symlink(outside, join(target, 'docs'));
+    const result = await repo.run('restore', 's', target);
+    assert.is(result.status, 1);
+    assert.match(result.stderr, /docs: something other than a folder is in the way/);
+    assert.equal(await readdir(outside), []);
+    assert.ok((await lstat(join(target, 'docs'))).isSymbolicLink());
+  }));
+
+test('--exclude leaves out matching entries; --dereference stores link targets', () =>
+  withRepo('select', async (repo) => {
+    assertOk(await repo.run('create', 'ex', repo.source, '--exclude', '*.bin', '--exclude', 'docs/nested'), 'create');
+    const target = join(repo.dir, 'ex');
+    assertOk(await repo.run('restore', 'ex', target), 'restore');
+    const restored = await describeTree(target);
+    assert.not.ok(restored.has('big.bin'));
+    assert.not.ok(restored.has('docs/nested'));
+    assert.ok(restored.has('docs/readme.txt'));
+    const deref = await repo.run('create', 'deref', repo.source, '--dereference');
+    assertOk(deref, 'create --dereference');
+    assert.match(deref.stderr, /dangling: its target does not exist, so it is kept as a symlink/);
+    const derefTarget = join(repo.dir, 'deref');
+    assertOk(await repo.run('restore', 'deref', derefTarget), 'restore');
+    const facts = await describeTree(derefTarget);
+    assert.is(facts.get('docs/link-to-file')?.type, 'file');
+    assert.is(await readFile(join(derefTarget, 'docs', 'link-to-file'), 'utf8'), 'hello, preserve\n');
+    assert.is(facts.get('link-to-folder')?.type, 'directory');
+    assert.is(facts.get('link-to-folder/deeper/note.md')?.type, 'file');
+    assert.is(facts.get('dangling')?.type, 'symlink');
+  }));
+
+if (isRoot) {
+  test('--one-file-system keeps a mounted filesystem inside the tree as an empty folder', () =>
+    withRepo('onefs', async (repo) => {
+      const mountpoint = join(repo.source, 'mnt');
+      await mkdir(mountpoint);
+      await exec('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountpoint]);
+      try {
+        await writeFile(join(mountpoint, 'on-tmpfs'), 'other filesystem');
+        assertOk(await repo.run('create', 'one', repo.source, '--one-file-system'), 'create');
+        assertOk(await repo.run('create', 'all', repo.source), 'create');
+      } finally {
+        await exec('umount', [mountpoint]);
+      }
+      const one = join(repo.dir, 'one');
+      const all = join(repo.dir, 'all');
+      assertOk(await repo.run('restore', 'one', one), 'restore');
+      assertOk(await repo.run('restore', 'all', all), 'restore');
+      assert.equal(await readdir(join(one, 'mnt')), []);
+      assert.equal(await readdir(join(all, 'mnt')), ['on-tmpfs']);
+    }));
+
+  test('as root, restore maps owners by name, or by number with --numeric-owner', () =>
+    withRepo('owners', async (repo) => {
+      const user = 'preserve-test-owner';
+      await exec('userdel', [user]).catch(() => undefined);
+      await exec('groupdel', [user]).catch(() => undefined);
+      try {
+        await exec('useradd', ['--uid', '23456', '--user-group', '--no-create-home', user]);
+        await exec('chown', [`${user}:${user}`, join(repo.source, 'private.txt')]);
+        assertOk(await repo.run('create', 'owned', repo.source), 'create');
+        await exec('userdel', [user]);
+        await exec('useradd', ['--uid', '23999', '--user-group', '--no-create-home', user]);
+        const byName = join(repo.dir, 'by-name');
+        assertOk(await repo.run('restore', 'owned', byName), 'restore');
+        const named = await stat(join(byName, 'private.txt'));
+        assert.equal([named.uid, named.gid], [23999, 23999]);
+        const byNumber = join(repo.dir, 'by-number');
+        assertOk(await repo.run('restore', 'owned', byNumber, '--numeric-owner'), 'restore');
+        const numbered = await stat(join(byNumber, 'private.txt'));
+        assert.equal([numbered.uid, numbered.gid], [23456, 23456]);
+      } finally {
+        await exec('userdel', [user]).catch(() => undefined);
+        await exec('groupdel', [user]).catch(() => undefined);
+      }
+    }));
+}
+
+test.run();

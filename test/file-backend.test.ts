@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FileBackend, openBackend } from '../src/backend/index.js';
+import { BackendUnavailableError, UsageError } from '../src/errors/index.js';
+import { runBackendSuite } from './backend-suite.js';
+import { makeTempDir } from './support.js';
+
+runBackendSuite('file backend', async () => {
+  const dir = await makeTempDir('backend');
+  return { backend: new FileBackend(dir.path), dispose: dir.remove };
+});
+
+test('file backend: objects sit at their key path and tmp/ is left empty', async () => {
+  const dir = await makeTempDir('backend-layout');
+  try {
+    const backend = new FileBackend(dir.path);
+    await backend.put('blocks/ab/cd/abcd', Buffer.from('x'));
+    assert.equal(await readdir(join(dir.path, 'blocks', 'ab', 'cd')), ['abcd']);
+    assert.equal(await readdir(join(dir.path, 'tmp')), []);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('file backend: two processes writing the same objects at once both succeed', async () => {
+  const dir = await makeTempDir('backend-race');
+  try {
+    // Each child puts the same 300 keys; link() makes exactly one creation win per key.
+    const script = `
+      const { FileBackend } = await import(${JSON.stringify(new URL('../src/backend/index.js', import.meta.url).href)});
+      const b = new FileBackend(process.argv[1]);
+      let created = 0;
+      for (let i = 0; i < 300; i++) if (await b.put('blocks/00/00/k' + i, Buffer.alloc(4096, i))) created++;
+      process.stdout.write(String(created));`;
+    const run = () => promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, dir.path]);
+    const [a, b] = await Promise.all([run(), run()]);
+    assert.is(Number(a.stdout) + Number(b.stdout), 300);
+    const backend = new FileBackend(dir.path);
+    for (let i = 0; i < 300; i++) assert.ok((await backend.get(`blocks/00/00/k${i}`)).equals(Buffer.alloc(4096, i)));
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('openBackend: a missing folder is refused unless asked to create it', async () => {
+  const dir = await makeTempDir('backend-open');
+  try {
+    const missing = join(dir.path, 'not-there');
+    try {
+      await openBackend(missing, { createIfMissing: false });
+      assert.unreachable('should refuse');
+    } catch (error) {
+      assert.instance(error, BackendUnavailableError);
+      assert.match((error as Error).message, 'does not exist');
+    }
+    const backend = await openBackend(`file://${missing}`, { createIfMissing: true });
+    assert.ok(await backend.put('archives/x', Buffer.from('y')));
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('openBackend: unsupported schemes and empty URLs are usage errors', async () => {
+  for (const url of ['', 'ftp://host/path']) {
+    try {
+      await openBackend(url, { createIfMissing: true });
+      assert.unreachable(`should refuse ${url}`);
+    } catch (error) {
+      assert.instance(error, UsageError);
+    }
+  }
+});
+
+test.run();

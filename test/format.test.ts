@@ -1,0 +1,108 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  type ArchiveMetadata,
+  type Entry,
+  decodeMetadata,
+  decodeTree,
+  encodeMetadata,
+  encodeTree,
+} from '../src/archive/index.js';
+import { ByteReader, ByteWriter } from '../src/archive/codec.js';
+import { FormatError } from '../src/errors/index.js';
+import { asId } from '../src/store/ids.js';
+
+const id = (byte: number) => Buffer.alloc(32, byte);
+const entries: Entry[] = [
+  { type: 'directory', name: 'dir', mode: 0o750, uid: 1000, gid: 1000, mtimeNs: 1_600_000_000_123_456_789n, tree: asId(id(1), 'tree') },
+  {
+    type: 'file',
+    name: 'file',
+    mode: 0o4755,
+    uid: 0,
+    gid: 0,
+    mtimeNs: -5n,
+    size: 1_048_576 + 10,
+    linkGroup: 3,
+    chunks: [
+      { id: asId(id(2), 'block'), length: 1_048_576 },
+      { id: asId(id(3), 'block'), length: 10 },
+    ],
+  },
+  { type: 'symlink', name: 'link ü', mode: 0o777, uid: 65534, gid: 65534, mtimeNs: 0n, target: '../somewhere' },
+];
+
+const rejects = (bytes: Buffer, pattern: RegExp) =>
+  assert.throws(() => decodeTree(bytes, 'tree t'), (e: unknown) => e instanceof FormatError && pattern.test((e as Error).message));
+
+test('varints and signed values round trip at their limits', () => {
+  const values = [0, 1, 127, 128, 300, 2 ** 32, Number.MAX_SAFE_INTEGER];
+  const signed = [0n, -1n, 1n, 2n ** 63n - 1n, -(2n ** 63n)];
+  const writer = new ByteWriter();
+  for (const v of values) writer.varint(v);
+  for (const v of signed) writer.bigSigned(v);
+  const reader = new ByteReader(writer.finish(), 'test');
+  for (const v of values) assert.is(reader.varint(), v);
+  for (const v of signed) assert.is(reader.bigSigned(), v);
+  reader.end();
+});
+
+test('a tree encodes and decodes to the same entries', () => {
+  assert.equal(decodeTree(encodeTree(entries), 'tree t'), entries);
+});
+
+test('encoding is deterministic, so equal folders get equal ids', () => {
+  assert.ok(encodeTree(entries).equals(encodeTree(entries.map((e) => ({ ...e })))));
+});
+
+test('truncated trees and trailing bytes are malformed', () => {
+  const bytes = encodeTree(entries);
+  for (let length = 0; length < bytes.length; length += 7) rejects(bytes.subarray(0, length), /malformed/);
+  rejects(Buffer.concat([bytes, Buffer.from([0])]), /trailing bytes/);
+});
+
+test('unsafe names are rejected by the decoder', () => {
+  for (const name of ['..', '.', '', 'a/b', '/abs', 'nul\0']) {
+    rejects(encodeTree([{ ...entries[2], name } as Entry]), /entry with/);
+  }
+});
+
+test('repeated or unordered names, bad types and modes are rejected', () => {
+  const [dir, file] = entries as [Entry, Entry, Entry];
+  rejects(encodeTree([file, dir]), /out of order or repeated/);
+  rejects(encodeTree([dir, dir]), /out of order or repeated/);
+  rejects(encodeTree([{ ...dir, mode: 0o17777 }]), /bits beyond 7777/);
+  const badType = encodeTree([dir]);
+  badType[2 + 1 + 3] = 9; // version, count, name length, "dir", then the type byte
+  rejects(badType, /unknown entry type 9/);
+});
+
+test('a file whose chunk lengths do not add up to its size is rejected', () => {
+  const file = entries[1] as Entry & { type: 'file' };
+  rejects(encodeTree([{ ...file, size: file.size + 1 }]), /chunks totalling/);
+});
+
+test('an unknown tree version is rejected', () => {
+  const bytes = encodeTree(entries);
+  bytes[0] = 99;
+  rejects(bytes, /unsupported tree version 99/);
+});
+
+test('archive metadata round trips, name tables and link groups included', () => {
+  const metadata: ArchiveMetadata = {
+    name: 'nightly',
+    sourcePath: '/home/ann',
+    hostname: 'laptop',
+    createdAtNs: 1_700_000_000_000_000_000n,
+    root: { type: 'directory', name: '', mode: 0o755, uid: 1000, gid: 100, mtimeNs: 42n, tree: asId(id(9), 'tree') },
+    totals: { files: 10, directories: 2, symlinks: 1, bytes: 12345, storedBytes: 999, skipped: 0 },
+    userNames: new Map([[1000, 'ann'], [0, 'root']]),
+    groupNames: new Map([[100, 'users']]),
+    linkGroupSizes: new Map([[1, 2]]),
+  };
+  assert.equal(decodeMetadata(encodeMetadata(metadata), 'm'), metadata);
+  const truncated = encodeMetadata(metadata).subarray(0, 20);
+  assert.throws(() => decodeMetadata(truncated, 'm'), (e: unknown) => e instanceof FormatError);
+});
+
+test.run();
