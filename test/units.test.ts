@@ -10,14 +10,14 @@ import { compileExcludes } from '../src/selection/index.js';
 import { type BlockId, asId } from '../src/store/ids.js';
 import { makeTempDir, seededBytes } from './support.js';
 
-async function chunksOf(content: Buffer, chunkSize: number): Promise<Buffer[]> {
+async function chunksOf(content: Buffer, chunkSize: number, expectedSize = content.length): Promise<Buffer[]> {
   const dir = await makeTempDir('chunker');
   try {
     await writeFile(join(dir.path, 'f'), content);
     const handle = await open(join(dir.path, 'f'), 'r');
     try {
       const chunks: Buffer[] = [];
-      for await (const chunk of new FixedSizeChunker(chunkSize).chunks(handle)) chunks.push(Buffer.from(chunk));
+      for await (const chunk of new FixedSizeChunker(chunkSize).chunks(handle, expectedSize)) chunks.push(Buffer.from(chunk));
       return chunks;
     } finally {
       await handle.close();
@@ -34,6 +34,15 @@ test('fixed chunker: full chunks then the remainder; nothing for an empty file',
   assert.ok(Buffer.concat(chunks).equals(content));
   assert.equal(await chunksOf(Buffer.alloc(0), 4096), []);
   assert.equal((await chunksOf(seededBytes(6, 8192), 4096)).map((c) => c.length), [4096, 4096]);
+});
+
+test('fixed chunker: boundaries do not depend on the size stat reported', async () => {
+  const content = seededBytes(8, 10_000);
+  for (const expected of [0, 100, 4095, 4096, 9999, 10_000, 50_000]) {
+    const chunks = await chunksOf(content, 4096, expected);
+    assert.equal(chunks.map((c) => c.length), [4096, 4096, 1808], `expected size ${expected}`);
+    assert.ok(Buffer.concat(chunks).equals(content));
+  }
 });
 
 test('excludes: names match at any depth, paths match from the root, ** spans folders', () => {

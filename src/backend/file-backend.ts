@@ -15,6 +15,8 @@ const TMP_FOLDER = 'tmp';
 
 export class FileBackend implements Backend {
   readonly location: string;
+  /** Folders known to exist, so each is made once per process rather than once per object. */
+  private readonly madeFolders = new Set<string>();
 
   constructor(private readonly root: string) {
     this.location = pathToFileURL(root).href;
@@ -49,7 +51,7 @@ export class FileBackend implements Backend {
   async put(key: string, data: Uint8Array): Promise<boolean> {
     const finalPath = this.pathOf(key);
     const tmpPath = join(this.root, TMP_FOLDER, `${randomBytes(12).toString('hex')}.tmp`);
-    await mkdir(dirname(tmpPath), { recursive: true });
+    await this.ensureFolder(dirname(tmpPath));
     const handle = await open(tmpPath, 'wx', 0o600);
     try {
       await handle.writeFile(data);
@@ -59,7 +61,7 @@ export class FileBackend implements Backend {
       await handle.close();
     }
     try {
-      await mkdir(dirname(finalPath), { recursive: true });
+      await this.ensureFolder(dirname(finalPath));
       await link(tmpPath, finalPath);
       return true;
     } catch (error) {
@@ -68,6 +70,12 @@ export class FileBackend implements Backend {
     } finally {
       await unlink(tmpPath);
     }
+  }
+
+  private async ensureFolder(path: string): Promise<void> {
+    if (this.madeFolders.has(path)) return;
+    await mkdir(path, { recursive: true });
+    this.madeFolders.add(path);
   }
 
   async *list(prefix: string): AsyncIterable<string> {

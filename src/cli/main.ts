@@ -10,6 +10,7 @@ import { registerCreate } from './create.js';
 import { registerDiff } from './diff.js';
 import { registerKeygen } from './keygen.js';
 import { registerList } from './list.js';
+import { registerMount } from './mount.js';
 import { registerRestore } from './restore.js';
 import { registerVerify } from './verify.js';
 
@@ -18,7 +19,7 @@ function buildProgram(context: CliContext): Command {
     .description('encrypted, deduplicating backups that mount read-only through FUSE')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  for (const register of [registerKeygen, registerCreate, registerList, registerRestore, registerVerify, registerDiff]) {
+  for (const register of [registerKeygen, registerCreate, registerList, registerRestore, registerVerify, registerDiff, registerMount]) {
     register(program, context);
   }
   for (const command of program.commands) command.exitOverride();

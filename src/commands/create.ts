@@ -25,6 +25,7 @@ import { namesFor, readSystemAccounts } from '../owners/index.js';
 import type { Repository } from '../repository/index.js';
 import { compileExcludes, type ExcludeTest } from '../selection/index.js';
 import type { ArchiveId } from '../store/ids.js';
+import { forEachConcurrently } from '../util/concurrency.js';
 import type { ProblemReporter } from './reporting.js';
 
 export interface CreateOptions {
@@ -75,7 +76,10 @@ export async function createArchive(
   const sourcePath = resolve(options.sourcePath);
   const rootInfo = await statSourceRoot(sourcePath);
   const walker = new TreeWalker(repository, options, reporter, rootInfo.dev);
-  const root = await walker.directory(sourcePath, '', rootInfo, new Set());
+  const root = await walker.directory(sourcePath, '', rootInfo, new Set()).catch((error: unknown) => {
+    if (!(error instanceof SourceError)) throw error;
+    throw new UsageError(`cannot read source folder ${sourcePath}: ${error.message}`, { cause: error.cause });
+  });
   const accounts = await readSystemAccounts();
   const metadata: ArchiveMetadata = {
     name: options.name,
@@ -103,6 +107,15 @@ async function statSourceRoot(sourcePath: string): Promise<BigIntStats> {
   return info;
 }
 
+/** Files read and stored at once within one folder: overlaps reads, encryption and fsyncs. */
+const PARALLEL_FILES = 8;
+
+interface Child {
+  readonly name: string;
+  readonly path: string;
+  readonly relativePath: string;
+}
+
 interface MutableTotals {
   files: number;
   directories: number;
@@ -118,7 +131,7 @@ class TreeWalker {
   readonly gids = new Set<number>();
   readonly linkGroupSizes = new Map<number, number>();
   /** dev:ino of multiply-linked files already stored, so their content is read once. */
-  private readonly hardlinks = new Map<string, FileEntry>();
+  private readonly hardlinks = new Map<string, Promise<FileEntry>>();
   private readonly isExcluded: ExcludeTest;
   private readonly chunker: Chunker;
 
@@ -143,41 +156,56 @@ class TreeWalker {
   /** Stores a folder's tree; `ancestors` holds dev:ino of the folders above, to stop symlink loops. */
   async directory(path: string, relativePath: string, info: BigIntStats, ancestors: ReadonlySet<string>): Promise<DirectoryEntry> {
     this.totals.directories++;
-    const identity = `${info.dev}:${info.ino}`;
     const crossesDevice = this.options.oneFileSystem && info.dev !== this.rootDevice;
     const names = crossesDevice ? [] : await fromSource(path, () => readdir(path));
-    const inside = new Set(ancestors).add(identity);
-    const entries: Entry[] = [];
-    for (const name of names.sort(compareNames)) {
-      const childRelative = relativePath === '' ? name : `${relativePath}/${name}`;
-      if (this.isExcluded(childRelative)) continue;
-      const entry = await this.child(join(path, name), childRelative, name, inside);
-      if (entry) entries.push(entry);
-    }
-    const { id, storedBytes } = await this.repository.trees.put(encodeTree(entries));
+    const inside = new Set(ancestors).add(`${info.dev}:${info.ino}`);
+    const children = names
+      .sort(compareNames)
+      .map((name) => ({ name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}` }))
+      .filter((child) => !this.isExcluded(child.relativePath));
+    const infos: (BigIntStats | undefined)[] = [];
+    await forEachConcurrently([...children.keys()], PARALLEL_FILES, async (i) => {
+      const child = children[i] as Child;
+      infos[i] = await this.skippingUnreadable(child.path, () => this.statEntry(child.path));
+    });
+    const entries: (Entry | undefined)[] = [];
+    const isFolder = (i: number) => infos[i]?.isDirectory() === true;
+    const indices = [...children.keys()].filter((i) => infos[i] !== undefined);
+    await forEachConcurrently(indices.filter((i) => !isFolder(i)), PARALLEL_FILES, async (i) => {
+      entries[i] = await this.nonFolder(children[i] as Child, infos[i] as BigIntStats);
+    });
+    // Folders one at a time, so only the folder being walked has files in flight.
+    for (const i of indices.filter(isFolder)) entries[i] = await this.subfolder(children[i] as Child, infos[i] as BigIntStats, inside);
+    const { id, storedBytes } = await this.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
     this.totals.storedBytes += storedBytes;
     return { ...this.attributes(relativePath.slice(relativePath.lastIndexOf('/') + 1), info), type: 'directory', tree: id };
   }
 
-  /** One entry of a folder, or undefined when it is skipped (reported through the reporter). */
-  private async child(path: string, relativePath: string, name: string, ancestors: ReadonlySet<string>): Promise<Entry | undefined> {
-    try {
-      const info = await this.statEntry(path);
-      if (info.isDirectory()) {
-        if (ancestors.has(`${info.dev}:${info.ino}`)) {
-          this.reporter.warning(`${path}: skipped, it is a symlink loop back to a folder above it`);
-          return undefined;
-        }
-        return await this.directory(path, relativePath, info, ancestors);
-      }
-      if (info.isFile()) return await this.file(path, name, info);
+  private subfolder(child: Child, info: BigIntStats, ancestors: ReadonlySet<string>): Promise<Entry | undefined> {
+    if (ancestors.has(`${info.dev}:${info.ino}`)) {
+      this.reporter.warning(`${child.path}: skipped, it is a symlink loop back to a folder above it`);
+      return Promise.resolve(undefined);
+    }
+    return this.skippingUnreadable(child.path, () => this.directory(child.path, child.relativePath, info, ancestors));
+  }
+
+  private nonFolder(child: Child, info: BigIntStats): Promise<Entry | undefined> {
+    return this.skippingUnreadable(child.path, async () => {
+      if (info.isFile()) return this.file(child.path, child.name, info);
       if (info.isSymbolicLink()) {
+        const target = await fromSource(child.path, () => readlink(child.path));
         this.totals.symlinks++;
-        const target = await fromSource(path, () => readlink(path));
-        return { ...this.attributes(name, info), type: 'symlink', target };
+        return { ...this.attributes(child.name, info), type: 'symlink', target };
       }
-      this.reporter.warning(`${path}: skipped, ${fileTypeName(info)} are not backed up`);
+      this.reporter.warning(`${child.path}: skipped, ${fileTypeName(info)} are not backed up`);
       return undefined;
+    });
+  }
+
+  /** Runs work on one source entry; if reading the source fails, the entry is reported and left out. */
+  private async skippingUnreadable<T>(path: string, work: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await work();
     } catch (error) {
       if (!(error instanceof SourceError)) throw error;
       this.totals.skipped++;
@@ -201,33 +229,38 @@ class TreeWalker {
 
   private async file(path: string, name: string, info: BigIntStats): Promise<FileEntry> {
     const attributes = this.attributes(name, info);
-    const hardlinkKey = info.nlink > 1n ? `${info.dev}:${info.ino}` : undefined;
-    const earlierLink = hardlinkKey === undefined ? undefined : this.hardlinks.get(hardlinkKey);
-    if (earlierLink) {
+    if (info.nlink === 1n) return this.fileWithContent(path, attributes, Number(info.size), 0);
+    // The first link seen stores the content; the others wait for it and share it.
+    const key = `${info.dev}:${info.ino}`;
+    const earlier = this.hardlinks.get(key);
+    if (earlier) {
+      const first = await earlier;
       this.totals.files++;
-      this.linkGroupSizes.set(earlierLink.linkGroup, (this.linkGroupSizes.get(earlierLink.linkGroup) ?? 0) + 1);
-      return { ...earlierLink, ...attributes };
+      this.linkGroupSizes.set(first.linkGroup, (this.linkGroupSizes.get(first.linkGroup) ?? 0) + 1);
+      return { ...first, ...attributes };
     }
-    const chunks = await this.storeContent(path);
+    const linkGroup = this.hardlinks.size + 1;
+    const stored = this.fileWithContent(path, attributes, Number(info.size), linkGroup);
+    this.hardlinks.set(key, stored);
+    await stored;
+    this.linkGroupSizes.set(linkGroup, 1);
+    return stored;
+  }
+
+  private async fileWithContent(path: string, attributes: EntryAttributes, expectedSize: number, linkGroup: number): Promise<FileEntry> {
+    const chunks = await this.storeContent(path, expectedSize);
     const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
     this.totals.files++;
     this.totals.bytes += size;
-    let linkGroup = 0;
-    if (hardlinkKey !== undefined) {
-      linkGroup = this.hardlinks.size + 1;
-      this.linkGroupSizes.set(linkGroup, 1);
-    }
-    const entry: FileEntry = { ...attributes, type: 'file', size, linkGroup, chunks };
-    if (hardlinkKey !== undefined) this.hardlinks.set(hardlinkKey, entry);
-    return entry;
+    return { ...attributes, type: 'file', size, linkGroup, chunks };
   }
 
   /** Reads the file chunk by chunk; the recorded size is what was read, not what stat said. */
-  private async storeContent(path: string): Promise<ChunkRef[]> {
+  private async storeContent(path: string, expectedSize: number): Promise<ChunkRef[]> {
     const handle = await fromSource(path, () => open(path, 'r'));
     try {
       const chunks: ChunkRef[] = [];
-      const source = this.chunker.chunks(handle)[Symbol.asyncIterator]();
+      const source = this.chunker.chunks(handle, expectedSize)[Symbol.asyncIterator]();
       for (;;) {
         const next = await fromSource(path, () => source.next());
         if (next.done) return chunks;

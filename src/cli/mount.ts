@@ -1,0 +1,94 @@
+import { join } from 'node:path';
+import { type Command, InvalidArgumentError } from 'commander';
+import { PartialFailureError } from '../errors/index.js';
+import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+
+interface MountFlags extends RepositoryFlags {
+  readonly cacheSize: number;
+  readonly readahead: number;
+  readonly numericIds?: boolean;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly allowOther?: boolean;
+}
+
+const MIB = 1024 * 1024;
+const UNIT_SCALE: Record<string, number> = { '': MIB, K: 1024, M: MIB, G: 1024 * MIB };
+
+/** "256", "256M", "256MiB", "1G": a plain number means MiB. */
+function parseCacheSize(value: string): number {
+  const match = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(value.trim());
+  const bytes = match ? Number(match[1]) * (UNIT_SCALE[(match[2] ?? '').toUpperCase()] ?? MIB) : NaN;
+  if (!(bytes >= MIB)) throw new InvalidArgumentError('expected a size of at least 1 MiB, such as 256M or 1G');
+  return bytes;
+}
+
+function integerParser(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (!/^\d+$/.test(value) || number < min || number > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return number;
+  };
+}
+
+const parseId = integerParser(0, 2 ** 32 - 2);
+
+function describeArchives(name: string | undefined, count: number): string {
+  return name === undefined ? `${count} ${count === 1 ? 'archive' : 'archives'}` : `archive ${JSON.stringify(name)}`;
+}
+
+/** Root unmounts directly; other users need libfuse's setuid helper. */
+function unmountCommand(): string {
+  return process.getuid?.() === 0 ? 'umount' : 'fusermount -u';
+}
+
+export function registerMount(program: Command, context: CliContext): void {
+  withRepositoryFlags(program.command('mount').description('show archive NAME, or every archive as a folder, read-only at MOUNTPOINT until Ctrl-C'))
+    .usage('[options] [NAME] MOUNTPOINT')
+    .argument('<name-or-mountpoint>', 'archive to mount (optional), then the empty folder to mount it on')
+    .argument('[mountpoint]')
+    .option('--cache-size <size>', 'memory for decrypted blocks, such as 256M or 1G', parseCacheSize, 256 * MIB)
+    .option('--readahead <blocks>', 'blocks fetched ahead of a file being read forward (0 turns it off)', integerParser(0, 256), 8)
+    .option('--numeric-ids', 'show the owner numbers recorded in the archive instead of mapping them by name')
+    .option('--uid <uid>', 'show this user id as the owner of everything', parseId)
+    .option('--gid <gid>', 'show this group id as the group of everything', parseId)
+    .option('--allow-other', 'let other users see the mount (their access is still checked against the shown owners and modes)')
+    .action(async (first: string, second: string | undefined, flags: MountFlags) => {
+      const [name, mountpointArgument] = second === undefined ? [undefined, first] : [first, second];
+      // Loaded here so that no other command needs mount/ or the fuse-native addon.
+      const { loadFuse, prepareMountpoint, serveMount } = await import('../../mount/index.js');
+      const mountpoint = await prepareMountpoint(mountpointArgument);
+      const Fuse = await loadFuse();
+      const repository = await context.openRepository(flags);
+      const archives = name === undefined ? await repository.catalog.list() : [await repository.catalog.read(name)];
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      try {
+        const summary = await serveMount(
+          Fuse,
+          repository,
+          {
+            mountpoint,
+            archives,
+            single: name !== undefined,
+            cacheBytes: flags.cacheSize,
+            readahead: flags.readahead,
+            owners: { numericIds: flags.numericIds === true, uid: flags.uid, gid: flags.gid },
+            allowOther: flags.allowOther === true,
+          },
+          {
+            mounted: () => context.print(`mounted ${describeArchives(name, archives.length)} read-only at ${mountpoint}; stop with Ctrl-C or \`${unmountCommand()} ${mountpoint}\``),
+            problem: (path, error) => context.problem(join(mountpoint, path), error),
+          },
+          stop.signal,
+        );
+        context.print(`unmounted ${mountpoint}`);
+        if (summary.problems > 0) {
+          throw new PartialFailureError(`${summary.problems} ${summary.problems === 1 ? 'lookup or read' : 'lookups or reads'} failed on damaged or missing data (see above)`);
+        }
+      } finally {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      }
+    });
+}
