@@ -27,6 +27,12 @@ export class UnknownArchiveError extends UsageError {
   }
 }
 
+export class ArchiveExistsError extends UsageError {
+  constructor(name: string, location: string) {
+    super(`an archive named ${JSON.stringify(name)} already exists on ${location}`);
+  }
+}
+
 export class Catalog {
   constructor(
     private readonly backend: Backend,
@@ -37,8 +43,9 @@ export class Catalog {
     return asId(computeSiv(this.keys.archiveName, EMPTY, Buffer.from(name, 'utf8')), 'archive');
   }
 
-  async exists(name: string): Promise<boolean> {
-    return this.backend.has(archiveKey(this.idFor(name)));
+  /** Fails early when `name` is taken; write() checks again, atomically. */
+  async assertNameFree(name: string): Promise<void> {
+    if (await this.backend.has(archiveKey(this.idFor(name)))) throw new ArchiveExistsError(name, this.backend.location);
   }
 
   async ids(): Promise<ArchiveId[]> {
@@ -113,7 +120,7 @@ export class Catalog {
       .raw(sealedMetadata.ciphertext)
       .finish();
     if (!(await this.backend.put(archiveKey(id), object))) {
-      throw new UsageError(`an archive named ${JSON.stringify(metadata.name)} already exists on ${this.backend.location}`);
+      throw new ArchiveExistsError(metadata.name, this.backend.location);
     }
     return id;
   }

@@ -50,22 +50,18 @@ export class Snapshot {
     this.root = new SnapshotDirectory(trees, metadata.root, '');
   }
 
-  /**
-   * The entry at a slash-separated path inside the archive ('' or '/' is the root), with
-   * the directory that holds it; undefined when no such entry exists.
-   */
-  async lookup(path: string): Promise<{ parent: SnapshotDirectory | undefined; entry: Entry } | undefined> {
-    const parts = path.split('/').filter((part) => part !== '' && part !== '.');
-    let parent: SnapshotDirectory | undefined;
+  /** The entry at a slash-separated path inside the archive ('' or '/' is the root), if any. */
+  async lookup(path: string): Promise<Entry | undefined> {
+    let directory: SnapshotDirectory | undefined;
     let entry: Entry = this.metadata.root;
-    for (const part of parts) {
+    for (const part of path.split('/').filter((p) => p !== '' && p !== '.')) {
       if (entry.type !== 'directory') return undefined;
-      parent = parent ? parent.subdirectory(entry) : this.root;
-      const next = await parent.child(part);
+      directory = directory ? directory.subdirectory(entry) : this.root;
+      const next = await directory.child(part);
       if (!next) return undefined;
       entry = next;
     }
-    return { parent, entry };
+    return entry;
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * What every CLI command shares: printing, counting per-item problems for the exit
- * status, and opening the repository from the common options.
+ * What every CLI command shares: printing, reporting per-item problems, and opening the
+ * repository from the common options.
  */
 import type { Command } from 'commander';
 import type { ProblemReporter } from '../commands/index.js';
@@ -10,14 +10,12 @@ import { type Repository, openRepository } from '../repository/index.js';
 export interface RepositoryFlags {
   readonly keyfile: string;
   readonly backend: string;
-  readonly verbose?: boolean;
 }
 
 export class CliContext implements ProblemReporter {
-  problems = 0;
-  verbose = false;
-
   constructor(
+    /** Print stack traces with errors (--verbose). */
+    readonly verbose: boolean,
     private readonly stdout: NodeJS.WritableStream = process.stdout,
     private readonly stderr: NodeJS.WritableStream = process.stderr,
   ) {}
@@ -31,13 +29,11 @@ export class CliContext implements ProblemReporter {
   }
 
   problem(path: string, error: unknown): void {
-    this.problems++;
     this.stderr.write(`preserve: ${path}: ${describeError(error)}\n`);
     if (this.verbose && error instanceof Error && error.stack) this.stderr.write(`${error.stack}\n`);
   }
 
   openRepository(flags: RepositoryFlags, createIfMissing = false): Promise<Repository> {
-    this.verbose ||= flags.verbose === true;
     return openRepository({ keyfile: flags.keyfile, backend: flags.backend, createIfMissing, onWarning: (m) => this.warning(m) });
   }
 }

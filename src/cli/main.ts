@@ -27,8 +27,8 @@ function buildProgram(context: CliContext): Command {
 }
 
 export async function run(argv: readonly string[] = process.argv): Promise<number> {
-  const context = new CliContext();
-  context.verbose = argv.includes('--verbose') || argv.includes('-v');
+  // Read before parsing, so that even errors commander raises get their stack traces.
+  const context = new CliContext(argv.includes('--verbose') || argv.includes('-v'));
   try {
     await buildProgram(context).parseAsync(argv);
     return ExitStatus.ok;

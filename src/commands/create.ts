@@ -70,9 +70,7 @@ export async function createArchive(
   const badName = unsafeNameReason(options.name);
   if (badName) throw new UsageError(`archive name ${JSON.stringify(options.name)} is not allowed: it is ${badName}`);
   await repository.catalog.assertKeyMatches();
-  if (await repository.catalog.exists(options.name)) {
-    throw new UsageError(`an archive named ${JSON.stringify(options.name)} already exists`);
-  }
+  await repository.catalog.assertNameFree(options.name);
   const sourcePath = resolve(options.sourcePath);
   const rootInfo = await statSourceRoot(sourcePath);
   const walker = new TreeWalker(repository, options, reporter, rootInfo.dev);
