@@ -42,15 +42,15 @@ test('create, list and restore reproduce every byte and attribute', () =>
   withRepo('roundtrip', async (repo) => {
     const created = await repo.run('create', 'first', repo.source);
     assertOk(created, 'create');
-    assert.match(created.stdout, /archive "first" created: 10 files/);
+    assert.match(created.stdout, /archive "first" created: 11 files/);
     const listed = await repo.run('list', '--json');
     const [record] = JSON.parse(listed.stdout) as { name: string; files: number; bytes: number; source: string }[];
     assert.is(record?.name, 'first');
     assert.is(record?.source, repo.source);
-    assert.is(record?.files, 10);
+    assert.is(record?.files, 11);
     const table = await repo.run('list');
     assert.match(table.stdout, /^NAME\s+CREATED\s+FILES\s+SIZE\s+SOURCE\n/);
-    assert.match(table.stdout, /first\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+10\s+3\.0 MiB/);
+    assert.match(table.stdout, /first\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+11\s+3\.0 MiB/);
     const target = join(repo.dir, 'restored');
     assertOk(await repo.run('restore', 'first', target), 'restore');
     assert.equal(await describeTree(target), await describeTree(repo.source));

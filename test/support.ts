@@ -59,7 +59,7 @@ const FIXED_MTIME = 1_600_000_000.123456;
 /**
  * Builds the core issue's test tree under root: nested folders, an empty file, a
  * multi-MiB file, unicode and space-containing names, symlinks to a file, to a folder and
- * dangling, a hardlink pair, modes 0640/0750/4755, and mtimes with sub-second parts.
+ * dangling, three hardlinks (two in one folder), modes 0640/0750/4755, and mtimes with sub-second parts.
  */
 export async function makeFixtureTree(root: string): Promise<void> {
   await mkdir(join(root, 'docs', 'nested', 'deeper'), { recursive: true });
@@ -78,6 +78,7 @@ export async function makeFixtureTree(root: string): Promise<void> {
   await chmod(join(root, 'dir with spaces'), 0o750);
   await writeFile(join(root, 'docs', 'linked-a'), 'hardlinked content\n');
   await link(join(root, 'docs', 'linked-a'), join(root, 'docs', 'nested', 'linked-b'));
+  await link(join(root, 'docs', 'linked-a'), join(root, 'docs', 'linked-c'));
   await symlink('readme.txt', join(root, 'docs', 'link-to-file'));
   await symlink('docs/nested', join(root, 'link-to-folder'));
   await symlink('does/not/exist', join(root, 'dangling'));

@@ -19,6 +19,7 @@ import {
 import { UsageError, describeError, isErrnoException } from '../errors/index.js';
 import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
 import type { BlockId } from '../store/ids.js';
+import { forEachConcurrently } from '../util/concurrency.js';
 import type { ProblemReporter } from './reporting.js';
 
 export interface RestoreOptions {
@@ -37,6 +38,8 @@ export interface RestoreSummary {
   problems: number;
 }
 
+/** Files of one folder restored at once: overlaps fetching, decrypting and writing. */
+const PARALLEL_FILES = 8;
 /** Blocks fetched ahead of the one being written, so fetching overlaps writing. */
 const FETCH_AHEAD = 4;
 const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -93,8 +96,11 @@ async function ownerMapping(snapshot: Snapshot, numeric: boolean): Promise<Owner
 
 class Restorer {
   readonly summary: RestoreSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0, problems: 0 };
-  /** Hardlink group → the first path restored for it, which later members link to. */
-  private readonly linkedPaths = new Map<number, string>();
+  /**
+   * Hardlink group → the first member's restore, resolving to its path (undefined if it
+   * failed); later members link to it. A promise, because members restore concurrently.
+   */
+  private readonly linkedPaths = new Map<number, Promise<string | undefined>>();
   /** Folder attributes are applied after their content, or a read-only folder could not be filled. */
   private readonly pendingFolders: { path: string; entry: DirectoryEntry }[] = [];
 
@@ -162,7 +168,10 @@ class Restorer {
       this.report(path, error);
       return;
     }
-    for (const entry of entries) await this.restoreEntry(directory, entry, join(path, entry.name));
+    const restore = (entry: Entry) => this.restoreEntry(directory, entry, join(path, entry.name));
+    await forEachConcurrently(entries.filter((entry) => entry.type !== 'directory'), PARALLEL_FILES, restore);
+    // Folders one at a time, so only the folder being restored has files in flight.
+    for (const entry of entries.filter((entry) => entry.type === 'directory')) await restore(entry);
   }
 
   /** Runs one item's work; a failure is reported against its path and the restore goes on. */
@@ -197,17 +206,25 @@ class Restorer {
     }
   }
 
-  private async restoreFile(entry: FileEntry, path: string): Promise<void> {
+  /** The group lookup happens before any await, so concurrent members cannot both claim it. */
+  private restoreFile(entry: FileEntry, path: string): Promise<void> {
+    const first = entry.linkGroup === 0 ? undefined : this.linkedPaths.get(entry.linkGroup);
+    if (first) return first.then((firstPath) => (firstPath === undefined ? this.writeFile(entry, path) : this.linkTo(firstPath, path)));
+    const writing = this.writeFile(entry, path);
+    if (entry.linkGroup !== 0) this.linkedPaths.set(entry.linkGroup, writing.then(() => path, () => undefined));
+    return writing;
+  }
+
+  private async linkTo(existing: string, path: string): Promise<void> {
     await this.clearWay(path);
-    const earlier = entry.linkGroup === 0 ? undefined : this.linkedPaths.get(entry.linkGroup);
-    if (earlier !== undefined) {
-      await link(earlier, path);
-      return;
-    }
+    await link(existing, path);
+  }
+
+  private async writeFile(entry: FileEntry, path: string): Promise<void> {
+    await this.clearWay(path);
     await this.writeContent(entry, path);
     await this.applyAttributes(path, entry);
     this.summary.bytes += entry.size;
-    if (entry.linkGroup !== 0) this.linkedPaths.set(entry.linkGroup, path);
   }
 
   /** Writes every chunk after authenticating it; on any failure the partial file is removed. */
