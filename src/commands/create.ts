@@ -19,7 +19,6 @@ import {
   encodeTree,
   unsafeNameReason,
 } from '../archive/index.js';
-import { type Chunker, FixedSizeChunker } from '../chunker/index.js';
 import { UsageError, describeError, isErrnoException } from '../errors/index.js';
 import { namesFor, readSystemAccounts } from '../owners/index.js';
 import type { Repository } from '../repository/index.js';
@@ -36,7 +35,6 @@ export interface CreateOptions {
   readonly dereference: boolean;
   /** Do not descend into folders on another filesystem (they are kept, empty). */
   readonly oneFileSystem: boolean;
-  readonly chunker?: Chunker;
 }
 
 export interface CreateResult {
@@ -63,7 +61,7 @@ async function fromSource<T>(path: string, operation: () => Promise<T>): Promise
 }
 
 export async function createArchive(
-  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog'>,
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker'>,
   options: CreateOptions,
   reporter: ProblemReporter,
 ): Promise<CreateResult> {
@@ -131,16 +129,14 @@ class TreeWalker {
   /** dev:ino of multiply-linked files already stored, so their content is read once. */
   private readonly hardlinks = new Map<string, Promise<FileEntry>>();
   private readonly isExcluded: ExcludeTest;
-  private readonly chunker: Chunker;
 
   constructor(
-    private readonly repository: Pick<Repository, 'blocks' | 'trees'>,
+    private readonly repository: Pick<Repository, 'blocks' | 'trees' | 'chunker'>,
     private readonly options: CreateOptions,
     private readonly reporter: ProblemReporter,
     private readonly rootDevice: bigint,
   ) {
     this.isExcluded = compileExcludes(options.excludes);
-    this.chunker = options.chunker ?? new FixedSizeChunker();
   }
 
   private attributes(name: string, info: BigIntStats): EntryAttributes {
@@ -258,7 +254,7 @@ class TreeWalker {
     const handle = await fromSource(path, () => open(path, 'r'));
     try {
       const chunks: ChunkRef[] = [];
-      const source = this.chunker.chunks(handle, expectedSize)[Symbol.asyncIterator]();
+      const source = this.repository.chunker.chunks(handle, expectedSize)[Symbol.asyncIterator]();
       for (;;) {
         const next = await fromSource(path, () => source.next());
         if (next.done) return chunks;

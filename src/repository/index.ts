@@ -5,6 +5,7 @@
 import { type ArchiveRecord, Catalog, type Entry, Snapshot, decodeTree } from '../archive/index.js';
 import type { BlockSource, TreeSource } from '../archive/index.js';
 import { type Backend, openBackend } from '../backend/index.js';
+import { type Chunker, ContentDefinedChunker, GearBoundaries, gearTable } from '../chunker/index.js';
 import { type Keys, deriveKeys, wipe } from '../crypto/index.js';
 import { loadKeyfile } from '../keyfile/index.js';
 import { ContentStore } from '../store/content-store.js';
@@ -14,6 +15,7 @@ export class Repository implements TreeSource, BlockSource {
   readonly blocks: ContentStore<'block'>;
   readonly trees: ContentStore<'tree'>;
   readonly catalog: Catalog;
+  readonly chunker: Chunker;
 
   constructor(
     readonly backend: Backend,
@@ -22,6 +24,7 @@ export class Repository implements TreeSource, BlockSource {
     this.blocks = new ContentStore(backend, keys.block, 'block');
     this.trees = new ContentStore(backend, keys.tree, 'tree');
     this.catalog = new Catalog(backend, keys);
+    this.chunker = new ContentDefinedChunker(new GearBoundaries(gearTable(keys.chunker.sivKey)));
   }
 
   async readTree(id: TreeId): Promise<readonly Entry[]> {
