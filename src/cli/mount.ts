@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { PartialFailureError } from '../errors/index.js';
 import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
 
@@ -45,10 +45,11 @@ function unmountCommand(): string {
 export function registerMount(program: Command, context: CliContext): void {
   withRepositoryFlags(program.command('mount').description('show archive NAME, or every archive as a folder, read-only at MOUNTPOINT until Ctrl-C'))
     .usage('[options] [NAME] MOUNTPOINT')
-    .argument('<name-or-mountpoint>', 'archive to mount (optional), then the empty folder to mount it on')
-    .argument('[mountpoint]')
-    .option('--cache-size <size>', 'memory for decrypted blocks, such as 256M or 1G', parseCacheSize, 256 * MIB)
-    .option('--readahead <blocks>', 'blocks fetched ahead of a file being read forward (0 turns it off)', integerParser(0, 256), 8)
+    // Commander cannot put an optional argument before a required one; the action sorts them out.
+    .argument('<name-or-mountpoint>', 'NAME: the archive to show (without it, every archive as a folder)')
+    .argument('[mountpoint]', 'MOUNTPOINT: an empty folder')
+    .addOption(new Option('--cache-size <size>', 'memory for decrypted blocks, such as 512M or 1G').argParser(parseCacheSize).default(256 * MIB, '256M'))
+    .option('--readahead <blocks>', 'blocks fetched ahead of a file being read forward (0 turns it off)', integerParser(0, 256), 16)
     .option('--numeric-ids', 'show the owner numbers recorded in the archive instead of mapping them by name')
     .option('--uid <uid>', 'show this user id as the owner of everything', parseId)
     .option('--gid <gid>', 'show this group id as the group of everything', parseId)
