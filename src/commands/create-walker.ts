@@ -1,0 +1,247 @@
+/**
+ * One walk of the folder being backed up: each folder becomes a tree object written
+ * after its children, each file a chunk list — from the cache when the file is unchanged
+ * and its blocks are on the backend, otherwise read, chunked and stored.
+ */
+import type { BigIntStats } from 'node:fs';
+import { type FileHandle, lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type ChunkRef,
+  type DirectoryEntry,
+  type Entry,
+  type EntryAttributes,
+  type FileEntry,
+  type ArchiveTotals,
+  compareNames,
+  encodeTree,
+} from '../archive/index.js';
+import { type ChunkListCache, type FileFingerprint, fingerprintOf } from '../cache/index.js';
+import { isErrnoException } from '../errors/index.js';
+import type { Repository } from '../repository/index.js';
+import { compileExcludes, type ExcludeTest } from '../selection/index.js';
+import { forEachConcurrently } from '../util/concurrency.js';
+import type { ProblemReporter } from './reporting.js';
+import { SourceError, fromSource, readConsistently } from './source.js';
+
+export interface WalkOptions {
+  readonly excludes: readonly string[];
+  readonly dereference: boolean;
+  readonly oneFileSystem: boolean;
+}
+
+export interface WalkContext {
+  readonly repository: Pick<Repository, 'blocks' | 'trees' | 'chunker'>;
+  readonly cache: ChunkListCache;
+  readonly reporter: ProblemReporter;
+  /** dev:ino of folders never to back up (the cache's own folder). */
+  readonly skippedFolders: ReadonlySet<string>;
+  /** Ciphertext bytes uploaded, summed over every walk of one create. */
+  readonly stored: { bytes: number };
+}
+
+/** A file whose content this walk read, with its metadata as read, for the rescan. */
+export interface FileRead {
+  readonly path: string;
+  readonly fingerprint: FileFingerprint;
+}
+
+/** Files read and stored at once within one folder: overlaps reads, encryption and fsyncs. */
+const PARALLEL_FILES = 8;
+/** A file modified this recently may still change within the same timestamp: not cached. */
+const RACY_NS = 2_000_000_000n;
+
+interface Child {
+  readonly name: string;
+  readonly path: string;
+  readonly relativePath: string;
+}
+
+type Totals = { -readonly [K in keyof ArchiveTotals]: ArchiveTotals[K] };
+
+export class TreeWalker {
+  readonly totals: Totals = { files: 0, directories: 0, symlinks: 0, bytes: 0, storedBytes: 0, skipped: 0 };
+  readonly uids = new Set<number>();
+  readonly gids = new Set<number>();
+  readonly linkGroupSizes = new Map<number, number>();
+  readonly filesRead: FileRead[] = [];
+  /** Files whose chunk list came from the cache. */
+  filesUnchanged = 0;
+  /** dev:ino of multiply-linked files already stored, so their content is read once. */
+  private readonly hardlinks = new Map<string, Promise<FileEntry>>();
+  private readonly isExcluded: ExcludeTest;
+  private readonly startedNs = BigInt(Date.now()) * 1_000_000n;
+
+  constructor(
+    private readonly context: WalkContext,
+    private readonly options: WalkOptions,
+    private readonly rootDevice: bigint,
+  ) {
+    this.isExcluded = compileExcludes(options.excludes);
+  }
+
+  private attributes(name: string, info: BigIntStats): EntryAttributes {
+    const uid = Number(info.uid);
+    const gid = Number(info.gid);
+    this.uids.add(uid);
+    this.gids.add(gid);
+    return { name, mode: Number(info.mode & 0o7777n), uid, gid, mtimeNs: info.mtimeNs };
+  }
+
+  /** Stores a folder's tree; `ancestors` holds dev:ino of the folders above, to stop symlink loops. */
+  async directory(path: string, relativePath: string, info: BigIntStats, ancestors: ReadonlySet<string>): Promise<DirectoryEntry> {
+    this.totals.directories++;
+    const crossesDevice = this.options.oneFileSystem && info.dev !== this.rootDevice;
+    const names = crossesDevice ? [] : await fromSource(path, () => readdir(path));
+    const inside = new Set(ancestors).add(identity(info));
+    const children = names
+      .sort(compareNames)
+      .map((name) => ({ name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}` }))
+      .filter((child) => !this.isExcluded(child.relativePath));
+    const infos: (BigIntStats | undefined)[] = [];
+    await forEachConcurrently([...children.keys()], PARALLEL_FILES, async (i) => {
+      const child = children[i] as Child;
+      infos[i] = await this.skippingUnreadable(child.path, () => this.statEntry(child.path));
+    });
+    const entries: (Entry | undefined)[] = [];
+    const isFolder = (i: number) => infos[i]?.isDirectory() === true;
+    const indices = [...children.keys()].filter((i) => infos[i] !== undefined && !this.context.skippedFolders.has(identity(infos[i] as BigIntStats)));
+    await forEachConcurrently(indices.filter((i) => !isFolder(i)), PARALLEL_FILES, async (i) => {
+      entries[i] = await this.nonFolder(children[i] as Child, infos[i] as BigIntStats);
+    });
+    // Folders one at a time, so only the folder being walked has files in flight.
+    for (const i of indices.filter(isFolder)) entries[i] = await this.subfolder(children[i] as Child, infos[i] as BigIntStats, inside);
+    const { id, storedBytes } = await this.context.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
+    this.addStored(storedBytes);
+    return { ...this.attributes(relativePath.slice(relativePath.lastIndexOf('/') + 1), info), type: 'directory', tree: id };
+  }
+
+  private addStored(bytes: number): void {
+    this.totals.storedBytes += bytes;
+    this.context.stored.bytes += bytes;
+  }
+
+  private subfolder(child: Child, info: BigIntStats, ancestors: ReadonlySet<string>): Promise<Entry | undefined> {
+    if (ancestors.has(identity(info))) {
+      this.context.reporter.warning(`${child.path}: skipped, it is a symlink loop back to a folder above it`);
+      return Promise.resolve(undefined);
+    }
+    return this.skippingUnreadable(child.path, () => this.directory(child.path, child.relativePath, info, ancestors));
+  }
+
+  private nonFolder(child: Child, info: BigIntStats): Promise<Entry | undefined> {
+    return this.skippingUnreadable(child.path, async () => {
+      if (info.isFile()) return this.file(child.path, child.name, info);
+      if (info.isSymbolicLink()) {
+        const target = await fromSource(child.path, () => readlink(child.path));
+        this.totals.symlinks++;
+        return { ...this.attributes(child.name, info), type: 'symlink', target };
+      }
+      this.context.reporter.warning(`${child.path}: skipped, ${fileTypeName(info)} are not backed up`);
+      return undefined;
+    });
+  }
+
+  /** Runs work on one source entry; if reading the source fails, the entry is reported and left out. */
+  private async skippingUnreadable<T>(path: string, work: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof SourceError)) throw error;
+      this.totals.skipped++;
+      this.context.reporter.problem(error.path, error.cause);
+      return undefined;
+    }
+  }
+
+  /** lstat, or with --dereference stat; a dangling link is then kept as a link. */
+  private async statEntry(path: string): Promise<BigIntStats> {
+    if (this.options.dereference) {
+      try {
+        return await stat(path, { bigint: true });
+      } catch (error) {
+        if (!(isErrnoException(error) && (error.code === 'ENOENT' || error.code === 'ELOOP'))) throw new SourceError(path, error);
+        this.context.reporter.warning(`${path}: its target does not exist, so it is kept as a symlink`);
+      }
+    }
+    return fromSource(path, () => lstat(path, { bigint: true }));
+  }
+
+  private async file(path: string, name: string, info: BigIntStats): Promise<FileEntry> {
+    if (info.nlink === 1n) return this.fileWithContent(path, name, info, 0);
+    // The first link seen stores the content; the others wait for it and share it.
+    const key = identity(info);
+    const earlier = this.hardlinks.get(key);
+    if (earlier) {
+      const first = await earlier;
+      this.totals.files++;
+      this.linkGroupSizes.set(first.linkGroup, (this.linkGroupSizes.get(first.linkGroup) ?? 0) + 1);
+      return { ...first, ...this.attributes(name, info) };
+    }
+    const linkGroup = this.hardlinks.size + 1;
+    const stored = this.fileWithContent(path, name, info, linkGroup);
+    this.hardlinks.set(key, stored);
+    await stored;
+    this.linkGroupSizes.set(linkGroup, 1);
+    return stored;
+  }
+
+  private async fileWithContent(path: string, name: string, statInfo: BigIntStats, linkGroup: number): Promise<FileEntry> {
+    const { chunks, info } = await this.content(path, statInfo);
+    const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    this.totals.files++;
+    this.totals.bytes += size;
+    return { ...this.attributes(name, info), type: 'file', size, linkGroup, chunks };
+  }
+
+  /**
+   * The chunk list from the cache when the file is unchanged and every block is still on
+   * the backend (blocks may have been deleted, or this may be a copy of half a backend);
+   * otherwise read and stored. The metadata returned is the one matching the content.
+   */
+  private async content(path: string, statInfo: BigIntStats): Promise<{ chunks: readonly ChunkRef[]; info: BigIntStats }> {
+    const fingerprint = fingerprintOf(statInfo);
+    const cached = await this.context.cache.lookup(path, fingerprint);
+    if (cached && (await this.allStored(cached))) {
+      this.filesUnchanged++;
+      // Remembered again so that this run counts as having seen it (see forgetUnseen).
+      await this.context.cache.remember(path, { fingerprint, chunks: cached });
+      return { chunks: cached, info: statInfo };
+    }
+    const { result: chunks, info } = await readConsistently(path, (handle, size) => this.storeChunks(path, handle, size));
+    const read = fingerprintOf(info);
+    this.filesRead.push({ path, fingerprint: read });
+    if (read.mtimeNs < this.startedNs - RACY_NS) await this.context.cache.remember(path, { fingerprint: read, chunks });
+    return { chunks, info };
+  }
+
+  private async allStored(chunks: readonly ChunkRef[]): Promise<boolean> {
+    for (const chunk of chunks) if (!(await this.context.repository.blocks.has(chunk.id))) return false;
+    return true;
+  }
+
+  private async storeChunks(path: string, handle: FileHandle, size: number): Promise<ChunkRef[]> {
+    const chunks: ChunkRef[] = [];
+    const source = this.context.repository.chunker.chunks(handle, size)[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await fromSource(path, () => source.next());
+      if (next.done) return chunks;
+      const { id, storedBytes } = await this.context.repository.blocks.put(next.value);
+      this.addStored(storedBytes);
+      chunks.push({ id, length: next.value.length });
+    }
+  }
+}
+
+/** dev:ino, which names a file or folder uniquely while it exists. */
+export function identity(info: BigIntStats): string {
+  return `${info.dev}:${info.ino}`;
+}
+
+function fileTypeName(info: BigIntStats): string {
+  if (info.isSocket()) return 'sockets';
+  if (info.isFIFO()) return 'named pipes';
+  if (info.isBlockDevice()) return 'block devices';
+  if (info.isCharacterDevice()) return 'character devices';
+  return 'files of this type';
+}
