@@ -26,7 +26,8 @@ export async function makeTestRepo(label: string): Promise<TestRepo> {
     keyfile,
     backend,
     source,
-    run: (command, ...args) => runPreserve([command, '--keyfile', keyfile, '--backend', backend, ...args]),
+    // The cache lives in the temp folder too, so tests never touch the user's ~/.cache.
+    run: (command, ...args) => runPreserve([command, '--keyfile', keyfile, '--backend', backend, ...args], { PRESERVE_CACHE_DIR: join(temp.path, 'cache') }),
     remove: temp.remove,
   };
 }

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { access, appendFile, chmod, lstat, mkdir, readFile, readdir, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
@@ -259,7 +260,8 @@ test('an unreadable file is reported and skipped; the archive holds the rest; ex
 
 function runAs(uid: number | undefined, args: string[]): Promise<{ status: number; stderr: string }> {
   if (uid === undefined) return runPreserve(args);
-  return exec(process.execPath, [join(process.cwd(), 'bin', 'preserve'), ...args], { uid, gid: uid }).then(
+  const env = { ...process.env, PRESERVE_CACHE_DIR: join(tmpdir(), `preserve-cache-${uid}`) };
+  return exec(process.execPath, [join(process.cwd(), 'bin', 'preserve'), ...args], { uid, gid: uid, env }).then(
     (r) => ({ status: 0, stderr: r.stderr }),
     (e: { code: number; stderr: string }) => ({ status: e.code, stderr: e.stderr }),
   );
