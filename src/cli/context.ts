@@ -24,6 +24,10 @@ export class CliContext implements ProblemReporter {
     this.stdout.write(`${line}\n`);
   }
 
+  info(message: string): void {
+    if (this.verbose) this.stderr.write(`preserve: ${message}\n`);
+  }
+
   warning(message: string): void {
     this.stderr.write(`preserve: warning: ${message}\n`);
   }

@@ -62,6 +62,7 @@ export async function createArchive(
   };
   let walk = await walkOnce(context, options, sourcePath, rootInfo);
   for (let rewalk = 1; rewalk <= MAX_REWALKS && walk.walker.filesRead.length > 0; rewalk++) {
+    reporter.info(`pausing ${options.rescanDelayMs} ms, then checking the ${walk.walker.filesRead.length} files read for changes`);
     await sleep(options.rescanDelayMs);
     const changed = await changedSinceRead(walk.walker.filesRead);
     if (changed.length === 0) break;
