@@ -5,7 +5,7 @@
  */
 import type { Backend } from '../backend/index.js';
 import { type Keys, computeSiv, decrypt, encrypt, SIV_LENGTH } from '../crypto/index.js';
-import { AuthenticationError, FormatError, KeyError, UsageError } from '../errors/index.js';
+import { AuthenticationError, FormatError, KeyError, ObjectNotFoundError, UsageError } from '../errors/index.js';
 import { type ArchiveId, asId, idToHex } from '../store/ids.js';
 import { ARCHIVES_PREFIX, archiveIdFromKey, archiveKey } from '../store/layout.js';
 import { ByteReader, ByteWriter } from './codec.js';
@@ -19,6 +19,33 @@ const MAX_NAME_BYTES = 4096;
 export interface ArchiveRecord {
   readonly id: ArchiveId;
   readonly metadata: ArchiveMetadata;
+}
+
+/** An archive object that is listed but cannot be read: damaged, truncated, or gone meanwhile. */
+export interface DamagedArchive {
+  readonly id: ArchiveId;
+  /** The backend key of its object, which names it in reports. */
+  readonly key: string;
+  readonly error: ArchiveDamage;
+}
+
+export type ArchiveDamage = AuthenticationError | FormatError | ObjectNotFoundError;
+
+export interface CatalogListing {
+  /** Oldest first. */
+  readonly archives: ArchiveRecord[];
+  readonly damaged: DamagedArchive[];
+}
+
+function isDamage(error: unknown): error is ArchiveDamage {
+  return error instanceof AuthenticationError || error instanceof FormatError || error instanceof ObjectNotFoundError;
+}
+
+/** The parts of an archive object (docs/FORMAT.md §Archive object), still encrypted. */
+interface SealedArchive {
+  readonly encryptedName: Buffer;
+  readonly metadataSiv: Buffer;
+  readonly metadataCiphertext: Buffer;
 }
 
 export class UnknownArchiveError extends UsageError {
@@ -57,10 +84,27 @@ export class Catalog {
     return ids;
   }
 
-  /** Every archive, oldest first. A name that does not decrypt means another key. */
-  async list(): Promise<ArchiveRecord[]> {
-    const records = await Promise.all((await this.ids()).map((id) => this.readById(id)));
-    return records.sort((a, b) => (a.metadata.createdAtNs < b.metadata.createdAtNs ? -1 : 1));
+  /**
+   * Every archive, oldest first, and apart from them the archive objects that cannot be
+   * read. One damaged object must not hide the others, nor pass for a wrong keyfile.
+   */
+  async list(): Promise<CatalogListing> {
+    const archives: ArchiveRecord[] = [];
+    const damaged: DamagedArchive[] = [];
+    const ids = await this.ids();
+    await Promise.all(
+      ids.map(async (id) => {
+        try {
+          archives.push(await this.readById(id));
+        } catch (error) {
+          if (!isDamage(error)) throw error;
+          damaged.push({ id, key: archiveKey(id), error });
+        }
+      }),
+    );
+    if (archives.length === 0 && damaged.length > 0) await this.assertKeyMatches();
+    archives.sort((a, b) => (a.metadata.createdAtNs < b.metadata.createdAtNs ? -1 : 1));
+    return { archives, damaged };
   }
 
   async read(name: string): Promise<ArchiveRecord> {
@@ -69,41 +113,50 @@ export class Catalog {
       await this.assertKeyMatches();
       throw new UnknownArchiveError(name, this.backend.location);
     }
+    // The id came from the name and this key, so a name that fails here is damage, not another key.
     return this.readById(id);
   }
 
   /**
-   * Fails with a KeyError when the backend holds archives and the first one's name does not
-   * decrypt with this key: it was written with another keyfile.
+   * Fails with a KeyError when the backend holds archives and not one of their names
+   * decrypts with this key: they were written with another keyfile. One name that
+   * decrypts is enough (a forgery would need the key), so damaged objects are skipped.
    */
   async assertKeyMatches(): Promise<void> {
-    const [first] = await this.ids();
-    if (first) await this.readById(first);
+    const ids = await this.ids();
+    for (const id of ids) {
+      try {
+        await this.nameOf(id, this.unseal(id, await this.backend.get(archiveKey(id))));
+        return;
+      } catch (error) {
+        if (!isDamage(error)) throw error;
+      }
+    }
+    if (ids.length > 0) {
+      throw new KeyError(`the keyfile does not match the backend ${this.backend.location}: no archive name decrypts with it`);
+    }
   }
 
+  /** Reads and authenticates one archive; AuthenticationError or FormatError when it is damaged. */
   async readById(id: ArchiveId): Promise<ArchiveRecord> {
-    const key = archiveKey(id);
-    const object = await this.backend.get(key);
-    const input = new ByteReader(object, `archive object ${key}`);
+    const sealed = this.unseal(id, await this.backend.get(archiveKey(id)));
+    const name = this.nameOf(id, sealed);
+    const what = `metadata of archive ${JSON.stringify(name)}`;
+    const metadata = decodeMetadata(decrypt(this.keys.archiveMetadata, sealed.metadataSiv, id, sealed.metadataCiphertext, what), what);
+    if (metadata.name !== name) throw new FormatError(`archive ${JSON.stringify(name)}`, `it carries the metadata of ${JSON.stringify(metadata.name)}`);
+    return { id, metadata };
+  }
+
+  private unseal(id: ArchiveId, object: Buffer): SealedArchive {
+    const input = new ByteReader(object, `archive object ${archiveKey(id)}`);
     if (!input.raw(MAGIC.length).equals(MAGIC)) input.fail('not a Preserve archive object');
     const version = input.u8();
     if (version !== CONTAINER_VERSION) input.fail(`unsupported archive object version ${version}`);
-    const encryptedName = input.bytes(MAX_NAME_BYTES);
-    const metadataSiv = input.raw(SIV_LENGTH);
-    const metadataCiphertext = input.rest();
-    let name: string;
-    try {
-      name = decrypt(this.keys.archiveName, id, EMPTY, encryptedName, `name of archive ${idToHex(id)}`).toString('utf8');
-    } catch (error) {
-      if (!(error instanceof AuthenticationError)) throw error;
-      throw new KeyError(`the keyfile does not match the backend ${this.backend.location}: archive names do not decrypt with it`);
-    }
-    const metadata = decodeMetadata(
-      decrypt(this.keys.archiveMetadata, metadataSiv, id, metadataCiphertext, `metadata of archive ${JSON.stringify(name)}`),
-      `metadata of archive ${JSON.stringify(name)}`,
-    );
-    if (metadata.name !== name) throw new FormatError(`archive ${JSON.stringify(name)}`, `it carries the metadata of ${JSON.stringify(metadata.name)}`);
-    return { id, metadata };
+    return { encryptedName: input.bytes(MAX_NAME_BYTES), metadataSiv: input.raw(SIV_LENGTH), metadataCiphertext: input.rest() };
+  }
+
+  private nameOf(id: ArchiveId, sealed: SealedArchive): string {
+    return decrypt(this.keys.archiveName, id, EMPTY, sealed.encryptedName, `name of archive ${idToHex(id)}`).toString('utf8');
   }
 
   /** Stores a new archive; fails if one of that name appeared meanwhile (another process). */

@@ -3,9 +3,10 @@
  * directories list their entries (fetching the folder's tree on demand), files read byte
  * ranges (fetching only the blocks that cover them).
  */
-import type { BlockId, TreeId } from '../store/ids.js';
+import { FormatError } from '../errors/index.js';
+import { type BlockId, type TreeId, idToHex } from '../store/ids.js';
 import type { ArchiveMetadata } from './metadata-format.js';
-import type { DirectoryEntry, Entry, FileEntry } from './entry.js';
+import type { ChunkRef, DirectoryEntry, Entry, FileEntry } from './entry.js';
 
 /** Narrow capabilities the view needs from the repository. */
 export interface TreeSource {
@@ -13,6 +14,19 @@ export interface TreeSource {
 }
 export interface BlockSource {
   readBlock(id: BlockId): Promise<Buffer>;
+}
+
+/**
+ * A chunk's plaintext, checked against the length its folder's entry records. A block
+ * authenticates by itself, but only its length ties it to the file's offsets: a tree that
+ * disagrees (a hostile or buggy writer) would otherwise shift every byte after it.
+ */
+export async function readChunk(blocks: BlockSource, chunk: ChunkRef): Promise<Buffer> {
+  const block = await blocks.readBlock(chunk.id);
+  if (block.length !== chunk.length) {
+    throw new FormatError(`block ${idToHex(chunk.id)}`, `it holds ${block.length} bytes where the folder's entry says ${chunk.length}`);
+  }
+  return block;
 }
 
 export class SnapshotDirectory {
@@ -97,7 +111,7 @@ export class FileContent {
     const first = this.chunkIndexAt(offset);
     const last = this.chunkIndexAt(end - 1);
     const pieces = await Promise.all(
-      this.entry.chunks.slice(first, last + 1).map((chunk) => this.blocks.readBlock(chunk.id)),
+      this.entry.chunks.slice(first, last + 1).map((chunk) => readChunk(this.blocks, chunk)),
     );
     const joined = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
     const base = this.offsets[first] as number;

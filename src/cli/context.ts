@@ -3,8 +3,9 @@
  * repository from the common options.
  */
 import type { Command } from 'commander';
+import type { CatalogListing } from '../archive/index.js';
 import type { ProblemReporter } from '../commands/index.js';
-import { describeError } from '../errors/index.js';
+import { PartialFailureError, describeError } from '../errors/index.js';
 import { type Repository, openRepository } from '../repository/index.js';
 
 export interface RepositoryFlags {
@@ -37,6 +38,12 @@ export class CliContext implements ProblemReporter {
     if (this.verbose && error instanceof Error && error.stack) this.stderr.write(`${error.stack}\n`);
   }
 
+  /** Reports each archive object that could not be read; the archives that could are returned. */
+  readableArchives(listing: CatalogListing): CatalogListing['archives'] {
+    for (const { key, error } of listing.damaged) this.problem(key, error);
+    return listing.archives;
+  }
+
   openRepository(flags: RepositoryFlags, createIfMissing = false): Promise<Repository> {
     return openRepository({ keyfile: flags.keyfile, backend: flags.backend, createIfMissing, onWarning: (m) => this.warning(m) });
   }
@@ -52,4 +59,9 @@ export function withKeyfileFlag(command: Command): Command {
   return command
     .option('--keyfile <file>', 'the master key file (env PRESERVE_KEYFILE)', process.env.PRESERVE_KEYFILE ?? '')
     .option('-v, --verbose', 'print details, and stack traces with errors');
+}
+
+/** The exit-1 error for a command that finished its work but met damaged archive objects. */
+export function damagedArchivesError(count: number): PartialFailureError {
+  return new PartialFailureError(`${count} archive ${count === 1 ? 'object is' : 'objects are'} damaged (see above)`);
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { PartialFailureError } from '../errors/index.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import { type CliContext, type RepositoryFlags, damagedArchivesError, withRepositoryFlags } from './context.js';
 
 interface MountFlags extends RepositoryFlags {
   readonly cacheSize: number;
@@ -61,7 +61,9 @@ export function registerMount(program: Command, context: CliContext): void {
       const mountpoint = await prepareMountpoint(mountpointArgument);
       const Fuse = await loadFuse();
       const repository = await context.openRepository(flags);
-      const archives = name === undefined ? await repository.catalog.list() : [await repository.catalog.read(name)];
+      const listing = name === undefined ? await repository.catalog.list() : { archives: [await repository.catalog.read(name)], damaged: [] };
+      // A damaged archive object is reported and left out of the view; the others are shown.
+      const archives = context.readableArchives(listing);
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -88,6 +90,7 @@ export function registerMount(program: Command, context: CliContext): void {
         if (summary.problems > 0) {
           throw new PartialFailureError(`${summary.problems} ${summary.problems === 1 ? 'lookup or read' : 'lookups or reads'} failed on damaged or missing data (see above)`);
         }
+        if (listing.damaged.length > 0) throw damagedArchivesError(listing.damaged.length);
       } finally {
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       }

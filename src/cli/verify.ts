@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { verifyArchives } from '../commands/index.js';
-import { PartialFailureError } from '../errors/index.js';
+import { PartialFailureError, describeError } from '../errors/index.js';
 import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
 
 function parsePercent(value: string): number {
@@ -15,16 +15,17 @@ export function registerVerify(program: Command, context: CliContext): void {
     .option('--sample <percent>', 'check only a random sample of this percentage of blocks', parsePercent, 100)
     .action(async (name: string | undefined, flags: RepositoryFlags & { sample: number }) => {
       const repository = await context.openRepository(flags);
-      const records = name === undefined ? await repository.catalog.list() : [await repository.catalog.read(name)];
-      const report = await verifyArchives(records.map((record) => repository.snapshotOf(record)), repository, { samplePercent: flags.sample });
-      for (const problem of report.problems) {
+      const listing = name === undefined ? await repository.catalog.list() : { archives: [await repository.catalog.read(name)], damaged: [] };
+      const report = await verifyArchives(listing.archives.map((record) => repository.snapshotOf(record)), repository, { samplePercent: flags.sample });
+      const problems = [...listing.damaged.map(({ key, error }) => ({ object: `archive object ${key}`, error: describeError(error), usedBy: [] })), ...report.problems];
+      for (const problem of problems) {
         context.print(`${problem.object}: ${problem.error}`);
         for (const user of problem.usedBy) context.print(`  used by ${user}`);
       }
       context.print(
         `checked ${report.archives} archives: ${report.trees} folders, ${report.blocksChecked} of ${report.blocksReferenced} blocks; ` +
-          `${report.problems.length} problems`,
+          `${problems.length} problems`,
       );
-      if (report.problems.length > 0) throw new PartialFailureError(`verify found ${report.problems.length} damaged or missing objects`);
+      if (problems.length > 0) throw new PartialFailureError(`verify found ${problems.length} damaged or missing objects`);
     });
 }

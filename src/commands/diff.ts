@@ -4,6 +4,7 @@
  * without being fetched.
  */
 import { type Entry, type SnapshotDirectory, type Snapshot, compareNames } from '../archive/index.js';
+import { constantTimeEqual } from '../crypto/index.js';
 
 export type ChangeKind = 'added' | 'removed' | 'changed';
 export type ChangedAspect = 'type' | 'content' | 'mode' | 'owner' | 'mtime' | 'target';
@@ -24,7 +25,9 @@ export async function diffArchives(before: Snapshot, after: Snapshot): Promise<C
 }
 
 async function diffDirectories(before: SnapshotDirectory, after: SnapshotDirectory, changes: Change[]): Promise<void> {
-  if (before.entry.tree.equals(after.entry.tree)) return;
+  // Ids are public (they name objects on the backend), so this need not be constant-time;
+  // it goes through the one comparison function anyway, so that every id comparison does.
+  if (constantTimeEqual(before.entry.tree, after.entry.tree)) return;
   const [old, current] = await Promise.all([before.entries(), after.entries()]);
   let i = 0;
   let j = 0;
@@ -80,7 +83,7 @@ function changedAspects(a: Entry, b: Entry): ChangedAspect[] {
 }
 
 function sameContent(a: Entry & { type: 'file' }, b: Entry & { type: 'file' }): boolean {
-  return a.size === b.size && a.chunks.length === b.chunks.length && a.chunks.every((chunk, i) => chunk.id.equals(b.chunks[i]?.id ?? Buffer.alloc(0)));
+  return a.size === b.size && a.chunks.length === b.chunks.length && a.chunks.every((chunk, i) => constantTimeEqual(chunk.id, b.chunks[i]?.id ?? Buffer.alloc(0)));
 }
 
 /** The entry and, for a folder, everything below it. */

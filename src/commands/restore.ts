@@ -10,15 +10,16 @@ import { chmod, lchown, link, lstat, lutimes, mkdir, open, symlink, unlink } fro
 import { join, resolve } from 'node:path';
 import {
   type BlockSource,
+  type ChunkRef,
   type DirectoryEntry,
   type Entry,
   type FileEntry,
   type Snapshot,
   SnapshotDirectory,
+  readChunk,
 } from '../archive/index.js';
 import { UsageError, describeError, isErrnoException } from '../errors/index.js';
 import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
-import type { BlockId } from '../store/ids.js';
 import { forEachConcurrently } from '../util/concurrency.js';
 import type { ProblemReporter } from './reporting.js';
 
@@ -231,10 +232,10 @@ class Restorer {
   private async writeContent(entry: FileEntry, path: string): Promise<void> {
     const handle = await open(path, CREATE_FILE, 0o600);
     try {
-      const fetches = entry.chunks.slice(0, FETCH_AHEAD).map((chunk) => this.prefetch(chunk.id));
+      const fetches = entry.chunks.slice(0, FETCH_AHEAD).map((chunk) => this.prefetch(chunk));
       for (let index = 0; index < entry.chunks.length; index++) {
         const next = entry.chunks[index + FETCH_AHEAD];
-        if (next) fetches.push(this.prefetch(next.id));
+        if (next) fetches.push(this.prefetch(next));
         const chunk = await (fetches[index] as Promise<Buffer>);
         await handle.write(chunk, 0, chunk.length);
       }
@@ -247,8 +248,8 @@ class Restorer {
   }
 
   /** Starts a block fetch whose failure is seen when awaited, never as an unhandled rejection. */
-  private prefetch(id: BlockId): Promise<Buffer> {
-    const fetch = this.blocks.readBlock(id);
+  private prefetch(chunk: ChunkRef): Promise<Buffer> {
+    const fetch = readChunk(this.blocks, chunk);
     fetch.catch(() => undefined);
     return fetch;
   }

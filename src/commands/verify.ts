@@ -4,7 +4,7 @@
  * once however many archives share it; problems name the object and the files using it.
  */
 import { randomInt } from 'node:crypto';
-import type { BlockSource, Snapshot, SnapshotDirectory, TreeSource } from '../archive/index.js';
+import { type BlockSource, type Snapshot, type SnapshotDirectory, type TreeSource, readChunk } from '../archive/index.js';
 import { describeError } from '../errors/index.js';
 import type { BlockId } from '../store/ids.js';
 import { idToHex } from '../store/ids.js';
@@ -38,7 +38,8 @@ export async function verifyArchives(
   source: BlockSource & TreeSource,
   options: VerifyOptions,
 ): Promise<VerifyReport> {
-  const users = new Map<string, { id: BlockId; usedBy: string[] }>();
+  /** Each referenced block once, with the lengths its entries record (one, unless a tree lies) and who uses it. */
+  const users = new Map<string, { id: BlockId; lengths: Set<number>; usedBy: string[] }>();
   const problems: VerifyProblem[] = [];
   let trees = 0;
 
@@ -56,7 +57,8 @@ export async function verifyArchives(
       if (entry.type !== 'file') continue;
       for (const chunk of entry.chunks) {
         const hex = idToHex(chunk.id);
-        const user = users.get(hex) ?? { id: chunk.id, usedBy: [] };
+        const user = users.get(hex) ?? { id: chunk.id, lengths: new Set<number>(), usedBy: [] };
+        user.lengths.add(chunk.length);
         user.usedBy.push(`${archive}:/${directory.pathOf(entry)}`);
         users.set(hex, user);
       }
@@ -65,9 +67,9 @@ export async function verifyArchives(
 
   for (const snapshot of snapshots) await walk(snapshot.metadata.name, snapshot.root);
   const selected = sample([...users.values()], options.samplePercent);
-  await forEachConcurrently(selected, PARALLEL_FETCHES, async ({ id, usedBy }) => {
+  await forEachConcurrently(selected, PARALLEL_FETCHES, async ({ id, lengths, usedBy }) => {
     try {
-      await source.readBlock(id);
+      for (const length of lengths) await readChunk(source, { id, length });
     } catch (error) {
       problems.push({ object: `block ${idToHex(id)}`, error: describeError(error), usedBy: [...new Set(usedBy)] });
     }
