@@ -12,6 +12,7 @@ import { registerKeygen } from './keygen.js';
 import { registerList } from './list.js';
 import { registerMount } from './mount.js';
 import { registerRestore } from './restore.js';
+import { registerScrub } from './scrub.js';
 import { registerVerify } from './verify.js';
 
 function buildProgram(context: CliContext): Command {
@@ -19,7 +20,7 @@ function buildProgram(context: CliContext): Command {
     .description('encrypted, deduplicating backups that mount read-only through FUSE')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  for (const register of [registerKeygen, registerCreate, registerList, registerRestore, registerVerify, registerDiff, registerMount]) {
+  for (const register of [registerKeygen, registerCreate, registerList, registerRestore, registerVerify, registerDiff, registerMount, registerScrub]) {
     register(program, context);
   }
   for (const command of program.commands) command.exitOverride();

@@ -1,13 +1,8 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { verifyArchives } from '../commands/index.js';
 import { PartialFailureError, describeError } from '../errors/index.js';
 import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
-
-function parsePercent(value: string): number {
-  const percent = Number(value);
-  if (!(percent > 0 && percent <= 100)) throw new InvalidArgumentError('expected a percentage greater than 0 and at most 100');
-  return percent;
-}
+import { parsePercent } from './parsers.js';
 
 export function registerVerify(program: Command, context: CliContext): void {
   withRepositoryFlags(program.command('verify').description('fetch and authenticate the blocks of archive NAME, or of every archive'))

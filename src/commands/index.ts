@@ -5,5 +5,8 @@
 export { createArchive, type CreateOptions, type CreateResult } from './create.js';
 export { diffArchives, type Change, type ChangeKind, type ChangedAspect } from './diff.js';
 export { restoreArchive, type RestoreOptions, type RestoreSummary } from './restore.js';
+export { scrubRound, type ScrubCounts, type ScrubReport } from './scrub.js';
+export { loadScrubState, saveScrubState, type ScrubState } from './scrub-state.js';
+export { positionAfter, roundsPerCycle, sliceAt, type Slice } from './scrub-sweep.js';
 export { verifyArchives, type VerifyOptions, type VerifyProblem, type VerifyReport } from './verify.js';
 export type { ProblemReporter } from './reporting.js';

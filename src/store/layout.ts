@@ -20,3 +20,14 @@ export const archiveKey = (id: ArchiveId): string => `${ARCHIVES_PREFIX}${idToHe
 export function archiveIdFromKey(key: string): ArchiveId | undefined {
   return key.startsWith(ARCHIVES_PREFIX) ? idFromHex(key.slice(ARCHIVES_PREFIX.length), 'archive') : undefined;
 }
+
+/**
+ * The id behind a block or tree key, or undefined when the key is not exactly where that
+ * id's object belongs (a stray or misplaced file, which no reader would ever fetch).
+ */
+export function contentIdFromKey<K extends 'block' | 'tree'>(key: string, kind: K): ObjectId<K> | undefined {
+  const id = idFromHex(key.slice(key.lastIndexOf('/') + 1), kind);
+  if (!id) return undefined;
+  const expected = kind === 'block' ? blockKey(id as ObjectId<'block'>) : treeKey(id as ObjectId<'tree'>);
+  return expected === key ? id : undefined;
+}
