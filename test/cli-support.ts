@@ -1,7 +1,9 @@
 /** A throwaway repository for CLI tests: a key, a backend folder and a source tree in one temp folder. */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CliResult, makeFixtureTree, makeTempDir, runPreserve } from './support.js';
+import * as assert from 'uvu/assert';
+import { type CliResult, PRESERVE_BIN, makeFixtureTree, makeTempDir, runPreserve } from './support.js';
 
 export interface TestRepo {
   readonly dir: string;
@@ -43,4 +45,56 @@ export async function flipByte(path: string, offset = 0): Promise<void> {
   const bytes = await readFile(path);
   bytes[offset] = (bytes[offset] as number) ^ 0xff;
   await writeFile(path, bytes);
+}
+
+/** A `preserve` command running in the background, for tests that signal or race it. */
+export class RunningCommand {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
+    this.exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Resolves once stdout or stderr matches; rejects if the command ends or takes too long first. */
+  async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    const started = Date.now();
+    while (!pattern.test(this.stdout) && !pattern.test(this.stderr)) {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`ended before ${pattern}: ${this.stderr}`);
+      if (Date.now() - started > timeoutMs) throw new Error(`no ${pattern} after ${timeoutMs} ms: ${this.stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Signals the command unless it has ended, and waits for it to end. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Starts `preserve <command> --keyfile … --backend … <args>` on repo in the background. */
+export function startPreserve(repo: TestRepo, command: string, args: readonly string[], env: Record<string, string> = {}): RunningCommand {
+  const child = spawn(process.execPath, [PRESERVE_BIN, command, '--keyfile', repo.keyfile, '--backend', repo.backend, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PRESERVE_CACHE_DIR: join(repo.dir, 'cache'), ...env },
+  });
+  return new RunningCommand(child);
+}
+
+/** Runs body with a fresh test repository, removed afterwards whatever happens. */
+export async function withTestRepo(label: string, body: (repo: TestRepo) => Promise<void>): Promise<void> {
+  const repo = await makeTestRepo(label);
+  try {
+    await body(repo);
+  } finally {
+    await repo.remove();
+  }
+}
+
+export function assertOk(result: { status: number; stderr: string }, what: string): void {
+  assert.is(result.status, 0, `${what} failed: ${result.stderr}`);
 }
