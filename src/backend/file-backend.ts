@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, link, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ObjectNotFoundError, isErrnoException } from '../errors/index.js';
+import { BackendWriteError, ObjectNotFoundError, isErrnoException } from '../errors/index.js';
 import type { Backend } from './backend.js';
 
 const TMP_FOLDER = 'tmp';
@@ -51,6 +51,23 @@ export class FileBackend implements Backend {
   async put(key: string, data: Uint8Array): Promise<boolean> {
     const finalPath = this.pathOf(key);
     const tmpPath = join(this.root, TMP_FOLDER, `${randomBytes(12).toString('hex')}.tmp`);
+    try {
+      await this.writeTemporary(tmpPath, data);
+      await this.ensureFolder(dirname(finalPath));
+      await link(tmpPath, finalPath);
+      return true;
+    } catch (error) {
+      if (isErrnoException(error) && error.code === 'EEXIST') return false;
+      throw new BackendWriteError(key, this.location, error);
+    } finally {
+      // Also after a failed write (a full disk): a partial temporary file only takes space.
+      await unlink(tmpPath).catch((error: unknown) => {
+        if (!(isErrnoException(error) && error.code === 'ENOENT')) throw error;
+      });
+    }
+  }
+
+  private async writeTemporary(tmpPath: string, data: Uint8Array): Promise<void> {
     await this.ensureFolder(dirname(tmpPath));
     const handle = await open(tmpPath, 'wx', 0o600);
     try {
@@ -59,16 +76,6 @@ export class FileBackend implements Backend {
       await handle.sync();
     } finally {
       await handle.close();
-    }
-    try {
-      await this.ensureFolder(dirname(finalPath));
-      await link(tmpPath, finalPath);
-      return true;
-    } catch (error) {
-      if (isErrnoException(error) && error.code === 'EEXIST') return false;
-      throw error;
-    } finally {
-      await unlink(tmpPath);
     }
   }
 

@@ -46,6 +46,17 @@ export class BackendUnavailableError extends PreserveError {
   }
 }
 
+/**
+ * Storing an object failed: the backend's disk is full, or it refused the write (exit 1).
+ * Nothing is left half-written under the object's name.
+ */
+export class BackendWriteError extends PreserveError {
+  constructor(key: string, location: string, cause: unknown) {
+    const full = isErrnoException(cause) && (cause.code === 'ENOSPC' || cause.code === 'EDQUOT');
+    super(full ? `the backend ${location} is full: storing ${key} failed (${describeError(cause)})` : `cannot store ${key} on ${location}: ${describeError(cause)}`, ExitStatus.problem, { cause });
+  }
+}
+
 /** An object the caller asked for is not on the backend (exit 1: data is missing). */
 export class ObjectNotFoundError extends PreserveError {
   constructor(readonly key: string) {
