@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
+import { type Repository, openRepository } from '../src/repository/index.js';
 import { type CliResult, PRESERVE_BIN, makeFixtureTree, makeTempDir, runPreserve } from './support.js';
 
 export interface TestRepo {
@@ -97,4 +98,18 @@ export async function withTestRepo(label: string, body: (repo: TestRepo) => Prom
 
 export function assertOk(result: { status: number; stderr: string }, what: string): void {
   assert.is(result.status, 0, `${what} failed: ${result.stderr}`);
+}
+
+/** The repository of a test repo, opened in this process (for tests that read or write objects directly). */
+export function openTestRepository(repo: TestRepo): Promise<Repository> {
+  return openRepository({ keyfile: repo.keyfile, backend: repo.backend, onWarning: () => undefined });
+}
+
+/** The backend files that hold an entry of an archive: a file's blocks, or a folder's own tree. */
+export async function objectFilesOf(repo: TestRepo, archive: string, path: string): Promise<string[]> {
+  const repository = await openTestRepository(repo);
+  const entry = await (await repository.snapshot(archive)).lookup(path);
+  if (entry?.type === 'file') return entry.chunks.map((chunk) => join(repo.backend, repository.blocks.locate(chunk.id)));
+  if (entry?.type === 'directory') return [join(repo.backend, repository.trees.locate(entry.tree))];
+  throw new Error(`${archive}:${path} is neither a file nor a folder`);
 }

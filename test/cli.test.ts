@@ -10,11 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { deriveKeys, encrypt } from '../src/crypto/index.js';
-import { parseKeyText } from '../src/keyfile/index.js';
-import { asId } from '../src/store/ids.js';
-import { blockKey } from '../src/store/layout.js';
-import { flipByte, makeTestRepo, objectFiles, type TestRepo } from './cli-support.js';
+import { flipByte, makeTestRepo, objectFiles, objectFilesOf, type TestRepo } from './cli-support.js';
 import { describeTree, makeTempDir, runPreserve } from './support.js';
 
 const exec = promisify(execFile);
@@ -27,12 +23,6 @@ async function withRepo(label: string, body: (repo: TestRepo) => Promise<void>):
   } finally {
     await repo.remove();
   }
-}
-
-/** The backend path of the block holding exactly `content` (one chunk). */
-async function blockFileFor(repo: TestRepo, content: Buffer): Promise<string> {
-  const keys = deriveKeys(parseKeyText(await readFile(repo.keyfile, 'latin1'), repo.keyfile));
-  return join(repo.backend, blockKey(asId(encrypt(keys.block, Buffer.alloc(0), content).id, 'block')));
 }
 
 function assertOk(result: { status: number; stderr: string }, what: string): void {
@@ -104,13 +94,13 @@ test('verify passes on a clean backend and names the block and file after corrup
     assertOk(sampled, 'verify --sample');
     const [, checked, referenced] = /(\d+) of (\d+) blocks/.exec(sampled.stdout) ?? [];
     assert.is(Number(checked), Math.ceil(Number(referenced) / 2));
-    const blockFile = await blockFileFor(repo, Buffer.from('hello, preserve\n'));
-    await flipByte(blockFile, 3);
+    const [blockFile] = await objectFilesOf(repo, 'v', 'docs/readme.txt');
+    await flipByte(blockFile as string, 3);
     const corrupt = await repo.run('verify', 'v');
     assert.is(corrupt.status, 1);
     assert.match(corrupt.stdout, /block [0-9a-f]{64}: block [0-9a-f]{64} failed authentication/);
     assert.match(corrupt.stdout, /used by v:\/docs\/readme\.txt/);
-    await unlink(blockFile);
+    await unlink(blockFile as string);
     const missing = await repo.run('verify');
     assert.is(missing.status, 1);
     assert.match(missing.stdout, /is missing from the backend/);
@@ -121,7 +111,7 @@ test('verify passes on a clean backend and names the block and file after corrup
 test('restore leaves out a file whose block is corrupt, restores the rest, exits 1', () =>
   withRepo('restore-corrupt', async (repo) => {
     assertOk(await repo.run('create', 'c', repo.source), 'create');
-    await flipByte(await blockFileFor(repo, Buffer.from('hello, preserve\n')), 0);
+    await flipByte(((await objectFilesOf(repo, 'c', 'docs/readme.txt'))[0]) as string, 0);
     const target = join(repo.dir, 'out');
     const result = await repo.run('restore', 'c', target);
     assert.is(result.status, 1);
