@@ -102,7 +102,7 @@ export function assertOk(result: { status: number; stderr: string }, what: strin
 
 /** The repository of a test repo, opened in this process (for tests that read or write objects directly). */
 export function openTestRepository(repo: TestRepo): Promise<Repository> {
-  return openRepository({ keyfile: repo.keyfile, backend: repo.backend, onWarning: () => undefined });
+  return openRepository({ keyfile: repo.keyfile, backend: repo.backend, createIfMissing: true, onWarning: () => undefined });
 }
 
 /** The backend files that hold an entry of an archive: a file's blocks, or a folder's own tree. */

@@ -114,6 +114,13 @@ export class ByteReader {
     return this.fail('varint too long');
   }
 
+  /** A varint that must not exceed max; `what` names the field in the error. */
+  varintUpTo(max: number, what: string): number {
+    const value = this.varint();
+    if (value > max) this.fail(`${what} ${value} exceeds ${max}`);
+    return value;
+  }
+
   bigSigned(): bigint {
     let zigzag = 0n;
     for (let shift = 0n; shift < 70n; shift += 7n) {

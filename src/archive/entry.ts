@@ -1,6 +1,9 @@
 /** What an archive records about one file, folder or symlink (docs/FORMAT.md). */
 import type { BlockId, TreeId } from '../store/ids.js';
 
+/** uid_t and gid_t are 32 bits: a larger id would be cut short by chown, stat and FUSE alike. */
+export const MAX_OWNER_ID = 2 ** 32 - 1;
+
 export interface EntryAttributes {
   /** One path component: never empty, '.', '..', nor containing '/' or NUL. */
   readonly name: string;

@@ -5,7 +5,7 @@
  */
 import { ID_LENGTH, asId } from '../store/ids.js';
 import { ByteReader, ByteWriter } from './codec.js';
-import type { DirectoryEntry } from './entry.js';
+import { type DirectoryEntry, MAX_OWNER_ID } from './entry.js';
 
 export const METADATA_FORMAT_VERSION = 1;
 const MAX_TEXT_BYTES = 65536;
@@ -65,8 +65,8 @@ export function decodeMetadata(bytes: Buffer, what: string): ArchiveMetadata {
     type: 'directory',
     name: '',
     mode,
-    uid: input.varint(),
-    gid: input.varint(),
+    uid: input.varintUpTo(MAX_OWNER_ID, 'root uid'),
+    gid: input.varintUpTo(MAX_OWNER_ID, 'root gid'),
     mtimeNs: input.bigSigned(),
     tree: asId(Buffer.from(input.raw(ID_LENGTH)), 'tree'),
   };
@@ -88,6 +88,6 @@ function writeNameTable(out: ByteWriter, table: ReadonlyMap<number, string>): vo
 function readNameTable(input: ByteReader): Map<number, string> {
   const table = new Map<number, string>();
   const size = input.varint();
-  for (let i = 0; i < size; i++) table.set(input.varint(), input.string(256));
+  for (let i = 0; i < size; i++) table.set(input.varintUpTo(MAX_OWNER_ID, 'owner id'), input.string(256));
   return table;
 }

@@ -5,7 +5,7 @@
  */
 import { ID_LENGTH, asId } from '../store/ids.js';
 import { ByteReader, ByteWriter } from './codec.js';
-import { type ChunkRef, type Entry, type EntryAttributes, compareNames, unsafeNameReason } from './entry.js';
+import { type ChunkRef, type Entry, type EntryAttributes, MAX_OWNER_ID, compareNames, unsafeNameReason } from './entry.js';
 
 export const TREE_FORMAT_VERSION = 1;
 const TYPE_CODES = { file: 1, directory: 2, symlink: 3 } as const;
@@ -64,7 +64,9 @@ function decodeEntry(input: ByteReader): Entry {
   const typeCode = input.u8();
   const mode = input.varint();
   if (mode > MAX_MODE) input.fail(`mode ${mode.toString(8)} of ${JSON.stringify(name)} has bits beyond 7777`);
-  const attributes: EntryAttributes = { name, mode, uid: input.varint(), gid: input.varint(), mtimeNs: input.bigSigned() };
+  const uid = input.varintUpTo(MAX_OWNER_ID, `uid of ${JSON.stringify(name)}`);
+  const gid = input.varintUpTo(MAX_OWNER_ID, `gid of ${JSON.stringify(name)}`);
+  const attributes: EntryAttributes = { name, mode, uid, gid, mtimeNs: input.bigSigned() };
   switch (typeCode) {
     case TYPE_CODES.file:
       return decodeFile(input, attributes);
