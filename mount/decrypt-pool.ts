@@ -10,7 +10,7 @@ import type { Backend } from '../src/backend/index.js';
 import { type KeySet, decrypt } from '../src/crypto/index.js';
 import { AuthenticationError } from '../src/errors/index.js';
 import { type BlockId, idToHex } from '../src/store/ids.js';
-import { type DecryptReply, type DecryptRequest, transferList } from './decrypt-protocol.js';
+import { type DecryptReply, type DecryptRequest, type PoolMessage, transferList } from './decrypt-protocol.js';
 
 const WORKER_URL = new URL('./decrypt-worker.js', import.meta.url);
 /**
@@ -21,6 +21,7 @@ const INLINE_LIMIT = 16 * 1024;
 /** Workers that die are replaced this many times in all; after that the main thread decrypts. */
 const MAX_REPLACEMENTS = 8;
 const EMPTY = Buffer.alloc(0);
+const CLOSE_TIMEOUT_MS = 1000;
 
 interface Job {
   readonly id: BlockId;
@@ -32,6 +33,7 @@ interface Job {
 class DecryptThread {
   readonly jobs = new Map<number, Job>();
   private readonly worker: Worker;
+  private readonly exited: Promise<void>;
 
   constructor(keys: KeySet, onExit: (thread: DecryptThread, reason: string) => void) {
     this.worker = new Worker(WORKER_URL, { workerData: keys });
@@ -40,6 +42,7 @@ class DecryptThread {
     this.worker.on('message', (reply: DecryptReply) => this.settle(reply));
     this.worker.on('error', (error) => onExit(this, error.message));
     this.worker.on('exit', (code) => onExit(this, `exit code ${code}`));
+    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
   }
 
   post(job: number, request: Job, ciphertext: Buffer): void {
@@ -62,8 +65,13 @@ class DecryptThread {
     this.jobs.clear();
   }
 
-  terminate(): Promise<number> {
-    return this.worker.terminate();
+  /** Asks the worker to wipe its keys and end; terminates it if it has not within a second. */
+  async close(): Promise<void> {
+    const close: PoolMessage = { close: true };
+    this.worker.postMessage(close);
+    const timer = setTimeout(() => void this.worker.terminate(), CLOSE_TIMEOUT_MS);
+    await this.exited;
+    clearTimeout(timer);
   }
 }
 
@@ -106,6 +114,6 @@ export class DecryptPool implements BlockSource {
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.threads.map((thread) => thread.terminate()));
+    await Promise.all(this.threads.map((thread) => thread.close()));
   }
 }

@@ -6,6 +6,13 @@ export interface DecryptRequest {
   readonly ciphertext: Uint8Array;
 }
 
+/** Sent when the pool closes: the worker wipes its copy of the keys and ends. */
+export interface CloseRequest {
+  readonly close: true;
+}
+
+export type PoolMessage = DecryptRequest | CloseRequest;
+
 export type DecryptReply =
   | { readonly job: number; readonly plaintext: Uint8Array }
   /** 'authentication' for a block that did not authenticate, else the error's text. */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -79,6 +79,39 @@ test('constantTimeEqual compares content and length', () => {
   assert.ok(constantTimeEqual(Buffer.from('abc'), Buffer.from('abc')));
   assert.not.ok(constantTimeEqual(Buffer.from('abc'), Buffer.from('abd')));
   assert.not.ok(constantTimeEqual(Buffer.from('abc'), Buffer.from('ab')));
+});
+
+/**
+ * The audit's rule (docs/CRYPTO.md): ids, SIVs and tags are compared only through
+ * constantTimeEqual. Any other byte comparison in the code must be one of these, each
+ * comparing something that is neither secret nor a tag.
+ */
+const NON_SECRET_COMPARISONS = [
+  { file: 'src/archive/catalog.ts', code: '.equals(MAGIC)', why: 'the public magic bytes of an archive object' },
+  { file: 'src/archive/codec.ts', code: "Buffer.from(text, 'utf8').equals(bytes)", why: 'a string against its own UTF-8 bytes (validity)' },
+  { file: 'src/archive/entry.ts', code: 'Buffer.compare(', why: 'the order of names in a tree' },
+];
+
+function sourceFiles(folder: string): string[] {
+  return readdirSync(join(process.cwd(), folder), { recursive: true, encoding: 'utf8' })
+    .filter((path) => path.endsWith('.ts'))
+    .map((path) => join(folder, path));
+}
+
+test('every comparison of ids and tags goes through constantTimeEqual', () => {
+  const found: string[] = [];
+  const seen = new Set<string>();
+  for (const file of [...sourceFiles('src'), ...sourceFiles('mount')]) {
+    readFileSync(join(process.cwd(), file), 'utf8').split('\n').forEach((line, index) => {
+      if (!/\.equals\(|Buffer\.compare\(|\bcompare\(/.test(line) || line.trim().startsWith('//') || line.trim().startsWith('*')) return;
+      const allowed = NON_SECRET_COMPARISONS.find((each) => file === each.file && line.includes(each.code));
+      if (allowed) seen.add(allowed.code);
+      else found.push(`${file}:${index + 1}: ${line.trim()}`);
+    });
+  }
+  assert.equal(found, [], 'comparisons outside constantTimeEqual');
+  assert.is(seen.size, NON_SECRET_COMPARISONS.length, 'the scan sees each known non-secret comparison');
+  assert.match(readFileSync(join(process.cwd(), 'src/crypto/siv.ts'), 'utf8'), /if \(!constantTimeEqual\(computeSiv\(keys, aad, plaintext\), id\)\)/);
 });
 
 test('a master key of the wrong length is refused', () => {
