@@ -1,8 +1,9 @@
+import { createHmac } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KEY_SET_ORDER, type KeySetName, constantTimeEqual, decrypt, deriveKeys, encrypt } from '../src/crypto/index.js';
+import { KEY_SET_ORDER, type KeySetName, applyCipher, constantTimeEqual, decrypt, deriveKeys, encrypt } from '../src/crypto/index.js';
 import { AuthenticationError } from '../src/errors/index.js';
 import { seededBytes } from './support.js';
 
@@ -79,6 +80,52 @@ test('constantTimeEqual compares content and length', () => {
   assert.ok(constantTimeEqual(Buffer.from('abc'), Buffer.from('abc')));
   assert.not.ok(constantTimeEqual(Buffer.from('abc'), Buffer.from('abd')));
   assert.not.ok(constantTimeEqual(Buffer.from('abc'), Buffer.from('ab')));
+});
+
+/**
+ * The original ChaCha20 block function, written here from Bernstein's description so that
+ * the layout Preserve relies on (64-bit block counter in words 12-13, 64-bit nonce in words
+ * 14-15) is checked against something other than OpenSSL's 16-byte IV convention.
+ */
+function referenceChaCha20(key: Buffer, nonce: Buffer, length: number): Buffer {
+  const rotate = (v: number, n: number) => ((v << n) | (v >>> (32 - n))) >>> 0;
+  const constants = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574];
+  const out = Buffer.alloc(Math.ceil(length / 64) * 64);
+  for (let block = 0; block * 64 < length; block++) {
+    const input = [...constants, ...Array.from({ length: 8 }, (_, i) => key.readUInt32LE(i * 4)), block >>> 0, Math.floor(block / 2 ** 32), nonce.readUInt32LE(0), nonce.readUInt32LE(4)];
+    const x = [...input];
+    const quarter = (a: number, b: number, c: number, d: number) => {
+      const [xa, xb, xc, xd] = [x[a] as number, x[b] as number, x[c] as number, x[d] as number];
+      let [na, nb, nc, nd] = [xa, xb, xc, xd];
+      na = (na + nb) >>> 0; nd = rotate(nd ^ na, 16);
+      nc = (nc + nd) >>> 0; nb = rotate(nb ^ nc, 12);
+      na = (na + nb) >>> 0; nd = rotate(nd ^ na, 8);
+      nc = (nc + nd) >>> 0; nb = rotate(nb ^ nc, 7);
+      [x[a], x[b], x[c], x[d]] = [na, nb, nc, nd];
+    };
+    for (let round = 0; round < 10; round++) {
+      quarter(0, 4, 8, 12); quarter(1, 5, 9, 13); quarter(2, 6, 10, 14); quarter(3, 7, 11, 15);
+      quarter(0, 5, 10, 15); quarter(1, 6, 11, 12); quarter(2, 7, 8, 13); quarter(3, 4, 9, 14);
+    }
+    x.forEach((word, i) => out.writeUInt32LE((word + (input[i] as number)) >>> 0, block * 64 + i * 4));
+  }
+  return out.subarray(0, length);
+}
+
+test('the ChaCha20 Preserve uses is the original: checked against an independent implementation', () => {
+  // The well-known keystream of the all-zero key and nonce anchors the reference.
+  assert.is(
+    referenceChaCha20(Buffer.alloc(32), Buffer.alloc(8), 64).toString('hex'),
+    '76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586',
+  );
+  for (const seed of [1, 2, 3]) {
+    const siv = seededBytes(seed, 32);
+    const plaintext = seededBytes(seed + 10, 1000);
+    const h = createHmac('sha512', keys.block.cipherKey).update(siv).digest();
+    const keystream = referenceChaCha20(h.subarray(0, 32), h.subarray(32, 40), plaintext.length);
+    const expected = Buffer.from(plaintext.map((byte, i) => byte ^ (keystream[i] as number)));
+    assert.ok(applyCipher(keys.block, siv, plaintext).equals(expected), `seed ${seed}`);
+  }
 });
 
 /**
