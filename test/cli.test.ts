@@ -224,11 +224,13 @@ test('the wrong keyfile, an unknown archive and a missing backend are usage erro
     assert.match(badOption.stderr, /unknown option '--frobnicate'/);
   }));
 
-test('an unreadable file is reported and skipped; the archive holds the rest; exit 1', () =>
+test('an unreadable file and folder are reported and skipped; the archive holds the rest; exit 1', () =>
   withRepo('unreadable', async (repo) => {
     await writeFile(join(repo.source, 'locked.txt'), 'no entry');
     await chmod(join(repo.source, 'locked.txt'), 0o000);
     await exec('mkfifo', [join(repo.source, 'a-fifo')]);
+    await mkdir(join(repo.source, 'locked-dir'));
+    await writeFile(join(repo.source, 'locked-dir', 'inside.txt'), 'unreachable');
     // Root reads any file, so as root the backup runs as nobody, with a world-usable repository.
     if (isRoot) {
       await chmod(repo.dir, 0o777);
@@ -236,16 +238,20 @@ test('an unreadable file is reported and skipped; the archive holds the rest; ex
       await exec('chmod', ['-R', 'a+rX', repo.source]);
       await chmod(join(repo.source, 'locked.txt'), 0o000);
     }
+    await chmod(join(repo.source, 'locked-dir'), 0o000);
     const args = ['create', '--keyfile', repo.keyfile, '--backend', repo.backend, 'partial', repo.source];
     const result = await runAs(isRoot ? 65534 : undefined, args);
     assert.is(result.status, 1, result.stderr);
     assert.match(result.stderr, /locked\.txt: EACCES/);
     assert.match(result.stderr, /warning: .*a-fifo: skipped, named pipes are not backed up/);
-    assert.match(result.stderr, /1 entry could not be read and was left out of the archive/);
+    assert.match(result.stderr, /locked-dir: EACCES/);
+    assert.match(result.stderr, /2 entries could not be read and were left out of the archive/);
     const target = join(repo.dir, 'out');
     assertOk(await repo.run('restore', 'partial', target), 'restore');
     assert.ok((await readFile(join(target, 'big.bin'))).length > 3_000_000);
     assert.not.ok(await access(join(target, 'locked.txt')).then(() => true, () => false));
+    assert.not.ok(await access(join(target, 'locked-dir')).then(() => true, () => false));
+    await chmod(join(repo.source, 'locked-dir'), 0o755); // so that a non-root run can remove it
   }));
 
 function runAs(uid: number | undefined, args: string[]): Promise<{ status: number; stderr: string }> {
