@@ -42,15 +42,19 @@ function withoutFolders<T extends { type: string }>(facts: Map<string, T>): Map<
   return new Map([...facts].filter(([, entry]) => entry.type !== 'directory'));
 }
 
-test('verify names every damaged block and folder with the paths that use them; exit 1', () =>
+test('verify names every damaged block and folder with the paths that use them, in every archive; exit 1', () =>
   withTestRepo('damage-verify', async (repo) => {
     assertOk(await repo.run('create', 'a', repo.source), 'create');
+    // The same folders again: b shares every tree and block with a.
+    assertOk(await repo.run('create', 'b', repo.source), 'create');
     const keys = await damage(repo, 'a');
     const result = await repo.run('verify');
     assert.is(result.status, 1, result.stderr);
     for (const key of keys) assert.match(result.stdout, `${key.slice(key.lastIndexOf('/') + 1)}: `);
-    for (const path of DAMAGED_FILES) assert.match(result.stdout, `  used by a:/${path}\n`);
-    assert.match(result.stdout, `  used by a:/${DAMAGED_FOLDER}\n`);
+    for (const archive of ['a', 'b']) {
+      for (const path of DAMAGED_FILES) assert.match(result.stdout, `  used by ${archive}:/${path}\n`);
+      assert.match(result.stdout, `  used by ${archive}:/${DAMAGED_FOLDER}\n`);
+    }
     assert.match(result.stdout, /is missing from the backend/);
     assert.match(result.stdout, /; 5 problems\n/);
   }));

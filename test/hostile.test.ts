@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { type ArchiveMetadata, type Entry, decodeTree, encodeTree } from '../src/archive/index.js';
 import { FormatError } from '../src/errors/index.js';
 import type { Repository } from '../src/repository/index.js';
+import { asId } from '../src/store/ids.js';
 import { type TestRepo, assertOk, openTestRepository, withTestRepo } from './cli-support.js';
 import { mustRunMountTests, withMount } from './mount-support.js';
 
@@ -81,6 +82,12 @@ async function writeHostileArchives(repo: TestRepo): Promise<string> {
   // 300 levels of 15-character names: a path of 4800 characters, beyond PATH_MAX (4096).
   for (let depth = 0; depth < 300; depth++) deep = await w.folder('nesting-level-1', [deep]);
   await w.archive('deep', [deep]);
+  // One folder holding the same tree twice, 64 times over: 2^64 paths from 65 objects,
+  // down to a file whose block was never stored.
+  const missing = (await w.file('leaf.bin', 'never stored')) as Entry & { type: 'file' };
+  let bomb = await w.folder('x', [{ ...missing, chunks: missing.chunks.map((c) => ({ ...c, id: asId(Buffer.alloc(32, 9), 'block') })) }]);
+  for (let level = 0; level < 64; level++) bomb = await w.folder('x', [{ ...bomb, name: 'a' }, { ...bomb, name: 'b' }]);
+  await w.archive('bomb', [bomb]);
   return outside;
 }
 
@@ -131,6 +138,12 @@ test('verify and diff handle hostile archives without crashing, naming what is w
     assert.match(verify.stdout, /holds 10 bytes where the folder's entry says 67108864/);
     assert.match(verify.stdout, /; 8 problems/);
     assertOk(await repo.run('verify', 'deep'), 'verify of 300 nested folders');
+    const started = Date.now();
+    const bomb = await repo.run('verify', 'bomb');
+    assert.is(bomb.status, 1, bomb.stderr);
+    assert.ok(Date.now() - started < 15_000, 'each folder object is walked once, not once per path');
+    assert.match(bomb.stdout, /block 0909[0-9]{60}: object blocks\/09\/09\/0909[0-9]+ is missing from the backend\n(  used by bomb:\/x\/[ab\/]+\/leaf\.bin\n){20}  used by … and more\n/);
+    assert.match(bomb.stdout, /checked 1 archives: 66 folders, 1 of 1 blocks; 1 problems/);
     const diff = await repo.run('diff', 'door-link', 'door-folder');
     assertOk(diff, 'diff');
     assert.equal(diff.stdout.trim().split('\n'), ['- door', '+ door/', '+ door/pwned.txt']);
