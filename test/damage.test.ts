@@ -134,6 +134,13 @@ test('damaged archive objects are named and left out by list, verify and restore
       assert.match(restore.stderr, /failed authentication/);
     }
     assertOk(await repo.run('restore', 'good', join(repo.dir, 'good')), 'restore good');
+    if (mustRunMountTests) {
+      await withMount(repo, [], async (mountpoint, mount) => {
+        assert.equal(await readdir(mountpoint), ['good', 'latest']);
+        for (const key of [badMetadata, badName, grafted]) assert.match(mount.stderr, `preserve: ${key}: `);
+        assert.equal(await mount.stop(), { code: 1, signal: null }, 'damaged archive objects make the mount end with exit 1');
+      });
+    }
     assertOk(await repo.run('create', 'later', repo.source), 'create after the damage');
     assert.ok((await objectFiles(repo.backend, 'archives')).length === 5);
   }));

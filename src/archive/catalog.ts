@@ -107,6 +107,11 @@ export class Catalog {
     return { archives, damaged };
   }
 
+  /** The named archive, or every archive (and the damaged objects) when no name is given. */
+  async select(name: string | undefined): Promise<CatalogListing> {
+    return name === undefined ? this.list() : { archives: [await this.read(name)], damaged: [] };
+  }
+
   async read(name: string): Promise<ArchiveRecord> {
     const id = this.idFor(name);
     if (!(await this.backend.has(archiveKey(id)))) {

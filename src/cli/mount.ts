@@ -61,7 +61,7 @@ export function registerMount(program: Command, context: CliContext): void {
       const mountpoint = await prepareMountpoint(mountpointArgument);
       const Fuse = await loadFuse();
       const repository = await context.openRepository(flags);
-      const listing = name === undefined ? await repository.catalog.list() : { archives: [await repository.catalog.read(name)], damaged: [] };
+      const listing = await repository.catalog.select(name);
       // A damaged archive object is reported and left out of the view; the others are shown.
       const archives = context.readableArchives(listing);
       const stop = new AbortController();

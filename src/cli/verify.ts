@@ -10,7 +10,7 @@ export function registerVerify(program: Command, context: CliContext): void {
     .option('--sample <percent>', 'check only a random sample of this percentage of blocks', parsePercent, 100)
     .action(async (name: string | undefined, flags: RepositoryFlags & { sample: number }) => {
       const repository = await context.openRepository(flags);
-      const listing = name === undefined ? await repository.catalog.list() : { archives: [await repository.catalog.read(name)], damaged: [] };
+      const listing = await repository.catalog.select(name);
       const report = await verifyArchives(listing.archives.map((record) => repository.snapshotOf(record)), repository, { samplePercent: flags.sample });
       const problems = [...listing.damaged.map(({ key, error }) => ({ object: `archive object ${key}`, error: describeError(error), usedBy: [] })), ...report.problems];
       for (const problem of problems) {
