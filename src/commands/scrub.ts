@@ -35,7 +35,7 @@ const SPOT_BLOCKS = 2;
 const MAX_WALK_DEPTH = 256;
 const PARALLEL_FETCHES = 8;
 
-type ScrubRepository = Pick<Repository, 'backend' | 'blocks' | 'catalog' | 'readTree' | 'readBlock' | 'snapshotOf'>;
+type ScrubRepository = Pick<Repository, 'backend' | 'catalog' | 'readTree' | 'readBlock' | 'snapshotOf'>;
 
 export async function scrubRound(repository: ScrubRepository, slice: Slice, reporter: ProblemReporter, stop?: AbortSignal): Promise<ScrubReport> {
   let problems = 0;
