@@ -1,13 +1,14 @@
 /**
  * scrub: one round of active checking. It reads and authenticates every archive object
- * (name and metadata), follows each archive from its root down a random path to a file
- * and fetches a few of its blocks, and fetches and authenticates every block and folder
- * object in the round's slice of the id space (scrub-sweep.ts). Findings go to the
- * reporter one by one; the round goes on past them.
+ * (name and metadata), fetches and authenticates every block and folder object in the
+ * round's slice of the id space (scrub-sweep.ts), and follows each archive from its root
+ * down a random path to a file and fetches a few of its blocks. Findings go to the
+ * reporter one by one, each bad object once; the round goes on past them.
  */
 import { randomInt } from 'node:crypto';
 import { type Entry, type Snapshot, type SnapshotDirectory, readChunk } from '../archive/index.js';
 import type { Repository } from '../repository/index.js';
+import { idToHex } from '../store/ids.js';
 import { contentIdFromKey } from '../store/layout.js';
 import { forEachConcurrently } from '../util/concurrency.js';
 import type { ProblemReporter } from './reporting.js';
@@ -35,6 +36,12 @@ const SPOT_BLOCKS = 2;
 const MAX_WALK_DEPTH = 256;
 const PARALLEL_FETCHES = 8;
 
+/** Where a round's findings go, and the ids already found bad in it. */
+interface Findings {
+  readonly reporter: ProblemReporter;
+  readonly failed: Set<string>;
+}
+
 type ScrubRepository = Pick<Repository, 'backend' | 'catalog' | 'readTree' | 'readBlock' | 'snapshotOf'>;
 
 export async function scrubRound(repository: ScrubRepository, slice: Slice, reporter: ProblemReporter, stop?: AbortSignal): Promise<ScrubReport> {
@@ -49,15 +56,17 @@ export async function scrubRound(repository: ScrubRepository, slice: Slice, repo
   };
   const { archives, damaged } = await repository.catalog.list();
   for (const { key, error } of damaged) counted.problem(key, error);
+  // Ids the sweep found bad, so that a walk meeting one again does not report it twice.
+  const failed = new Set<string>();
+  const blocks = await sweep(repository, 'block', slice, { reporter: counted, failed, stop });
+  const trees = await sweep(repository, 'tree', slice, { reporter: counted, failed, stop });
   let spotChecked = 0;
-  for (const record of archives) spotChecked += await spotCheck(repository.snapshotOf(record), repository, counted);
-  const blocks = await sweep(repository, 'block', slice, counted, stop);
-  const trees = await sweep(repository, 'tree', slice, counted, stop);
+  for (const record of archives) spotChecked += await spotCheck(repository.snapshotOf(record), repository, { reporter: counted, failed });
   return { archives: archives.length + damaged.length, blocks, trees, spotChecked, problems };
 }
 
 /** Fetches and authenticates (trees: also decodes) every object of a kind whose id is in the slice. */
-async function sweep(repository: ScrubRepository, kind: 'block' | 'tree', slice: Slice, reporter: ProblemReporter, stop?: AbortSignal): Promise<ScrubCounts> {
+async function sweep(repository: ScrubRepository, kind: 'block' | 'tree', slice: Slice, { reporter, failed, stop }: Findings & { stop?: AbortSignal }): Promise<ScrubCounts> {
   const chosen: { key: string; check: () => Promise<unknown> }[] = [];
   let total = 0;
   for await (const key of repository.backend.list(`${kind}s/`)) {
@@ -74,6 +83,7 @@ async function sweep(repository: ScrubRepository, kind: 'block' | 'tree', slice:
     try {
       await check();
     } catch (error) {
+      failed.add(key.slice(key.lastIndexOf('/') + 1));
       reporter.problem(key, error);
     }
   });
@@ -94,7 +104,7 @@ function checkerFor(repository: ScrubRepository, kind: 'block' | 'tree', key: st
  * Walks from the archive's root down a random path to a file and fetches up to
  * SPOT_BLOCKS of its blocks, as a restore of that file would. Returns the blocks fetched.
  */
-async function spotCheck(snapshot: Snapshot, repository: ScrubRepository, reporter: ProblemReporter): Promise<number> {
+async function spotCheck(snapshot: Snapshot, repository: ScrubRepository, { reporter, failed }: Findings): Promise<number> {
   const archive = snapshot.metadata.name;
   let directory: SnapshotDirectory = snapshot.root;
   for (let depth = 0; depth < MAX_WALK_DEPTH; depth++) {
@@ -102,7 +112,7 @@ async function spotCheck(snapshot: Snapshot, repository: ScrubRepository, report
     try {
       entries = await directory.entries();
     } catch (error) {
-      reporter.problem(`${archive}:/${directory.path}`, error);
+      if (!failed.has(idToHex(directory.entry.tree))) reporter.problem(`${archive}:/${directory.path}`, error);
       return 0;
     }
     const next = pick(entries.filter((entry) => entry.type === 'directory' || (entry.type === 'file' && entry.chunks.length > 0)));
@@ -119,7 +129,7 @@ async function spotCheck(snapshot: Snapshot, repository: ScrubRepository, report
       try {
         if (chunk) await readChunk(repository, chunk);
       } catch (error) {
-        reporter.problem(`${archive}:/${directory.pathOf(next)}`, error);
+        if (!(chunk && failed.has(idToHex(chunk.id)))) reporter.problem(`${archive}:/${directory.pathOf(next)}`, error);
       }
     }
     return fetched;
