@@ -10,27 +10,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { flipByte, makeTestRepo, objectFiles, objectFilesOf, type TestRepo } from './cli-support.js';
+import { assertOk, flipByte, objectFiles, objectFilesOf, withTestRepo } from './cli-support.js';
 import { describeTree, makeTempDir, runPreserve } from './support.js';
 
 const exec = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
 
-async function withRepo(label: string, body: (repo: TestRepo) => Promise<void>): Promise<void> {
-  const repo = await makeTestRepo(label);
-  try {
-    await body(repo);
-  } finally {
-    await repo.remove();
-  }
-}
-
-function assertOk(result: { status: number; stderr: string }, what: string): void {
-  assert.is(result.status, 0, `${what} failed: ${result.stderr}`);
-}
-
 test('create, list and restore reproduce every byte and attribute', () =>
-  withRepo('roundtrip', async (repo) => {
+  withTestRepo('roundtrip', async (repo) => {
     const created = await repo.run('create', 'first', repo.source);
     assertOk(created, 'create');
     assert.match(created.stdout, /archive "first" created: 11 files/);
@@ -48,7 +35,7 @@ test('create, list and restore reproduce every byte and attribute', () =>
   }));
 
 test('restore of chosen paths brings back only them and their parent folders', () =>
-  withRepo('subset', async (repo) => {
+  withTestRepo('subset', async (repo) => {
     assertOk(await repo.run('create', 'a', repo.source), 'create');
     const target = join(repo.dir, 'part');
     assertOk(await repo.run('restore', 'a', target, 'docs/nested', '/big.bin'), 'restore');
@@ -63,7 +50,7 @@ test('restore of chosen paths brings back only them and their parent folders', (
   }));
 
 test('a second archive of unchanged data stores only its new folder objects', () =>
-  withRepo('dedup', async (repo) => {
+  withTestRepo('dedup', async (repo) => {
     assertOk(await repo.run('create', 'one', repo.source), 'create one');
     const blocksBefore = await objectFiles(repo.backend, 'blocks');
     assertOk(await repo.run('create', 'two', repo.source), 'create two');
@@ -74,7 +61,7 @@ test('a second archive of unchanged data stores only its new folder objects', ()
   }));
 
 test('an existing archive name is refused before any work', () =>
-  withRepo('duplicate', async (repo) => {
+  withTestRepo('duplicate', async (repo) => {
     assertOk(await repo.run('create', 'same', repo.source), 'create');
     await writeFile(join(repo.source, 'new-file'), 'new content that is not stored yet');
     const before = await objectFiles(repo.backend, '');
@@ -85,7 +72,7 @@ test('an existing archive name is refused before any work', () =>
   }));
 
 test('verify passes on a clean backend and names the block and file after corruption', () =>
-  withRepo('verify', async (repo) => {
+  withTestRepo('verify', async (repo) => {
     assertOk(await repo.run('create', 'v', repo.source), 'create');
     const clean = await repo.run('verify');
     assertOk(clean, 'verify');
@@ -109,7 +96,7 @@ test('verify passes on a clean backend and names the block and file after corrup
   }));
 
 test('restore leaves out a file whose block is corrupt, restores the rest, exits 1', () =>
-  withRepo('restore-corrupt', async (repo) => {
+  withTestRepo('restore-corrupt', async (repo) => {
     assertOk(await repo.run('create', 'c', repo.source), 'create');
     await flipByte(((await objectFilesOf(repo, 'c', 'docs/readme.txt'))[0]) as string, 0);
     const target = join(repo.dir, 'out');
@@ -127,7 +114,7 @@ test('restore leaves out a file whose block is corrupt, restores the rest, exits
   }));
 
 test('diff lists added, removed and changed entries, as text and JSON', () =>
-  withRepo('diff', async (repo) => {
+  withTestRepo('diff', async (repo) => {
     assertOk(await repo.run('create', 'before', repo.source), 'create before');
     await writeFile(join(repo.source, 'added.txt'), 'new');
     await rm(join(repo.source, 'docs', 'nested', 'deeper'), { recursive: true });
@@ -171,7 +158,7 @@ test('keygen writes 256 hex characters with mode 0600 and never overwrites', asy
 });
 
 test('malformed, missing and exposed keyfiles', () =>
-  withRepo('keyfile', async (repo) => {
+  withTestRepo('keyfile', async (repo) => {
     const bad = join(repo.dir, 'bad-key');
     const cases: [string, RegExp][] = [
       ['abc\n', /expected 256 hex characters, found 3/],
@@ -197,7 +184,7 @@ test('malformed, missing and exposed keyfiles', () =>
   }));
 
 test('the wrong keyfile, an unknown archive and a missing backend are usage errors', () =>
-  withRepo('errors', async (repo) => {
+  withTestRepo('errors', async (repo) => {
     assertOk(await repo.run('create', 'mine', repo.source), 'create');
     const otherKey = join(repo.dir, 'other-key');
     assertOk(await runPreserve(['keygen', '--keyfile', otherKey]), 'keygen');
@@ -225,7 +212,7 @@ test('the wrong keyfile, an unknown archive and a missing backend are usage erro
   }));
 
 test('an unreadable file and folder are reported and skipped; the archive holds the rest; exit 1', () =>
-  withRepo('unreadable', async (repo) => {
+  withTestRepo('unreadable', async (repo) => {
     await writeFile(join(repo.source, 'locked.txt'), 'no entry');
     await chmod(join(repo.source, 'locked.txt'), 0o000);
     await exec('mkfifo', [join(repo.source, 'a-fifo')]);
@@ -264,7 +251,7 @@ function runAs(uid: number | undefined, args: string[]): Promise<{ status: numbe
 }
 
 test('restore never writes through a symlink found in the target', () =>
-  withRepo('symlink-escape', async (repo) => {
+  withTestRepo('symlink-escape', async (repo) => {
     assertOk(await repo.run('create', 's', repo.source), 'create');
     const target = join(repo.dir, 'target');
     const outside = join(repo.dir, 'outside');
@@ -279,7 +266,7 @@ test('restore never writes through a symlink found in the target', () =>
   }));
 
 test('--exclude leaves out matching entries; --dereference stores link targets', () =>
-  withRepo('select', async (repo) => {
+  withTestRepo('select', async (repo) => {
     assertOk(await repo.run('create', 'ex', repo.source, '--exclude', '*.bin', '--exclude', 'docs/nested'), 'create');
     const target = join(repo.dir, 'ex');
     assertOk(await repo.run('restore', 'ex', target), 'restore');
@@ -302,7 +289,7 @@ test('--exclude leaves out matching entries; --dereference stores link targets',
 
 if (isRoot) {
   test('--one-file-system keeps a mounted filesystem inside the tree as an empty folder', () =>
-    withRepo('onefs', async (repo) => {
+    withTestRepo('onefs', async (repo) => {
       const mountpoint = join(repo.source, 'mnt');
       await mkdir(mountpoint);
       await exec('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountpoint]);
@@ -322,7 +309,7 @@ if (isRoot) {
     }));
 
   test('as root, restore maps owners by name, or by number with --numeric-owner', () =>
-    withRepo('owners', async (repo) => {
+    withTestRepo('owners', async (repo) => {
       const user = 'preserve-test-owner';
       await exec('userdel', [user]).catch(() => undefined);
       await exec('groupdel', [user]).catch(() => undefined);
