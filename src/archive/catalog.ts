@@ -3,9 +3,9 @@
  * encrypted name and its encrypted metadata (docs/FORMAT.md §Archive object). Only the
  * key holder can turn a name into an id or an id back into a name.
  */
-import type { Backend } from '../backend/index.js';
+import { type Backend, readObject } from '../backend/index.js';
 import { type Keys, computeSiv, decrypt, encrypt, SIV_LENGTH } from '../crypto/index.js';
-import { AuthenticationError, FormatError, KeyError, UsageError } from '../errors/index.js';
+import { AuthenticationError, FormatError, KeyError, ObjectNotFoundError, UsageError } from '../errors/index.js';
 import { type ArchiveId, asId, idToHex } from '../store/ids.js';
 import { ARCHIVES_PREFIX, archiveIdFromKey, archiveKey } from '../store/layout.js';
 import { ByteReader, ByteWriter } from './codec.js';
@@ -33,6 +33,12 @@ export class ArchiveExistsError extends UsageError {
   }
 }
 
+/**
+ * An archive name that does not authenticate: with one copy, the sign of another keyfile;
+ * a backend holding several copies tries the next one first, as for any corrupt object.
+ */
+class ArchiveNameError extends AuthenticationError {}
+
 export class Catalog {
   constructor(
     private readonly backend: Backend,
@@ -50,7 +56,7 @@ export class Catalog {
 
   async ids(): Promise<ArchiveId[]> {
     const ids: ArchiveId[] = [];
-    for await (const key of this.backend.list(ARCHIVES_PREFIX)) {
+    for await (const { key } of this.backend.list(ARCHIVES_PREFIX)) {
       const id = archiveIdFromKey(key);
       if (id) ids.push(id);
     }
@@ -64,12 +70,20 @@ export class Catalog {
   }
 
   async read(name: string): Promise<ArchiveRecord> {
-    const id = this.idFor(name);
-    if (!(await this.backend.has(archiveKey(id)))) {
+    try {
+      return await this.readById(this.idFor(name));
+    } catch (error) {
+      if (!(error instanceof ObjectNotFoundError)) throw error;
       await this.assertKeyMatches();
       throw new UnknownArchiveError(name, this.backend.location);
     }
-    return this.readById(id);
+  }
+
+  /** Removes archive `name` (its object only: gc frees what no other archive uses). */
+  async remove(name: string): Promise<ArchiveRecord> {
+    const record = await this.read(name);
+    await this.backend.delete(archiveKey(record.id));
+    return record;
   }
 
   /**
@@ -82,9 +96,17 @@ export class Catalog {
   }
 
   async readById(id: ArchiveId): Promise<ArchiveRecord> {
-    const key = archiveKey(id);
-    const object = await this.backend.get(key);
-    const input = new ByteReader(object, `archive object ${key}`);
+    try {
+      return await readObject(this.backend, archiveKey(id), (object) => this.open(id, object));
+    } catch (error) {
+      if (!(error instanceof ArchiveNameError)) throw error;
+      throw new KeyError(`the keyfile does not match the backend ${this.backend.location}: archive names do not decrypt with it`);
+    }
+  }
+
+  /** Parses and authenticates one archive object; a backend with copies retries when this throws. */
+  private open(id: ArchiveId, object: Buffer): ArchiveRecord {
+    const input = new ByteReader(object, `archive object ${archiveKey(id)}`);
     if (!input.raw(MAGIC.length).equals(MAGIC)) input.fail('not a Preserve archive object');
     const version = input.u8();
     if (version !== CONTAINER_VERSION) input.fail(`unsupported archive object version ${version}`);
@@ -96,7 +118,7 @@ export class Catalog {
       name = decrypt(this.keys.archiveName, id, EMPTY, encryptedName, `name of archive ${idToHex(id)}`).toString('utf8');
     } catch (error) {
       if (!(error instanceof AuthenticationError)) throw error;
-      throw new KeyError(`the keyfile does not match the backend ${this.backend.location}: archive names do not decrypt with it`);
+      throw new ArchiveNameError(`name of archive ${idToHex(id)}`);
     }
     const metadata = decodeMetadata(
       decrypt(this.keys.archiveMetadata, metadataSiv, id, metadataCiphertext, `metadata of archive ${JSON.stringify(name)}`),

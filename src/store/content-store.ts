@@ -3,7 +3,7 @@
  * the kind's key set and uploads only when the backend lacks the object; get() fetches,
  * authenticates and decrypts.
  */
-import type { Backend } from '../backend/index.js';
+import { type Backend, readObject } from '../backend/index.js';
 import { type KeySet, decrypt, encrypt } from '../crypto/index.js';
 import { type ObjectId, asId, idToHex } from './ids.js';
 import { blockKey, treeKey } from './layout.js';
@@ -42,10 +42,9 @@ export class ContentStore<K extends ContentKind> {
     return { id, storedBytes: created ? sealed.ciphertext.length : 0 };
   }
 
-  async get(id: ObjectId<K>): Promise<Buffer> {
-    const key = this.keyOf(id);
-    const ciphertext = await this.backend.get(key);
-    return decrypt(this.keys, id, EMPTY, ciphertext, `${this.kind} ${idToHex(id)}`);
+  /** Fetches, authenticates and decrypts; a backend with several copies retries a bad one. */
+  get(id: ObjectId<K>): Promise<Buffer> {
+    return readObject(this.backend, this.keyOf(id), (ciphertext) => decrypt(this.keys, id, EMPTY, ciphertext, `${this.kind} ${idToHex(id)}`));
   }
 
   /** The backend key of an object, for reports that name it. */
