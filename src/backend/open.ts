@@ -1,6 +1,8 @@
 /**
- * Turns a backend URL from the command line into a Backend. Today: `file:///abs/path`
- * or a bare path. `create` may make the folder; every other command requires it.
+ * Turns backend URLs from the command line into a Backend: `file:///abs/path` or a bare
+ * path, `sftp://user@host[:port]/path`, `s3://bucket/prefix`. The SSH and AWS libraries
+ * are loaded only when such a URL is given. `create` may make a missing folder; every
+ * other command requires it.
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -15,7 +17,22 @@ export interface OpenBackendOptions {
 }
 
 export async function openBackend(url: string, options: OpenBackendOptions): Promise<Backend> {
-  const root = backendFolder(url);
+  if (url === '') throw new UsageError('no backend given: pass --backend URL or set PRESERVE_BACKEND');
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case undefined:
+    case 'file':
+      return openFileBackend(backendFolder(url), options);
+    case 'sftp':
+      return (await import('./sftp/connect.js')).openSftpBackend(url, options.createIfMissing);
+    case 's3':
+      return (await import('./s3/connect.js')).openS3Backend(url);
+    default:
+      throw new UsageError(`backend scheme ${scheme}:// is not supported (use a path, file://, sftp:// or s3://)`);
+  }
+}
+
+async function openFileBackend(root: string, options: OpenBackendOptions): Promise<Backend> {
   try {
     const info = await stat(root);
     if (!info.isDirectory()) throw new BackendUnavailableError(`backend ${root} is not a folder`);
@@ -35,15 +52,10 @@ export async function openBackend(url: string, options: OpenBackendOptions): Pro
 }
 
 function backendFolder(url: string): string {
-  if (url === '') throw new UsageError('no backend given: pass --backend URL or set PRESERVE_BACKEND');
-  if (url.startsWith('file://')) {
-    try {
-      return fileURLToPath(url);
-    } catch (error) {
-      throw new UsageError(`backend URL ${url} is not a valid file:// URL: ${describeError(error)}`);
-    }
+  if (!url.startsWith('file://')) return resolve(url);
+  try {
+    return fileURLToPath(url);
+  } catch (error) {
+    throw new UsageError(`backend URL ${url} is not a valid file:// URL: ${describeError(error)}`);
   }
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
-  if (scheme) throw new UsageError(`backend scheme ${scheme[1]}:// is not supported yet (use file:// or a path)`);
-  return resolve(url);
 }
