@@ -7,7 +7,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { type Socket, connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { promisify } from 'node:util';
@@ -22,6 +22,8 @@ export interface TestServer {
   backendUrl(label: string): string;
   /** Variables the client needs (keys, endpoint, credentials), to merge into process.env or a child's env. */
   readonly env: Record<string, string>;
+  /** Where the server keeps what it stores, to watch progress or damage objects behind its back. */
+  readonly dataDir: string;
   /** Kills the server and every process it started, at once, as a crash would; its data stays. */
   crash(): Promise<void>;
   /** Starts it again on the same port with the same data. */
@@ -35,7 +37,7 @@ async function managedServer(
   dir: { path: string; remove: () => Promise<void> },
   port: number,
   launch: () => ChildProcess,
-  details: Pick<TestServer, 'backendUrl' | 'env'>,
+  details: Pick<TestServer, 'backendUrl' | 'env' | 'dataDir'>,
 ): Promise<TestServer> {
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
@@ -148,6 +150,7 @@ export async function startSshServer(): Promise<TestServer> {
   }
   return managedServer(dir, port, () => spawn(SSHD, ['-D', '-e', '-f', file('sshd_config')], { stdio: ['ignore', 'pipe', 'pipe'] }), {
     backendUrl: (label) => `sftp://${userInfo().username}@127.0.0.1:${port}${join(dir.path, 'data', label)}`,
+    dataDir: join(dir.path, 'data'),
     env: { PRESERVE_SSH_KEY: file('user_key'), PRESERVE_SSH_KNOWN_HOSTS: file('known_hosts'), SSH_AUTH_SOCK: '' },
   });
 }
@@ -176,21 +179,78 @@ export const S3_TEST_BUCKET = 'preserve-test';
 
 export async function startS3Server(): Promise<TestServer> {
   const dir = await makeTempDir('s3');
-  const port = await freePort();
+  const serverPort = await freePort();
+  // Real S3 stores an upload whole or not at all; s3rver streams it straight into its file, so
+  // a request cut short would leave a truncated object. Buffering each body first (and storing
+  // nothing when it is cut) gives the test double the real store's atomicity.
   const script = `
     const { default: S3rver } = await import(${JSON.stringify(join(projectRoot, 'node_modules', 's3rver', 'lib', 's3rver.js'))});
-    await new S3rver({ address: '127.0.0.1', port: ${port}, silent: true, directory: ${JSON.stringify(dir.path)},
-      configureBuckets: [{ name: ${JSON.stringify(S3_TEST_BUCKET)} }] }).run();`;
-  return managedServer(dir, port, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] }), {
+    const server = new S3rver({ address: '127.0.0.1', port: ${serverPort}, silent: true, directory: ${JSON.stringify(dir.path)},
+      configureBuckets: [{ name: ${JSON.stringify(S3_TEST_BUCKET)} }] });
+    const putObject = server.store.putObject.bind(server.store);
+    server.store.putObject = async (object) => {
+      if (!Buffer.isBuffer(object.content)) {
+        const stream = object.content;
+        object.content = await new Promise((resolve, reject) => {
+          const chunks = [];
+          stream.on('data', (chunk) => chunks.push(chunk)).on('error', reject)
+            .on('aborted', () => reject(new Error('upload cut short'))).on('end', () => resolve(Buffer.concat(chunks)));
+        });
+      }
+      return putObject(object);
+    };
+    await server.run();`;
+  // s3rver makes its list continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider.
+  const args = ['--openssl-legacy-provider', '--input-type=module', '-e', script];
+  const server = await managedServer(dir, serverPort, () => spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }), {
+    backendUrl: () => '',
+    dataDir: dir.path,
+    env: {},
+  });
+  // s3rver writes an object's data and its metadata as two files, so killing it mid-write leaves
+  // objects it then answers 500 for, as no real store would. A crash is therefore modelled in
+  // front of it: the proxy drops every connection and refuses new ones, and the store stays whole.
+  const proxy = await loopbackProxy(serverPort);
+  return {
     backendUrl: (label) => `s3://${S3_TEST_BUCKET}/${label}`,
+    dataDir: dir.path,
     // s3rver knows one account; it checks the key id but not SigV4 signatures.
     env: {
-      AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${proxy.port}`,
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'S3RVER',
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
       AWS_MAX_ATTEMPTS: '2',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
+    crash: proxy.cut,
+    restart: proxy.resume,
+    stop: async () => {
+      await proxy.cut();
+      await server.stop();
+    },
+  };
+}
+
+/** A TCP relay on its own loopback port to target, which can drop everything and come back. */
+async function loopbackProxy(target: number): Promise<{ port: number; cut: () => Promise<void>; resume: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const relay = createServer((client) => {
+    const upstream = connect(target, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket)).on('error', () => socket.destroy());
+    }
+    client.pipe(upstream).pipe(client);
   });
+  const port = await freePort();
+  const resume = () => new Promise<void>((done) => relay.listen(port, '127.0.0.1', done));
+  const cut = async (): Promise<void> => {
+    if (!relay.listening) return;
+    const closed = new Promise((done) => relay.close(done));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  };
+  await resume();
+  return { port, cut, resume };
 }

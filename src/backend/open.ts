@@ -2,7 +2,7 @@
  * Turns backend URLs from the command line into a Backend: `file:///abs/path` or a bare
  * path, `sftp://user@host[:port]/path`, `s3://bucket/prefix`. The SSH and AWS libraries
  * are loaded only when such a URL is given. `create` may make a missing folder; every
- * other command requires it.
+ * other command requires it. Several URLs make one MirrorBackend.
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -10,10 +10,37 @@ import { fileURLToPath } from 'node:url';
 import { BackendUnavailableError, UsageError, describeError, isErrnoException } from '../errors/index.js';
 import type { Backend } from './backend.js';
 import { FileBackend } from './file-backend.js';
+import { type MirrorMember, MirrorBackend } from './mirror-backend.js';
 
 export interface OpenBackendOptions {
   /** Make the backend folder when it does not exist (only `create` does). */
   readonly createIfMissing: boolean;
+}
+
+export interface OpenBackendsOptions extends OpenBackendOptions {
+  /** With several backends: go on without one that cannot be opened or fails later (not for gc). */
+  readonly tolerateFailures: boolean;
+  readonly onWarning: (message: string) => void;
+}
+
+/** One backend, or several as a MirrorBackend in the order given (reads prefer the first). */
+export async function openBackends(urls: readonly string[], options: OpenBackendsOptions): Promise<Backend> {
+  const [first, ...others] = urls;
+  if (first === undefined) throw new UsageError('no backend given: pass --backend URL or set PRESERVE_BACKEND');
+  if (others.length === 0) return openBackend(first, options);
+  if (new Set(urls).size !== urls.length) throw new UsageError('the same --backend is given twice');
+  const opened = await Promise.allSettled(urls.map((url) => openBackend(url, options)));
+  const members: MirrorMember[] = opened.map((result, index) =>
+    result.status === 'fulfilled' ? { location: result.value.location, backend: result.value } : { location: urls[index] as string, failure: result.reason },
+  );
+  const failed = members.flatMap((m) => ('failure' in m ? [m] : []));
+  const fatal = failed.find((m) => !options.tolerateFailures || m.failure instanceof UsageError || failed.length === members.length);
+  if (fatal) {
+    await Promise.all(members.map((m) => ('backend' in m ? m.backend.close?.() : undefined)));
+    throw fatal.failure;
+  }
+  for (const m of failed) options.onWarning(`${m.location} cannot be used and is left out of this run: ${describeError(m.failure)}`);
+  return new MirrorBackend(members, options);
 }
 
 export async function openBackend(url: string, options: OpenBackendOptions): Promise<Backend> {

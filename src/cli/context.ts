@@ -9,10 +9,20 @@ import { type Repository, openRepository } from '../repository/index.js';
 
 export interface RepositoryFlags {
   readonly keyfile: string;
-  readonly backend: string;
+  /** Every --backend given, in order; PRESERVE_BACKEND when none is. */
+  readonly backend?: string[];
+}
+
+export interface OpenOptions {
+  /** Only `create` makes a missing backend folder. */
+  readonly createIfMissing?: boolean;
+  /** With several backends, fail on any backend's failure instead of going on without it (gc). */
+  readonly strict?: boolean;
 }
 
 export class CliContext implements ProblemReporter {
+  private readonly opened: Repository[] = [];
+
   constructor(
     /** Print stack traces with errors (--verbose). */
     readonly verbose: boolean,
@@ -33,15 +43,39 @@ export class CliContext implements ProblemReporter {
     if (this.verbose && error instanceof Error && error.stack) this.stderr.write(`${error.stack}\n`);
   }
 
-  openRepository(flags: RepositoryFlags, createIfMissing = false): Promise<Repository> {
-    return openRepository({ keyfile: flags.keyfile, backend: flags.backend, createIfMissing, onWarning: (m) => this.warning(m) });
+  /** Opens the repository the flags name; run() closes it when the command ends. */
+  async openRepository(flags: RepositoryFlags, options: OpenOptions = {}): Promise<Repository> {
+    const repository = await openRepository({
+      keyfile: flags.keyfile,
+      backends: backendUrls(flags),
+      createIfMissing: options.createIfMissing ?? false,
+      tolerateFailures: options.strict !== true,
+      onWarning: (m) => this.warning(m),
+    });
+    this.opened.push(repository);
+    return repository;
   }
+
+  /** Releases every repository's connections, so that the process can end. */
+  async closeRepositories(): Promise<void> {
+    await Promise.all(this.opened.splice(0).map((repository) => repository.close()));
+  }
+}
+
+export function backendUrls(flags: Pick<RepositoryFlags, 'backend'>): string[] {
+  if (flags.backend !== undefined && flags.backend.length > 0) return flags.backend;
+  return process.env.PRESERVE_BACKEND ? [process.env.PRESERVE_BACKEND] : [];
 }
 
 /** --keyfile, --backend (with their environment defaults) and --verbose, on every command. */
 export function withRepositoryFlags(command: Command): Command {
   return withKeyfileFlag(command)
-    .option('--backend <url>', 'where the backups live: file:///abs/path or a folder path (env PRESERVE_BACKEND)', process.env.PRESERVE_BACKEND ?? '');
+    .option(
+      '--backend <url>',
+      'where the backups live: a folder path, file:///abs/path, sftp://user@host[:port]/path or s3://bucket/prefix; ' +
+        'repeat it to write to several and read from the first good copy (env PRESERVE_BACKEND)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    );
 }
 
 export function withKeyfileFlag(command: Command): Command {

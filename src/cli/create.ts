@@ -3,6 +3,7 @@ import { createArchive } from '../commands/index.js';
 import { PartialFailureError } from '../errors/index.js';
 import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
 import { formatBytes } from './format.js';
+import { reportBackends } from './backend-report.js';
 
 interface CreateFlags extends RepositoryFlags {
   readonly exclude: string[];
@@ -21,7 +22,7 @@ export function registerCreate(program: Command, context: CliContext): void {
     .option('--one-file-system', 'do not descend into folders on other filesystems')
     .action(async (name: string, path: string, flags: CreateFlags) => {
       const started = Date.now();
-      const repository = await context.openRepository(flags, true);
+      const repository = await context.openRepository(flags, { createIfMissing: true });
       const { metadata } = await createArchive(
         repository,
         { name, sourcePath: path, excludes: flags.exclude, dereference: flags.dereference === true, oneFileSystem: flags.oneFileSystem === true },
@@ -33,6 +34,7 @@ export function registerCreate(program: Command, context: CliContext): void {
         `archive ${JSON.stringify(name)} created: ${t.files} files, ${t.directories} folders, ${t.symlinks} symlinks, ` +
           `${formatBytes(t.bytes)} (${formatBytes(t.storedBytes)} newly stored) in ${seconds} s`,
       );
+      reportBackends(context, repository, `archive ${JSON.stringify(name)}`);
       if (t.skipped > 0) {
         throw new PartialFailureError(`${t.skipped} ${t.skipped === 1 ? 'entry' : 'entries'} could not be read and ${t.skipped === 1 ? 'was' : 'were'} left out of the archive`);
       }

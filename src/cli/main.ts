@@ -29,12 +29,18 @@ function buildProgram(context: CliContext): Command {
 export async function run(argv: readonly string[] = process.argv): Promise<number> {
   // Read before parsing, so that even errors commander raises get their stack traces.
   const context = new CliContext(argv.includes('--verbose') || argv.includes('-v'));
+  let status: number = ExitStatus.ok;
   try {
     await buildProgram(context).parseAsync(argv);
-    return ExitStatus.ok;
   } catch (error) {
-    return exitStatusFor(error, context);
+    status = exitStatusFor(error, context);
   }
+  try {
+    await context.closeRepositories();
+  } catch (error) {
+    status = Math.max(status, exitStatusFor(error, context));
+  }
+  return status;
 }
 
 function exitStatusFor(error: unknown, context: CliContext): number {

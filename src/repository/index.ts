@@ -4,7 +4,7 @@
  */
 import { type ArchiveRecord, Catalog, type Entry, Snapshot, decodeTree } from '../archive/index.js';
 import type { BlockSource, TreeSource } from '../archive/index.js';
-import { type Backend, openBackend } from '../backend/index.js';
+import { type Backend, openBackends } from '../backend/index.js';
 import { type Keys, deriveKeys, wipe } from '../crypto/index.js';
 import { loadKeyfile } from '../keyfile/index.js';
 import { ContentStore } from '../store/content-store.js';
@@ -39,13 +39,21 @@ export class Repository implements TreeSource, BlockSource {
   async snapshot(name: string): Promise<Snapshot> {
     return this.snapshotOf(await this.catalog.read(name));
   }
+
+  /** Releases the backend's connections (SFTP, S3); the repository is not used afterwards. */
+  async close(): Promise<void> {
+    await this.backend.close?.();
+  }
 }
 
 export interface RepositoryOptions {
   readonly keyfile: string;
-  readonly backend: string;
+  /** One backend URL, or several to write to all and read from the first good copy. */
+  readonly backends: readonly string[];
   /** Only `create` makes a missing backend folder. */
   readonly createIfMissing?: boolean;
+  /** With several backends, whether the run may go on without one that fails (true unless gc). */
+  readonly tolerateFailures?: boolean;
   readonly onWarning: (message: string) => void;
 }
 
@@ -53,6 +61,10 @@ export async function openRepository(options: RepositoryOptions): Promise<Reposi
   const masterKey = await loadKeyfile(options.keyfile, options.onWarning);
   const keys = deriveKeys(masterKey);
   wipe(masterKey);
-  const backend = await openBackend(options.backend, { createIfMissing: options.createIfMissing ?? false });
+  const backend = await openBackends(options.backends, {
+    createIfMissing: options.createIfMissing ?? false,
+    tolerateFailures: options.tolerateFailures ?? true,
+    onWarning: options.onWarning,
+  });
   return new Repository(backend, keys);
 }
