@@ -66,7 +66,8 @@ for (const kind of ['sftp', 's3'] as const) {
       await server.crash();
       const failed = await running;
       assert.is(failed.status, 2, failed.stderr);
-      assert.match(failed.stderr, kind === 'sftp' ? /^preserve: lost the connection to sftp:\/\// : /^preserve: cannot reach s3:\/\//);
+      assert.match(failed.stderr, kind === 'sftp' ? /^preserve: lost the connection to sftp:\/\//m : /^preserve: cannot reach s3:\/\//m);
+      assert.match(failed.stderr, /^preserve: warning: this run's lock stays on the backend until it goes stale/m);
       assert.not.match(failed.stderr, /\n\s+at /, 'no stack trace');
       await server.restart();
       assertOk(await runOn(server, repo, url, 'create', 'big', source), 'rerun');

@@ -22,7 +22,7 @@ import {
 import { type Chunker, FixedSizeChunker } from '../chunker/index.js';
 import { UsageError, describeError, isErrnoException } from '../errors/index.js';
 import { namesFor, readSystemAccounts } from '../owners/index.js';
-import type { Repository } from '../repository/index.js';
+import { type BackendLock, type Repository, withLock } from '../repository/index.js';
 import { compileExcludes, type ExcludeTest } from '../selection/index.js';
 import type { ArchiveId } from '../store/ids.js';
 import { forEachConcurrently } from '../util/concurrency.js';
@@ -62,8 +62,9 @@ async function fromSource<T>(path: string, operation: () => Promise<T>): Promise
   }
 }
 
+/** Stores the archive under a shared lock on the backend, so that no gc runs meanwhile (src/repository/lock.ts). */
 export async function createArchive(
-  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog'>,
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'backend'>,
   options: CreateOptions,
   reporter: ProblemReporter,
 ): Promise<CreateResult> {
@@ -71,6 +72,15 @@ export async function createArchive(
   if (badName) throw new UsageError(`archive name ${JSON.stringify(options.name)} is not allowed: it is ${badName}`);
   await repository.catalog.assertKeyMatches();
   await repository.catalog.assertNameFree(options.name);
+  return withLock(repository.backend, 'shared', 'create', (message) => reporter.warning(message), (lock) => storeArchive(repository, options, reporter, lock));
+}
+
+async function storeArchive(
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog'>,
+  options: CreateOptions,
+  reporter: ProblemReporter,
+  lock: BackendLock,
+): Promise<CreateResult> {
   const sourcePath = resolve(options.sourcePath);
   const rootInfo = await statSourceRoot(sourcePath);
   const walker = new TreeWalker(repository, options, reporter, rootInfo.dev);
@@ -90,6 +100,8 @@ export async function createArchive(
     groupNames: namesFor(walker.gids, accounts.groups),
     linkGroupSizes: walker.linkGroupSizes,
   };
+  // The archive may only reference blocks that gc could not have taken meanwhile.
+  await lock.assertHeld();
   const id = await repository.catalog.write(metadata);
   return { id, metadata };
 }

@@ -10,6 +10,8 @@ import { loadKeyfile } from '../keyfile/index.js';
 import { ContentStore } from '../store/content-store.js';
 import { type BlockId, type TreeId, idToHex } from '../store/ids.js';
 
+export { BackendLock, BackendLockedError, withLock, type LockKind } from './lock.js';
+
 export class Repository implements TreeSource, BlockSource {
   readonly blocks: ContentStore<'block'>;
   readonly trees: ContentStore<'tree'>;
