@@ -7,7 +7,9 @@ import { Command, CommanderError } from 'commander';
 import { ExitStatus, PreserveError, describeError } from '../errors/index.js';
 import { CliContext } from './context.js';
 import { registerCreate } from './create.js';
+import { registerDelete } from './delete.js';
 import { registerDiff } from './diff.js';
+import { registerGc } from './gc.js';
 import { registerKeygen } from './keygen.js';
 import { registerList } from './list.js';
 import { registerMount } from './mount.js';
@@ -19,7 +21,7 @@ function buildProgram(context: CliContext): Command {
     .description('encrypted, deduplicating backups that mount read-only through FUSE')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  for (const register of [registerKeygen, registerCreate, registerList, registerRestore, registerVerify, registerDiff, registerMount]) {
+  for (const register of [registerKeygen, registerCreate, registerList, registerRestore, registerVerify, registerDiff, registerMount, registerDelete, registerGc]) {
     register(program, context);
   }
   for (const command of program.commands) command.exitOverride();

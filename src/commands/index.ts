@@ -3,6 +3,7 @@
  * repository, returning results; printing and exit codes belong to src/cli.
  */
 export { createArchive, type CreateOptions, type CreateResult } from './create.js';
+export { collectGarbage, GcAbortedError, type GcOptions, type GcReport, type KindCounts } from './gc.js';
 export { diffArchives, type Change, type ChangeKind, type ChangedAspect } from './diff.js';
 export { restoreArchive, type RestoreOptions, type RestoreSummary } from './restore.js';
 export { verifyArchives, type VerifyOptions, type VerifyProblem, type VerifyReport } from './verify.js';
