@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { ProblemReporter } from '../commands/index.js';
 import { describeError } from '../errors/index.js';
+import { type Backend, openBackends } from '../backend/index.js';
 import { type Repository, openRepository } from '../repository/index.js';
 
 export interface RepositoryFlags {
@@ -20,8 +21,13 @@ export interface OpenOptions {
   readonly strict?: boolean;
 }
 
+/** What run() closes when the command ends: repositories and bare backends. */
+interface Closable {
+  close?(): Promise<void>;
+}
+
 export class CliContext implements ProblemReporter {
-  private readonly opened: Repository[] = [];
+  private readonly opened: Closable[] = [];
 
   constructor(
     /** Print stack traces with errors (--verbose). */
@@ -56,9 +62,16 @@ export class CliContext implements ProblemReporter {
     return repository;
   }
 
-  /** Releases every repository's connections, so that the process can end. */
+  /** Opens the backends the flags name without a key (key recover); run() closes them. */
+  async openBackends(flags: Pick<RepositoryFlags, 'backend'>): Promise<Backend> {
+    const backend = await openBackends(backendUrls(flags), { createIfMissing: false, tolerateFailures: true, onWarning: (m) => this.warning(m) });
+    this.opened.push(backend);
+    return backend;
+  }
+
+  /** Releases every repository's and backend's connections, so that the process can end. */
   async closeRepositories(): Promise<void> {
-    await Promise.all(this.opened.splice(0).map((repository) => repository.close()));
+    await Promise.all(this.opened.splice(0).map((opened) => opened.close?.()));
   }
 }
 

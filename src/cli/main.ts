@@ -10,6 +10,7 @@ import { registerCreate } from './create.js';
 import { registerDelete } from './delete.js';
 import { registerDiff } from './diff.js';
 import { registerGc } from './gc.js';
+import { registerKey } from './key.js';
 import { registerKeygen } from './keygen.js';
 import { registerList } from './list.js';
 import { registerMount } from './mount.js';
@@ -21,7 +22,7 @@ function buildProgram(context: CliContext): Command {
     .description('encrypted, deduplicating backups that mount read-only through FUSE')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  for (const register of [registerKeygen, registerCreate, registerList, registerRestore, registerVerify, registerDiff, registerMount, registerDelete, registerGc]) {
+  for (const register of [registerKeygen, registerCreate, registerList, registerRestore, registerVerify, registerDiff, registerMount, registerDelete, registerGc, registerKey]) {
     register(program, context);
   }
   for (const command of program.commands) command.exitOverride();
