@@ -16,6 +16,8 @@ import { SftpBackend } from './sftp-backend.js';
 
 const DEFAULT_KEY_FILES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 const READY_TIMEOUT_MS = 20_000;
+/** SFTP sessions per connection: each is one server process, so fsyncs and disk waits overlap (OpenSSH allows 10). */
+const SESSIONS = 4;
 /** A silent server is declared gone after 3 unanswered keepalives, 15 s apart. */
 const KEEPALIVE_MS = 15_000;
 
@@ -50,8 +52,10 @@ export async function openSftpBackend(url: string, createIfMissing: boolean): Pr
   const target = parseSftpUrl(url);
   const client = await connect(target);
   try {
-    const sftp = await new Promise<ssh2.SFTPWrapper>((resolve, reject) => client.sftp((error, session) => (error ? reject(error) : resolve(session))));
-    const backend = new SftpBackend(target.location, client, sftp, target.root);
+    const sessions = await Promise.all(
+      Array.from({ length: SESSIONS }, () => new Promise<ssh2.SFTPWrapper>((resolve, reject) => client.sftp((error, session) => (error ? reject(error) : resolve(session))))),
+    );
+    const backend = new SftpBackend(target.location, client, sessions, target.root);
     await backend.checkRoot(createIfMissing);
     return backend;
   } catch (error) {

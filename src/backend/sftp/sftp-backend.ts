@@ -45,16 +45,25 @@ export class SftpBackend implements Backend {
   /** Why the connection ended, once it has; every later call fails with it at once. */
   private lost: Error | undefined;
   private canFsync = true;
+  private nextSession = 0;
 
   constructor(
     readonly location: string,
     private readonly client: Client,
-    private readonly sftp: SFTPWrapper,
+    /** Several SFTP sessions on the one connection: the server answers each in order, and an fsync holds up its session. */
+    private readonly sessions: readonly SFTPWrapper[],
     /** The backend folder on the server, without a trailing slash. */
     private readonly root: string,
   ) {
     client.on('close', () => (this.lost ??= new Error('the connection closed')));
     client.on('error', (error: Error) => (this.lost ??= error));
+  }
+
+  /** The sessions in turn; a handle stays with the session that opened it. */
+  private session(): SFTPWrapper {
+    const sftp = this.sessions[this.nextSession++ % this.sessions.length];
+    if (sftp === undefined) throw new RangeError('an SFTP backend needs a session');
+    return sftp;
   }
 
   private pathOf(key: string): string {
@@ -87,7 +96,7 @@ export class SftpBackend implements Backend {
   /** The backend folder must exist (only `create` makes it, with its parents) and be a folder. */
   async checkRoot(createIfMissing: boolean): Promise<void> {
     try {
-      const stats = await this.request<Stats>(`stat ${this.root}`, (done) => this.sftp.stat(this.root, done));
+      const stats = await this.request<Stats>(`stat ${this.root}`, (done) => this.session().stat(this.root, done));
       if (!stats.isDirectory()) throw new BackendUnavailableError(`backend ${this.location} is not a folder`);
     } catch (error) {
       if (!isNoSuchFile(error)) throw error;
@@ -99,7 +108,7 @@ export class SftpBackend implements Backend {
   async has(key: string): Promise<boolean> {
     const path = this.pathOf(key);
     try {
-      await this.request<Stats>(`stat ${key}`, (done) => this.sftp.stat(path, done));
+      await this.request<Stats>(`stat ${key}`, (done) => this.session().stat(path, done));
       return true;
     } catch (error) {
       if (isNoSuchFile(error)) return false;
@@ -109,29 +118,30 @@ export class SftpBackend implements Backend {
 
   async get(key: string): Promise<Buffer> {
     const path = this.pathOf(key);
+    const sftp = this.session();
     let handle: Buffer;
     try {
-      handle = await this.request(`open ${key}`, (done) => this.sftp.open(path, 'r', done));
+      handle = await this.request(`open ${key}`, (done) => sftp.open(path, 'r', done));
     } catch (error) {
       if (isNoSuchFile(error)) throw new ObjectNotFoundError(key);
       throw error;
     }
     try {
-      const { size } = await this.request<Stats>(`stat ${key}`, (done) => this.sftp.fstat(handle, done));
+      const { size } = await this.request<Stats>(`stat ${key}`, (done) => sftp.fstat(handle, done));
       const data = Buffer.allocUnsafe(size);
-      await Promise.all(pieces(size).map(([offset, length]) => this.readPiece(key, handle, data, offset, length)));
+      await Promise.all(pieces(size).map(([offset, length]) => this.readPiece(sftp, key, handle, data, offset, length)));
       return data;
     } finally {
-      await this.closeHandle(key, handle);
+      await this.closeHandle(sftp, key, handle);
     }
   }
 
   /** Reads data[offset, offset+length) from the same place in the file; servers may answer short. */
-  private async readPiece(key: string, handle: Buffer, data: Buffer, offset: number, length: number): Promise<void> {
+  private async readPiece(sftp: SFTPWrapper, key: string, handle: Buffer, data: Buffer, offset: number, length: number): Promise<void> {
     let done = 0;
     while (done < length) {
       const at = offset + done;
-      const count = await this.request<number>(`read ${key}`, (callback) => this.sftp.read(handle, data, at, length - done, at, callback));
+      const count = await this.request<number>(`read ${key}`, (callback) => sftp.read(handle, data, at, length - done, at, callback));
       if (count === 0) throw new BackendUnavailableError(`${this.location}: ${key} ended before its size (changed while being read)`);
       done += count;
     }
@@ -144,7 +154,7 @@ export class SftpBackend implements Backend {
     await this.writeNewFile(tmpPath, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     try {
       await this.ensureFolder(posix.dirname(finalPath));
-      await this.request(`rename to ${key}`, (done) => this.sftp.rename(tmpPath, finalPath, (error) => done(error, undefined)));
+      await this.request(`rename to ${key}`, (done) => this.session().rename(tmpPath, finalPath, (error) => done(error, undefined)));
       return true;
     } catch (error) {
       await this.removeTemporary(tmpPath, error);
@@ -156,25 +166,26 @@ export class SftpBackend implements Backend {
 
   /** Creates path exclusively and writes data with its requests in flight together, then fsyncs. */
   private async writeNewFile(path: string, data: Buffer): Promise<void> {
-    const handle = await this.request<Buffer>(`create ${path}`, (done) => this.sftp.open(path, 'wx', { mode: 0o600 }, done));
+    const sftp = this.session();
+    const handle = await this.request<Buffer>(`create ${path}`, (done) => sftp.open(path, 'wx', { mode: 0o600 }, done));
     try {
       await Promise.all(
         pieces(data.length).map(([offset, length]) =>
-          this.request(`write ${path}`, (done) => this.sftp.write(handle, data, offset, length, offset, (error) => done(error, undefined))),
+          this.request(`write ${path}`, (done) => sftp.write(handle, data, offset, length, offset, (error) => done(error, undefined))),
         ),
       );
-      await this.fsync(path, handle);
+      await this.fsync(sftp, path, handle);
     } finally {
-      await this.closeHandle(path, handle);
+      await this.closeHandle(sftp, path, handle);
     }
   }
 
   /** fsync@openssh.com when the server has it, so a renamed object never names data still in flight. */
-  private async fsync(path: string, handle: Buffer): Promise<void> {
+  private async fsync(sftp: SFTPWrapper, path: string, handle: Buffer): Promise<void> {
     if (!this.canFsync) return;
     await this.request(`fsync ${path}`, (done) => {
       try {
-        this.sftp.ext_openssh_fsync(handle, (error) => done(error, undefined));
+        sftp.ext_openssh_fsync(handle, (error) => done(error, undefined));
       } catch (error) {
         // ssh2 refuses before sending anything when the server did not offer the extension.
         if (!(error instanceof Error && error.message.includes('does not support'))) throw error;
@@ -184,16 +195,16 @@ export class SftpBackend implements Backend {
     });
   }
 
-  private async closeHandle(what: string, handle: Buffer): Promise<void> {
+  private async closeHandle(sftp: SFTPWrapper, what: string, handle: Buffer): Promise<void> {
     // After the connection is gone the handle went with it, and the caller is already failing.
     if (this.lost) return;
-    await this.request(`close ${what}`, (done) => this.sftp.close(handle, (error) => done(error, undefined)));
+    await this.request(`close ${what}`, (done) => sftp.close(handle, (error) => done(error, undefined)));
   }
 
   /** Best effort after a failed put: the put's own error is what the caller sees. */
   private async removeTemporary(path: string, cause: unknown): Promise<void> {
     if (this.lost) return;
-    await this.request(`remove ${path}`, (done) => this.sftp.unlink(path, (error) => done(error, undefined))).catch((error: unknown) => {
+    await this.request(`remove ${path}`, (done) => this.session().unlink(path, (error) => done(error, undefined))).catch((error: unknown) => {
       throw new BackendUnavailableError(`${describeError(cause)}; and removing the temporary ${path} failed: ${describeError(error)}`, { cause });
     });
   }
@@ -211,21 +222,21 @@ export class SftpBackend implements Backend {
 
   private async makeFolder(path: string): Promise<void> {
     try {
-      await this.request(`mkdir ${path}`, (done) => this.sftp.mkdir(path, { mode: 0o700 }, (error) => done(error, undefined)));
+      await this.request(`mkdir ${path}`, (done) => this.session().mkdir(path, { mode: 0o700 }, (error) => done(error, undefined)));
       return;
     } catch (error) {
       if (!(error instanceof SftpStatusError)) throw error;
     }
     // mkdir fails alike for "exists" and "parent missing" in SFTP v3; stat tells them apart.
     try {
-      const stats = await this.request<Stats>(`stat ${path}`, (done) => this.sftp.stat(path, done));
+      const stats = await this.request<Stats>(`stat ${path}`, (done) => this.session().stat(path, done));
       if (stats.isDirectory()) return;
       throw new BackendUnavailableError(`${this.location}: ${path} exists and is not a folder`);
     } catch (error) {
       if (!isNoSuchFile(error)) throw error;
     }
     await this.ensureFolder(posix.dirname(path));
-    await this.request(`mkdir ${path}`, (done) => this.sftp.mkdir(path, { mode: 0o700 }, (error) => done(error, undefined)));
+    await this.request(`mkdir ${path}`, (done) => this.session().mkdir(path, { mode: 0o700 }, (error) => done(error, undefined)));
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
@@ -236,7 +247,7 @@ export class SftpBackend implements Backend {
     const path = relative === '' ? this.root : `${this.root}/${relative}`;
     let entries;
     try {
-      entries = await this.request<FileEntryWithStats[]>(`list ${relative}`, (done) => this.sftp.readdir(path, done));
+      entries = await this.request<FileEntryWithStats[]>(`list ${relative}`, (done) => this.session().readdir(path, done));
     } catch (error) {
       if (isNoSuchFile(error)) return;
       throw error;
@@ -251,7 +262,7 @@ export class SftpBackend implements Backend {
   async delete(key: string): Promise<void> {
     const path = this.pathOf(key);
     try {
-      await this.request(`remove ${key}`, (done) => this.sftp.unlink(path, (error) => done(error, undefined)));
+      await this.request(`remove ${key}`, (done) => this.session().unlink(path, (error) => done(error, undefined)));
     } catch (error) {
       if (!isNoSuchFile(error)) throw error;
     }
