@@ -2,7 +2,11 @@
  * The SFTP backend against a real OpenSSH server on loopback: the shared contract suite,
  * host key checking, and opening errors.
  */
+import { execFile, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openBackend } from '../src/backend/index.js';
@@ -10,6 +14,9 @@ import { checkHostKey } from '../src/backend/sftp/known-hosts.js';
 import { BackendUnavailableError } from '../src/errors/index.js';
 import { runBackendSuite } from './backend-suite.js';
 import { type TestServer, startSshServer } from './servers.js';
+import { makeTempDir } from './support.js';
+
+const exec = promisify(execFile);
 
 let server: Promise<TestServer> | undefined;
 let count = 0;
@@ -23,29 +30,24 @@ async function sshServer(): Promise<TestServer> {
   return server;
 }
 
-async function withBackendAt<T>(label: string, createIfMissing: boolean, body: (url: string) => Promise<T>): Promise<T> {
-  const url = (await sshServer()).backendUrl(label);
-  return body(url);
-}
-
 runBackendSuite('sftp backend', async () => {
   const url = (await sshServer()).backendUrl(`suite-${count++}`);
   const backend = await openBackend(url, { createIfMissing: true });
   return { backend, dispose: async () => backend.close?.() };
 });
 
-test('sftp backend: a missing folder is refused unless asked to create it', () =>
-  withBackendAt('not-yet', false, async (url) => {
-    try {
-      await openBackend(url, { createIfMissing: false });
-      assert.unreachable('should refuse');
-    } catch (error) {
-      assert.instance(error, BackendUnavailableError);
-      assert.match((error as Error).message, 'does not exist');
-    }
-    const backend = await openBackend(url, { createIfMissing: true });
-    await backend.close?.();
-  }));
+test('sftp backend: a missing folder is refused unless asked to create it', async () => {
+  const url = (await sshServer()).backendUrl('not-yet');
+  try {
+    await openBackend(url, { createIfMissing: false });
+    assert.unreachable('should refuse');
+  } catch (error) {
+    assert.instance(error, BackendUnavailableError);
+    assert.match((error as Error).message, 'does not exist');
+  }
+  const backend = await openBackend(url, { createIfMissing: true });
+  await backend.close?.();
+});
 
 test('sftp backend: an unknown or changed host key stops the connection before anything is sent', async () => {
   const started = await sshServer();
@@ -58,6 +60,27 @@ test('sftp backend: an unknown or changed host key stops the connection before a
     assert.match((unknown as Error).message, /not in \/nonexistent\/known_hosts.*ssh-keyscan -p \d+ 127\.0\.0\.1/);
   } finally {
     process.env.PRESERVE_SSH_KNOWN_HOSTS = saved;
+  }
+});
+
+test('sftp backend: logs in with a key held by an ssh agent', async () => {
+  const started = await sshServer();
+  const dir = await makeTempDir('agent');
+  const socket = join(dir.path, 'agent.sock');
+  const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+  const saved = { key: process.env.PRESERVE_SSH_KEY, sock: process.env.SSH_AUTH_SOCK };
+  try {
+    while (!existsSync(socket)) await new Promise((done) => setTimeout(done, 10));
+    await exec('ssh-add', ['-q', started.env.PRESERVE_SSH_KEY as string], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+    delete process.env.PRESERVE_SSH_KEY;
+    process.env.SSH_AUTH_SOCK = socket;
+    const backend = await openBackend(started.backendUrl('agent'), { createIfMissing: true });
+    assert.ok(await backend.put('archives/x', Buffer.from('via the agent')));
+    await backend.close?.();
+  } finally {
+    Object.assign(process.env, { PRESERVE_SSH_KEY: saved.key, SSH_AUTH_SOCK: saved.sock });
+    agent.kill();
+    await dir.remove();
   }
 });
 

@@ -22,7 +22,7 @@ export type LockKind = 'shared' | 'exclusive';
 
 const LOCKS_PREFIX = 'locks/';
 const REFRESH_MS = 5 * 60_000;
-export const STALE_AFTER_MS = 30 * 60_000;
+const STALE_AFTER_MS = 30 * 60_000;
 
 export interface LockInfo {
   readonly kind: LockKind;
@@ -71,7 +71,7 @@ function processIsGone(pid: number): boolean {
   }
 }
 
-export function isStale(lock: LockInfo, now: number): boolean {
+function isStale(lock: LockInfo, now: number): boolean {
   return now - lock.refreshedAt > STALE_AFTER_MS || (lock.host === hostname() && lock.pid !== process.pid && processIsGone(lock.pid));
 }
 

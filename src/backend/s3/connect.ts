@@ -15,7 +15,7 @@ const DEFAULT_MAX_ATTEMPTS = 6;
 /** Requests in flight at once; create and restore keep several files moving. */
 const MAX_SOCKETS = 64;
 
-export function parseS3Url(url: string): { bucket: string; prefix: string; location: string } {
+function parseS3Url(url: string): { bucket: string; prefix: string; location: string } {
   const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/i.exec(url);
   const bucket = match?.[1];
   if (bucket === undefined) throw new UsageError(`backend URL ${url} is not of the form s3://bucket[/prefix]`);

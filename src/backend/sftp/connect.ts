@@ -30,7 +30,7 @@ interface SftpTarget {
   readonly location: string;
 }
 
-export function parseSftpUrl(url: string): SftpTarget {
+function parseSftpUrl(url: string): SftpTarget {
   let parsed: URL;
   try {
     parsed = new URL(url);

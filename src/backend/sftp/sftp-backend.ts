@@ -17,7 +17,7 @@ const NO_SUCH_FILE = 2;
 const PIECE = 128 * 1024;
 
 /** A status the server answered with; exit 2 when it reaches the user (permissions, full disk). */
-export class SftpStatusError extends BackendUnavailableError {
+class SftpStatusError extends BackendUnavailableError {
   constructor(
     message: string,
     readonly status: number,
