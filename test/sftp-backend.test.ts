@@ -5,6 +5,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
@@ -58,7 +60,16 @@ test('sftp backend: an unknown or changed host key stops the connection before a
     const unknown = await openBackend(url, { createIfMissing: true }).then(() => undefined, (error: unknown) => error);
     assert.instance(unknown, BackendUnavailableError);
     assert.match((unknown as Error).message, /not in \/nonexistent\/known_hosts.*ssh-keyscan -p \d+ 127\.0\.0\.1/);
+    // The same host and port with another key (the user key stands in for an impostor's host key).
+    const [type, key] = (await readFile(`${started.env.PRESERVE_SSH_KEY}.pub`, 'utf8')).split(' ');
+    const port = /:(\d+)\//.exec(url)?.[1];
+    process.env.PRESERVE_SSH_KNOWN_HOSTS = join(tmpdir(), `preserve-impostor-${process.pid}`);
+    await writeFile(process.env.PRESERVE_SSH_KNOWN_HOSTS, `[127.0.0.1]:${port} ${type} ${key}\n`);
+    const changed = await openBackend(url, { createIfMissing: true }).then(() => undefined, (error: unknown) => error);
+    assert.instance(changed, BackendUnavailableError);
+    assert.match((changed as Error).message, /host key of \[127\.0\.0\.1\]:\d+ differs from the one in .*refusing to connect/);
   } finally {
+    if (process.env.PRESERVE_SSH_KNOWN_HOSTS !== '/nonexistent/known_hosts') await rm(process.env.PRESERVE_SSH_KNOWN_HOSTS as string, { force: true });
     process.env.PRESERVE_SSH_KNOWN_HOSTS = saved;
   }
 });
