@@ -24,7 +24,10 @@ export interface TestServer {
   readonly env: Record<string, string>;
   /** Where the server keeps what it stores, to watch progress or damage objects behind its back. */
   readonly dataDir: string;
-  /** Kills the server and every process it started, at once, as a crash would; its data stays. */
+  /**
+   * Makes the server vanish mid-flight, as a crash would, keeping its data: sshd is killed
+   * with every session process; the S3 server's connections are dropped in front of it.
+   */
   crash(): Promise<void>;
   /** Starts it again on the same port with the same data. */
   restart(): Promise<void>;
@@ -32,13 +35,10 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** A server process on a fixed loopback port that can be crashed and started again. */
-async function managedServer(
-  dir: { path: string; remove: () => Promise<void> },
-  port: number,
-  launch: () => ChildProcess,
-  details: Pick<TestServer, 'backendUrl' | 'env' | 'dataDir'>,
-): Promise<TestServer> {
+type ServerControl = Pick<TestServer, 'crash' | 'restart' | 'stop'>;
+
+/** A server process on a fixed loopback port that can be killed and started again; stop also removes dir. */
+async function managedServer(dir: { path: string; remove: () => Promise<void> }, port: number, launch: () => ChildProcess): Promise<ServerControl> {
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
     child = launch();
@@ -54,10 +54,11 @@ async function managedServer(
     await dir.remove();
     throw error;
   }
-  return { ...details, crash, restart: start, stop: async () => {
+  const stop = async (): Promise<void> => {
     await crash();
     await dir.remove();
-  } };
+  };
+  return { crash, restart: start, stop };
 }
 
 /** A port nobody listens on right now. */
@@ -148,11 +149,13 @@ export async function startSshServer(): Promise<TestServer> {
     await dir.remove();
     throw error;
   }
-  return managedServer(dir, port, () => spawn(SSHD, ['-D', '-e', '-f', file('sshd_config')], { stdio: ['ignore', 'pipe', 'pipe'] }), {
+  const control = await managedServer(dir, port, () => spawn(SSHD, ['-D', '-e', '-f', file('sshd_config')], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  return {
+    ...control,
     backendUrl: (label) => `sftp://${userInfo().username}@127.0.0.1:${port}${join(dir.path, 'data', label)}`,
     dataDir: join(dir.path, 'data'),
     env: { PRESERVE_SSH_KEY: file('user_key'), PRESERVE_SSH_KNOWN_HOSTS: file('known_hosts'), SSH_AUTH_SOCK: '' },
-  });
+  };
 }
 
 function sshdConfig(port: number, dir: string): string {
@@ -202,15 +205,14 @@ export async function startS3Server(): Promise<TestServer> {
     await server.run();`;
   // s3rver makes its list continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider.
   const args = ['--openssl-legacy-provider', '--input-type=module', '-e', script];
-  const server = await managedServer(dir, serverPort, () => spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }), {
-    backendUrl: () => '',
-    dataDir: dir.path,
-    env: {},
-  });
+  const server = await managedServer(dir, serverPort, () => spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   // s3rver writes an object's data and its metadata as two files, so killing it mid-write leaves
   // objects it then answers 500 for, as no real store would. A crash is therefore modelled in
   // front of it: the proxy drops every connection and refuses new ones, and the store stays whole.
-  const proxy = await loopbackProxy(serverPort);
+  const proxy = await loopbackProxy(serverPort).catch(async (error: unknown) => {
+    await server.stop();
+    throw error;
+  });
   return {
     backendUrl: (label) => `s3://${S3_TEST_BUCKET}/${label}`,
     dataDir: dir.path,
