@@ -4,12 +4,14 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { FileCache, cacheFolder } from '../cache/index.js';
 import { createArchive } from '../commands/index.js';
 import { PartialFailureError, describeError } from '../errors/index.js';
+import { readExcludeFile } from '../selection/index.js';
 import type { Repository } from '../repository/index.js';
 import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
 import { formatBytes } from './format.js';
 
 interface CreateFlags extends RepositoryFlags {
   readonly exclude: string[];
+  readonly excludeFile: string[];
   readonly dereference?: boolean;
   readonly oneFileSystem?: boolean;
   /** false with --no-cache. */
@@ -31,6 +33,7 @@ export function registerCreate(program: Command, context: CliContext): void {
     .argument('<name>', 'name of the new archive (must not exist yet)')
     .argument('<path>', 'folder to back up')
     .option('--exclude <pattern>', 'leave out matching entries; repeatable (see README)', collect, [])
+    .option('--exclude-file <file>', 'leave out entries matching the patterns in FILE, one per line; repeatable', collect, [])
     .option('--dereference', 'store what symlinks point to instead of the links')
     .option('--one-file-system', 'do not descend into folders on other filesystems')
     .option('--cache-dir <folder>', 'where to remember unchanged files (env PRESERVE_CACHE_DIR; default ~/.cache/preserve)')
@@ -38,6 +41,7 @@ export function registerCreate(program: Command, context: CliContext): void {
     .option('--rescan-delay <ms>', 'pause before re-checking the files read for changes', parseMilliseconds, 1000)
     .action(async (name: string, path: string, flags: CreateFlags) => {
       const started = Date.now();
+      const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
       const repository = await context.openRepository(flags, true);
       const cacheRoot = cacheFolder(flags.cacheDir);
       const cache = flags.cache ? await openCache(cacheRoot, repository, context) : undefined;
@@ -47,7 +51,7 @@ export function registerCreate(program: Command, context: CliContext): void {
           {
             name,
             sourcePath: path,
-            excludes: flags.exclude,
+            excludes: [...flags.exclude, ...fromFiles.flat()],
             dereference: flags.dereference === true,
             oneFileSystem: flags.oneFileSystem === true,
             cache,

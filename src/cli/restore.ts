@@ -4,16 +4,29 @@ import { PartialFailureError } from '../errors/index.js';
 import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
 import { formatBytes } from './format.js';
 
+interface RestoreFlags extends RepositoryFlags {
+  readonly numericOwner?: boolean;
+  readonly dereference?: boolean;
+  readonly hardDereference?: boolean;
+}
+
 export function registerRestore(program: Command, context: CliContext): void {
   withRepositoryFlags(program.command('restore').description('extract archive NAME, or only the given paths, into TARGET'))
     .argument('<name>', 'archive to restore')
     .argument('<target>', 'folder to restore into (created if missing)')
     .argument('[paths...]', 'files or folders inside the archive to restore (default: everything)')
     .option('--numeric-owner', 'when run as root, restore owners by number, ignoring the user and group names recorded')
-    .action(async (name: string, target: string, paths: string[], flags: RepositoryFlags & { numericOwner?: boolean }) => {
+    .option('--dereference', 'restore what symlinks point to, when it is in the archive, instead of the links')
+    .option('--hard-dereference', 'restore every hardlink as a separate file')
+    .action(async (name: string, target: string, paths: string[], flags: RestoreFlags) => {
       const repository = await context.openRepository(flags);
       const snapshot = await repository.snapshot(name);
-      const summary = await restoreArchive(snapshot, repository, { target, paths, numericOwner: flags.numericOwner === true }, context);
+      const summary = await restoreArchive(
+        snapshot,
+        repository,
+        { target, paths, numericOwner: flags.numericOwner === true, dereference: flags.dereference === true, hardDereference: flags.hardDereference === true },
+        context,
+      );
       context.print(
         `restored ${summary.files} files, ${summary.directories} folders, ${summary.symlinks} symlinks ` +
           `(${formatBytes(summary.bytes)}) into ${target}`,

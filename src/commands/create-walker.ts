@@ -5,7 +5,7 @@
  */
 import type { BigIntStats } from 'node:fs';
 import { type FileHandle, lstat, readdir, readlink, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import {
   type ChunkRef,
   type DirectoryEntry,
@@ -75,7 +75,8 @@ export class TreeWalker {
   constructor(
     private readonly context: WalkContext,
     private readonly options: WalkOptions,
-    private readonly rootDevice: bigint,
+    /** The folder being backed up, and the device it is on (for --one-file-system). */
+    private readonly root: { readonly path: string; readonly device: bigint },
   ) {
     this.isExcluded = compileExcludes(options.excludes);
   }
@@ -91,7 +92,7 @@ export class TreeWalker {
   /** Stores a folder's tree; `ancestors` holds dev:ino of the folders above, to stop symlink loops. */
   async directory(path: string, relativePath: string, info: BigIntStats, ancestors: ReadonlySet<string>): Promise<DirectoryEntry> {
     this.totals.directories++;
-    const crossesDevice = this.options.oneFileSystem && info.dev !== this.rootDevice;
+    const crossesDevice = this.options.oneFileSystem && info.dev !== this.root.device;
     const names = crossesDevice ? [] : await fromSource(path, () => readdir(path));
     const inside = new Set(ancestors).add(identity(info));
     const children = names
@@ -134,12 +135,30 @@ export class TreeWalker {
       if (info.isFile()) return this.file(child.path, child.name, info);
       if (info.isSymbolicLink()) {
         const target = await fromSource(child.path, () => readlink(child.path));
+        if (this.options.dereference) this.context.reporter.warning(`${child.path} -> ${target}: kept as a symlink, its target does not exist`);
+        else await this.checkLinkTarget(child.path, target);
         this.totals.symlinks++;
         return { ...this.attributes(child.name, info), type: 'symlink', target };
       }
       this.context.reporter.warning(`${child.path}: skipped, ${fileTypeName(info)} are not backed up`);
       return undefined;
     });
+  }
+
+  /** Says when a link is backed up but what it points to is not, naming the link's text. */
+  private async checkLinkTarget(path: string, target: string): Promise<void> {
+    const pointsTo = resolve(dirname(path), target);
+    const inside = relative(this.root.path, pointsTo);
+    if (inside.startsWith('..') || isAbsolute(inside)) {
+      this.context.reporter.info(`${path} -> ${target}: the link is backed up; what it points to is outside ${this.root.path}`);
+    } else if (this.isExcludedWithParents(inside) || !(await lstat(pointsTo).then(() => true, () => false))) {
+      this.context.reporter.warning(`${path} -> ${target}: the link is backed up, but what it points to is excluded or missing`);
+    }
+  }
+
+  private isExcludedWithParents(relativePath: string): boolean {
+    const parts = relativePath.split('/');
+    return parts.some((_, i) => this.isExcluded(parts.slice(0, i + 1).join('/')));
   }
 
   /** Runs work on one source entry; if reading the source fails, the entry is reported and left out. */
@@ -160,8 +179,8 @@ export class TreeWalker {
       try {
         return await stat(path, { bigint: true });
       } catch (error) {
+        // A dangling link is kept as a link; nonFolder() says so, with the link's text.
         if (!(isErrnoException(error) && (error.code === 'ENOENT' || error.code === 'ELOOP'))) throw new SourceError(path, error);
-        this.context.reporter.warning(`${path}: its target does not exist, so it is kept as a symlink`);
       }
     }
     return fromSource(path, () => lstat(path, { bigint: true }));

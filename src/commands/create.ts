@@ -88,7 +88,7 @@ export async function createArchive(
 }
 
 async function walkOnce(context: WalkContext, options: WalkOptions, sourcePath: string, rootInfo: BigIntStats) {
-  const walker = new TreeWalker(context, options, rootInfo.dev);
+  const walker = new TreeWalker(context, options, { path: sourcePath, device: rootInfo.dev });
   try {
     return { walker, root: await walker.directory(sourcePath, '', rootInfo, new Set()) };
   } catch (error) {

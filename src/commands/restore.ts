@@ -13,7 +13,9 @@ import {
   type DirectoryEntry,
   type Entry,
   type FileEntry,
+  type ResolvedEntry,
   type Snapshot,
+  type SymlinkEntry,
   SnapshotDirectory,
 } from '../archive/index.js';
 import { UsageError, describeError, isErrnoException } from '../errors/index.js';
@@ -28,6 +30,10 @@ export interface RestoreOptions {
   readonly paths: readonly string[];
   /** Restore owners by their archived numbers, ignoring the user and group name tables. */
   readonly numericOwner: boolean;
+  /** Restore what symlinks point to (when it is in the archive) instead of the links. */
+  readonly dereference: boolean;
+  /** Restore every hardlink as a file of its own. */
+  readonly hardDereference: boolean;
 }
 
 export interface RestoreSummary {
@@ -54,7 +60,7 @@ export async function restoreArchive(
   const target = resolve(options.target);
   await prepareTarget(target);
   const runAsRoot = process.getuid?.() === 0;
-  const restorer = new Restorer(blocks, reporter, runAsRoot ? await ownerMapping(snapshot, options.numericOwner) : undefined);
+  const restorer = new Restorer(snapshot, blocks, reporter, options, runAsRoot ? await ownerMapping(snapshot, options.numericOwner) : undefined);
   await restorer.restoreSelections(snapshot.root, target, selections);
   return restorer.summary;
 }
@@ -104,9 +110,14 @@ class Restorer {
   /** Folder attributes are applied after their content, or a read-only folder could not be filled. */
   private readonly pendingFolders: { path: string; entry: DirectoryEntry }[] = [];
 
+  /** Trees of the folders being restored, outermost first: a dereferenced link into one would loop. */
+  private readonly openFolders = new Set<string>();
+
   constructor(
+    private readonly snapshot: Snapshot,
     private readonly blocks: BlockSource,
     private readonly reporter: ProblemReporter,
+    private readonly options: Pick<RestoreOptions, 'dereference' | 'hardDereference'>,
     /** Set only when running as root, the only case where chown can succeed. */
     private readonly owners: OwnerMapping | undefined,
   ) {}
@@ -154,10 +165,40 @@ class Restorer {
       case 'file':
         if (await this.attempt(path, () => this.restoreFile(entry, path))) this.summary.files++;
         return;
-      case 'symlink':
-        if (await this.attempt(path, () => this.restoreSymlink(entry, path))) this.summary.symlinks++;
+      case 'symlink': {
+        const target = this.options.dereference ? await this.dereference(parent, entry, path) : undefined;
+        // The target keeps its own name: links inside a folder resolve from where it really is.
+        if (target?.parent) await this.restoreEntry(target.parent, target.entry, path);
+        else if (await this.attempt(path, () => this.restoreSymlink(entry, path))) this.summary.symlinks++;
         return;
+      }
     }
+  }
+
+  /**
+   * With --dereference, the entry a symlink leads to inside the archive, restored at the
+   * link's path; undefined keeps the link.
+   */
+  private async dereference(parent: SnapshotDirectory, link: SymlinkEntry, path: string): Promise<ResolvedEntry | undefined> {
+    let resolved: ResolvedEntry | undefined;
+    try {
+      resolved = await this.snapshot.resolveLink(parent.path, link.target);
+    } catch (error) {
+      this.report(path, error); // a damaged tree on the way: the link itself is still restored
+      return undefined;
+    }
+    const why = this.whyKeepLink(resolved);
+    if (why === undefined) return resolved;
+    this.reporter.warning(`${path} -> ${link.target}: kept as a symlink, ${why}`);
+    return undefined;
+  }
+
+  private whyKeepLink(resolved: ResolvedEntry | undefined): string | undefined {
+    if (resolved === undefined) return 'its target is not in the archive';
+    if (resolved.parent === undefined) return 'it points to the root of the archive';
+    const entry = resolved.entry;
+    if (entry.type === 'directory' && this.openFolders.has(entry.tree.toString('hex'))) return 'it points to a folder that contains it';
+    return undefined;
   }
 
   private async restoreFolderContent(directory: SnapshotDirectory, path: string): Promise<void> {
@@ -168,10 +209,13 @@ class Restorer {
       this.report(path, error);
       return;
     }
+    const tree = directory.entry.tree.toString('hex');
+    this.openFolders.add(tree);
     const restore = (entry: Entry) => this.restoreEntry(directory, entry, join(path, entry.name));
     await forEachConcurrently(entries.filter((entry) => entry.type !== 'directory'), PARALLEL_FILES, restore);
     // Folders one at a time, so only the folder being restored has files in flight.
     for (const entry of entries.filter((entry) => entry.type === 'directory')) await restore(entry);
+    this.openFolders.delete(tree);
   }
 
   /** Runs one item's work; a failure is reported against its path and the restore goes on. */
@@ -208,10 +252,11 @@ class Restorer {
 
   /** The group lookup happens before any await, so concurrent members cannot both claim it. */
   private restoreFile(entry: FileEntry, path: string): Promise<void> {
-    const first = entry.linkGroup === 0 ? undefined : this.linkedPaths.get(entry.linkGroup);
+    const linked = entry.linkGroup !== 0 && !this.options.hardDereference;
+    const first = linked ? this.linkedPaths.get(entry.linkGroup) : undefined;
     if (first) return first.then((firstPath) => (firstPath === undefined ? this.writeFile(entry, path) : this.linkTo(firstPath, path)));
     const writing = this.writeFile(entry, path);
-    if (entry.linkGroup !== 0) this.linkedPaths.set(entry.linkGroup, writing.then(() => path, () => undefined));
+    if (linked) this.linkedPaths.set(entry.linkGroup, writing.then(() => path, () => undefined));
     return writing;
   }
 
@@ -253,7 +298,7 @@ class Restorer {
     return fetch;
   }
 
-  private async restoreSymlink(entry: Entry & { type: 'symlink' }, path: string): Promise<void> {
+  private async restoreSymlink(entry: SymlinkEntry, path: string): Promise<void> {
     await this.clearWay(path);
     await symlink(entry.target, path);
     if (this.owners) await lchown(path, this.owners.uid(entry.uid), this.owners.gid(entry.gid));
