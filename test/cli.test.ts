@@ -260,7 +260,8 @@ test('an unreadable file is reported and skipped; the archive holds the rest; ex
 
 function runAs(uid: number | undefined, args: string[]): Promise<{ status: number; stderr: string }> {
   if (uid === undefined) return runPreserve(args);
-  const env = { ...process.env, PRESERVE_CACHE_DIR: join(tmpdir(), `preserve-cache-${uid}`) };
+  const home = join(tmpdir(), `preserve-home-${uid}`);
+  const env = { ...process.env, HOME: home, PRESERVE_CACHE_DIR: join(home, 'cache') };
   return exec(process.execPath, [join(process.cwd(), 'bin', 'preserve'), ...args], { uid, gid: uid, env }).then(
     (r) => ({ status: 0, stderr: r.stderr }),
     (e: { code: number; stderr: string }) => ({ status: e.code, stderr: e.stderr }),

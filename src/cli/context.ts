@@ -2,15 +2,11 @@
  * What every CLI command shares: printing, reporting per-item problems, and opening the
  * repository from the common options.
  */
-import type { Command } from 'commander';
 import type { ProblemReporter } from '../commands/index.js';
 import { describeError } from '../errors/index.js';
 import { type Repository, openRepository } from '../repository/index.js';
 
-export interface RepositoryFlags {
-  readonly keyfile: string;
-  readonly backend: string;
-}
+import type { RepositoryFlags } from './flags.js';
 
 export class CliContext implements ProblemReporter {
   constructor(
@@ -40,16 +36,4 @@ export class CliContext implements ProblemReporter {
   openRepository(flags: RepositoryFlags, createIfMissing = false): Promise<Repository> {
     return openRepository({ keyfile: flags.keyfile, backend: flags.backend, createIfMissing, onWarning: (m) => this.warning(m) });
   }
-}
-
-/** --keyfile, --backend (with their environment defaults) and --verbose, on every command. */
-export function withRepositoryFlags(command: Command): Command {
-  return withKeyfileFlag(command)
-    .option('--backend <url>', 'where the backups live: file:///abs/path or a folder path (env PRESERVE_BACKEND)', process.env.PRESERVE_BACKEND ?? '');
-}
-
-export function withKeyfileFlag(command: Command): Command {
-  return command
-    .option('--keyfile <file>', 'the master key file (env PRESERVE_KEYFILE)', process.env.PRESERVE_KEYFILE ?? '')
-    .option('-v, --verbose', 'print details, and stack traces with errors');
 }

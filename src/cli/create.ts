@@ -6,7 +6,8 @@ import { createArchive } from '../commands/index.js';
 import { PartialFailureError, describeError } from '../errors/index.js';
 import { readExcludeFile } from '../selection/index.js';
 import type { Repository } from '../repository/index.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withCacheDirFlag, withExcludeFlags, withRepositoryFlags } from './flags.js';
 import { formatBytes } from './format.js';
 
 interface CreateFlags extends RepositoryFlags {
@@ -20,8 +21,6 @@ interface CreateFlags extends RepositoryFlags {
   readonly rescanDelay: number;
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
 function parseMilliseconds(value: string): number {
   const ms = Number(value);
   if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidArgumentError('expected a whole number of milliseconds');
@@ -29,14 +28,12 @@ function parseMilliseconds(value: string): number {
 }
 
 export function registerCreate(program: Command, context: CliContext): void {
-  withRepositoryFlags(program.command('create').description('back up PATH as a new archive NAME'))
+  const command = program.command('create').description('back up PATH as a new archive NAME');
+  withCacheDirFlag(withExcludeFlags(withRepositoryFlags(command)))
     .argument('<name>', 'name of the new archive (must not exist yet)')
     .argument('<path>', 'folder to back up')
-    .option('--exclude <pattern>', 'leave out matching entries; repeatable (see README)', collect, [])
-    .option('--exclude-file <file>', 'leave out entries matching the patterns in FILE, one per line; repeatable', collect, [])
     .option('--dereference', 'store what symlinks point to instead of the links')
     .option('--one-file-system', 'do not descend into folders on other filesystems')
-    .option('--cache-dir <folder>', 'where to remember unchanged files (env PRESERVE_CACHE_DIR; default ~/.cache/preserve)')
     .option('--no-cache', 'read every file, remembering nothing between runs')
     .option('--rescan-delay <ms>', 'pause before re-checking the files read for changes', parseMilliseconds, 1000)
     .action(async (name: string, path: string, flags: CreateFlags) => {

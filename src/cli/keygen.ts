@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors/index.js';
 import { generateKeyfile } from '../keyfile/index.js';
-import { type CliContext, withKeyfileFlag } from './context.js';
+import type { CliContext } from './context.js';
+import { withKeyfileFlag } from './flags.js';
 
 export function registerKeygen(program: Command, context: CliContext): void {
   withKeyfileFlag(program.command('keygen').description('write a new random master key to --keyfile (mode 0600); never overwrites'))

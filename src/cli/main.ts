@@ -3,8 +3,10 @@
  * and calls src/commands; this file builds the program and decides the exit status in
  * one place (SPEC §1: 0 ok, 1 a problem was found, 2 bad usage or configuration).
  */
-import { Command, CommanderError } from 'commander';
-import { ExitStatus, PreserveError, describeError } from '../errors/index.js';
+import { Command, CommanderError, type Option } from 'commander';
+import { type ConfigFile, type LoadedConfig, configPathFromArgs, loadConfig } from '../config/index.js';
+import { ExitStatus, PreserveError, UsageError, describeError } from '../errors/index.js';
+import { registerConfig } from './config.js';
 import { CliContext } from './context.js';
 import { registerCreate } from './create.js';
 import { registerDiff } from './diff.js';
@@ -14,23 +16,53 @@ import { registerMount } from './mount.js';
 import { registerRestore } from './restore.js';
 import { registerVerify } from './verify.js';
 
-function buildProgram(context: CliContext): Command {
+function buildProgram(context: CliContext, config: LoadedConfig): Command {
   const program = new Command('preserve')
     .description('encrypted, deduplicating backups that mount read-only through FUSE')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
+  registerConfig(program, context, config);
   for (const register of [registerKeygen, registerCreate, registerList, registerRestore, registerVerify, registerDiff, registerMount]) {
     register(program, context);
   }
-  for (const command of program.commands) command.exitOverride();
+  for (const command of commandsOf(program)) command.exitOverride();
+  applyConfig(program, config);
   return program;
+}
+
+function commandsOf(command: Command): Command[] {
+  return command.commands.flatMap((sub) => [sub, ...commandsOf(sub)]);
+}
+
+/**
+ * Config file values become option values with source 'config', which commander lets the
+ * environment and the command line override; list options (--exclude) add to them.
+ */
+function applyConfig(program: Command, config: LoadedConfig): void {
+  for (const command of commandsOf(program)) {
+    for (const option of command.options) {
+      const key = option.attributeName() as keyof ConfigFile;
+      const value = config.values[key];
+      if (value === undefined) continue;
+      command.setOptionValueWithSource(key, typeof value === 'string' ? parseConfigValue(option, value, key, config.path) : [...value], 'config');
+    }
+  }
+}
+
+function parseConfigValue(option: Option, value: string, key: string, path: string | undefined): unknown {
+  try {
+    return option.parseArg ? option.parseArg(value, undefined) : value;
+  } catch (error) {
+    throw new UsageError(`config file ${path}: key ${JSON.stringify(key)}: ${describeError(error)}`);
+  }
 }
 
 export async function run(argv: readonly string[] = process.argv): Promise<number> {
   // Read before parsing, so that even errors commander raises get their stack traces.
   const context = new CliContext(argv.includes('--verbose') || argv.includes('-v'));
   try {
-    await buildProgram(context).parseAsync(argv);
+    const config = await loadConfig(configPathFromArgs(argv));
+    await buildProgram(context, config).parseAsync(argv);
     return ExitStatus.ok;
   } catch (error) {
     return exitStatusFor(error, context);

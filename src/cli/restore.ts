@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { restoreArchive } from '../commands/index.js';
 import { PartialFailureError } from '../errors/index.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 import { formatBytes } from './format.js';
 
 interface RestoreFlags extends RepositoryFlags {

@@ -1,7 +1,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { verifyArchives } from '../commands/index.js';
 import { PartialFailureError } from '../errors/index.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 
 function parsePercent(value: string): number {
   const percent = Number(value);

@@ -102,7 +102,7 @@ export class TreeWalker {
     const infos: (BigIntStats | undefined)[] = [];
     await forEachConcurrently([...children.keys()], PARALLEL_FILES, async (i) => {
       const child = children[i] as Child;
-      infos[i] = await this.skippingUnreadable(child.path, () => this.statEntry(child.path));
+      infos[i] = await this.skippingUnreadable(() => this.statEntry(child.path));
     });
     const entries: (Entry | undefined)[] = [];
     const isFolder = (i: number) => infos[i]?.isDirectory() === true;
@@ -127,11 +127,11 @@ export class TreeWalker {
       this.context.reporter.warning(`${child.path}: skipped, it is a symlink loop back to a folder above it`);
       return Promise.resolve(undefined);
     }
-    return this.skippingUnreadable(child.path, () => this.directory(child.path, child.relativePath, info, ancestors));
+    return this.skippingUnreadable(() => this.directory(child.path, child.relativePath, info, ancestors));
   }
 
   private nonFolder(child: Child, info: BigIntStats): Promise<Entry | undefined> {
-    return this.skippingUnreadable(child.path, async () => {
+    return this.skippingUnreadable(async () => {
       if (info.isFile()) return this.file(child.path, child.name, info);
       if (info.isSymbolicLink()) {
         const target = await fromSource(child.path, () => readlink(child.path));
@@ -161,8 +161,8 @@ export class TreeWalker {
     return parts.some((_, i) => this.isExcluded(parts.slice(0, i + 1).join('/')));
   }
 
-  /** Runs work on one source entry; if reading the source fails, the entry is reported and left out. */
-  private async skippingUnreadable<T>(path: string, work: () => Promise<T>): Promise<T | undefined> {
+  /** Runs work on one source entry; if reading the source fails, the entry (named by the error) is reported and left out. */
+  private async skippingUnreadable<T>(work: () => Promise<T>): Promise<T | undefined> {
     try {
       return await work();
     } catch (error) {
