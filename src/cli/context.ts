@@ -1,36 +1,66 @@
 /**
- * What every CLI command shares: printing, reporting per-item problems, and opening the
- * repository from the common options.
+ * What every CLI command shares: results on stdout, messages through the logger, progress
+ * displays, and opening the repository from the common options.
  */
 import type { ProblemReporter } from '../commands/index.js';
+import { type ProgressListener, noProgress } from '../commands/progress.js';
 import { describeError } from '../errors/index.js';
 import { type Repository, openRepository } from '../repository/index.js';
-
 import type { RepositoryFlags } from './flags.js';
+import { createLogger } from './log.js';
+import { ProgressDisplay } from './progress.js';
+
+export interface OutputFlags {
+  readonly verbose?: boolean;
+  readonly quiet?: boolean;
+  readonly logfile?: string;
+}
+
+/** Seconds between progress lines when stderr is not a terminal. */
+const PROGRESS_INTERVAL_SECONDS = Number(process.env.PRESERVE_PROGRESS_INTERVAL ?? 10);
 
 export class CliContext implements ProblemReporter {
-  constructor(
-    /** Print stack traces with errors (--verbose). */
-    readonly verbose: boolean,
-    private readonly stdout: NodeJS.WritableStream = process.stdout,
-    private readonly stderr: NodeJS.WritableStream = process.stderr,
-  ) {}
+  private flags: OutputFlags = {};
+  private logger = createLogger({ verbose: false });
 
+  /** Called once the command's options are parsed, before it runs. */
+  configure(flags: OutputFlags): void {
+    this.flags = flags;
+    this.logger = createLogger({ verbose: flags.verbose === true, logfile: flags.logfile });
+  }
+
+  /** A result: always printed (lists, diffs, JSON). */
   print(line: string): void {
-    this.stdout.write(`${line}\n`);
+    process.stdout.write(`${line}\n`);
+  }
+
+  /** A closing summary: printed unless --quiet. */
+  summary(line: string): void {
+    if (!this.flags.quiet) this.print(line);
   }
 
   info(message: string): void {
-    if (this.verbose) this.stderr.write(`preserve: ${message}\n`);
+    this.logger.info(message);
   }
 
   warning(message: string): void {
-    this.stderr.write(`preserve: warning: ${message}\n`);
+    this.logger.warn(message);
   }
 
   problem(path: string, error: unknown): void {
-    this.stderr.write(`preserve: ${path}: ${describeError(error)}\n`);
-    if (this.verbose && error instanceof Error && error.stack) this.stderr.write(`${error.stack}\n`);
+    this.error(`${path}: ${describeError(error)}`, error);
+  }
+
+  /** An error message, with the stack trace when --verbose. */
+  error(message: string, error: unknown): void {
+    this.logger.error(message);
+    if (error instanceof Error && error.stack) this.logger.debug(error.stack);
+  }
+
+  /** A progress display for a long command; stop it when the command ends. */
+  progress(label: string, unit: string): ProgressListener & { stop(): void } {
+    if (this.flags.quiet) return { ...noProgress, stop: () => undefined };
+    return new ProgressDisplay({ label, unit, intervalSeconds: PROGRESS_INTERVAL_SECONDS, stream: process.stderr });
   }
 
   openRepository(flags: RepositoryFlags, createIfMissing = false): Promise<Repository> {

@@ -1,8 +1,10 @@
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
+import type { ArchiveMetadata } from '../archive/index.js';
 import { FileCache, cacheFolder } from '../cache/index.js';
-import { createArchive } from '../commands/index.js';
+import { type CreateResult, createArchive } from '../commands/index.js';
 import { PartialFailureError, describeError } from '../errors/index.js';
 import { readExcludeFile } from '../selection/index.js';
 import type { Repository } from '../repository/index.js';
@@ -42,8 +44,12 @@ export function registerCreate(program: Command, context: CliContext): void {
       const repository = await context.openRepository(flags, true);
       const cacheRoot = cacheFolder(flags.cacheDir);
       const cache = flags.cache ? await openCache(cacheRoot, repository, context) : undefined;
+      const progress = context.progress('create', 'files');
+      let result: CreateResult;
       try {
-        const result = await createArchive(
+        const previous = await previousArchive(repository, resolve(path));
+        if (previous) progress.expect(previous.totals.files, previous.totals.bytes);
+        result = await createArchive(
           repository,
           {
             name,
@@ -54,22 +60,30 @@ export function registerCreate(program: Command, context: CliContext): void {
             cache,
             skippedFolders: [cacheRoot],
             rescanDelayMs: flags.rescanDelay,
+            progress,
           },
           context,
         );
-        const t = result.metadata.totals;
-        const seconds = ((Date.now() - started) / 1000).toFixed(1);
-        context.print(
-          `archive ${JSON.stringify(name)} created: ${t.files} files (${result.filesRead} read, ${result.filesUnchanged} unchanged), ` +
-            `${t.directories} folders, ${t.symlinks} symlinks, ${formatBytes(t.bytes)} (${formatBytes(t.storedBytes)} newly stored) in ${seconds} s`,
-        );
-        if (t.skipped > 0) {
-          throw new PartialFailureError(`${t.skipped} ${t.skipped === 1 ? 'entry' : 'entries'} could not be read and ${t.skipped === 1 ? 'was' : 'were'} left out of the archive`);
-        }
       } finally {
+        progress.stop();
         await cache?.close();
       }
+      const t = result.metadata.totals;
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      context.summary(
+        `archive ${JSON.stringify(name)} created: ${t.files} files (${result.filesRead} read, ${result.filesUnchanged} unchanged), ` +
+          `${t.directories} folders, ${t.symlinks} symlinks, ${formatBytes(t.bytes)} (${formatBytes(t.storedBytes)} newly stored) in ${seconds} s`,
+      );
+      if (t.skipped > 0) {
+        throw new PartialFailureError(`${t.skipped} ${t.skipped === 1 ? 'entry' : 'entries'} could not be read and ${t.skipped === 1 ? 'was' : 'were'} left out of the archive`);
+      }
     });
+}
+
+/** The newest archive of the same folder from this host: its totals estimate this run's. */
+async function previousArchive(repository: Repository, sourcePath: string): Promise<ArchiveMetadata | undefined> {
+  const archives = await repository.catalog.list();
+  return archives.map((record) => record.metadata).filter((m) => m.sourcePath === sourcePath && m.hostname === hostname()).at(-1);
 }
 
 /** The repository's cache; a cache that cannot be opened (another create holds it) only costs speed. */

@@ -13,12 +13,14 @@ export interface RepositoryFlags {
 
 const collect = (value: string, previous: readonly string[]): string[] => [...previous, value];
 
-/** --keyfile, --config and --verbose, on every command. */
+/** --keyfile, --config and the output options, on every command. */
 export function withKeyfileFlag(command: Command): Command {
   return command
     .addOption(new Option('--keyfile <file>', 'the master key file').env('PRESERVE_KEYFILE').default(''))
     .addOption(new Option('--config <file>', 'settings file (default ~/.config/preserve/config.json)').env('PRESERVE_CONFIG'))
-    .option('-v, --verbose', 'print details, and stack traces with errors');
+    .option('-v, --verbose', 'print details, and stack traces with errors')
+    .option('-q, --quiet', 'print only warnings and errors: no progress, no summary')
+    .option('--logfile <file>', 'also write every message, with a timestamp, to FILE as JSON lines');
 }
 
 /** The above and --backend, on every command that opens a repository. */

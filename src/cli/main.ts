@@ -20,7 +20,8 @@ function buildProgram(context: CliContext, config: LoadedConfig): Command {
   const program = new Command('preserve')
     .description('encrypted, deduplicating backups that mount read-only through FUSE')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .hook('preAction', (_program, command) => context.configure(command.opts()));
   registerConfig(program, context, config);
   for (const register of [registerKeygen, registerCreate, registerList, registerRestore, registerVerify, registerDiff, registerMount]) {
     register(program, context);
@@ -58,8 +59,7 @@ function parseConfigValue(option: Option, value: string, key: string, path: stri
 }
 
 export async function run(argv: readonly string[] = process.argv): Promise<number> {
-  // Read before parsing, so that even errors commander raises get their stack traces.
-  const context = new CliContext(argv.includes('--verbose') || argv.includes('-v'));
+  const context = new CliContext();
   try {
     const config = await loadConfig(configPathFromArgs(argv));
     await buildProgram(context, config).parseAsync(argv);
@@ -74,8 +74,6 @@ function exitStatusFor(error: unknown, context: CliContext): number {
     // Commander has already printed its message; help and version are not failures.
     return error.exitCode === 0 ? ExitStatus.ok : ExitStatus.usage;
   }
-  const message = error instanceof PreserveError ? error.message : describeError(error);
-  process.stderr.write(`preserve: ${message}\n`);
-  if (context.verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  context.error(error instanceof PreserveError ? error.message : describeError(error), error);
   return error instanceof PreserveError ? error.exitStatus : ExitStatus.problem;
 }

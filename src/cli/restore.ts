@@ -22,13 +22,14 @@ export function registerRestore(program: Command, context: CliContext): void {
     .action(async (name: string, target: string, paths: string[], flags: RestoreFlags) => {
       const repository = await context.openRepository(flags);
       const snapshot = await repository.snapshot(name);
+      const progress = context.progress('restore', 'files');
       const summary = await restoreArchive(
         snapshot,
         repository,
-        { target, paths, numericOwner: flags.numericOwner === true, dereference: flags.dereference === true, hardDereference: flags.hardDereference === true },
+        { target, paths, numericOwner: flags.numericOwner === true, dereference: flags.dereference === true, hardDereference: flags.hardDereference === true, progress },
         context,
-      );
-      context.print(
+      ).finally(() => progress.stop());
+      context.summary(
         `restored ${summary.files} files, ${summary.directories} folders, ${summary.symlinks} symlinks ` +
           `(${formatBytes(summary.bytes)}) into ${target}`,
       );

@@ -21,6 +21,7 @@ import { isErrnoException } from '../errors/index.js';
 import type { Repository } from '../repository/index.js';
 import { compileExcludes, type ExcludeTest } from '../selection/index.js';
 import { forEachConcurrently } from '../util/concurrency.js';
+import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 import { SourceError, fromSource, readConsistently } from './source.js';
 
@@ -38,6 +39,7 @@ export interface WalkContext {
   readonly skippedFolders: ReadonlySet<string>;
   /** Ciphertext bytes uploaded, summed over every walk of one create. */
   readonly stored: { bytes: number };
+  readonly progress: ProgressListener;
 }
 
 /** A file whose content this walk read, with its metadata as read, for the rescan. */
@@ -194,6 +196,7 @@ export class TreeWalker {
     if (earlier) {
       const first = await earlier;
       this.totals.files++;
+      this.context.progress.advance(1, 0); // content counted with the first link
       this.linkGroupSizes.set(first.linkGroup, (this.linkGroupSizes.get(first.linkGroup) ?? 0) + 1);
       return { ...first, ...this.attributes(name, info) };
     }
@@ -210,6 +213,7 @@ export class TreeWalker {
     const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
     this.totals.files++;
     this.totals.bytes += size;
+    this.context.progress.advance(1, size);
     return { ...this.attributes(name, info), type: 'file', size, linkGroup, chunks };
   }
 

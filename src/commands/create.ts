@@ -17,6 +17,7 @@ import type { Repository } from '../repository/index.js';
 import type { ArchiveId } from '../store/ids.js';
 import { forEachConcurrently } from '../util/concurrency.js';
 import { type FileRead, TreeWalker, type WalkContext, type WalkOptions, identity } from './create-walker.js';
+import { type ProgressListener, noProgress } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 import { SourceError } from './source.js';
 
@@ -29,6 +30,7 @@ export interface CreateOptions extends WalkOptions {
   readonly skippedFolders?: readonly string[];
   /** Pause before re-checking the files read (mtimes can lag behind writes). */
   readonly rescanDelayMs: number;
+  readonly progress?: ProgressListener;
 }
 
 export interface CreateResult {
@@ -59,6 +61,7 @@ export async function createArchive(
     cache: options.cache ?? new MemoryFileCache(),
     skippedFolders: new Set(await folderIdentities(options.skippedFolders ?? [])),
     stored: { bytes: 0 },
+    progress: options.progress ?? noProgress,
   };
   let walk = await walkOnce(context, options, sourcePath, rootInfo);
   for (let rewalk = 1; rewalk <= MAX_REWALKS && walk.walker.filesRead.length > 0; rewalk++) {

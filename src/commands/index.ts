@@ -6,4 +6,5 @@ export { createArchive, type CreateOptions, type CreateResult } from './create.j
 export { diffArchives, type Change, type ChangeKind, type ChangedAspect } from './diff.js';
 export { restoreArchive, type RestoreOptions, type RestoreSummary } from './restore.js';
 export { verifyArchives, type VerifyOptions, type VerifyProblem, type VerifyReport } from './verify.js';
+export { noProgress, type ProgressListener } from './progress.js';
 export type { ProblemReporter } from './reporting.js';

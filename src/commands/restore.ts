@@ -22,6 +22,7 @@ import { UsageError, describeError, isErrnoException } from '../errors/index.js'
 import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
 import type { BlockId } from '../store/ids.js';
 import { forEachConcurrently } from '../util/concurrency.js';
+import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 
 export interface RestoreOptions {
@@ -34,6 +35,7 @@ export interface RestoreOptions {
   readonly dereference: boolean;
   /** Restore every hardlink as a file of its own. */
   readonly hardDereference: boolean;
+  readonly progress?: ProgressListener;
 }
 
 export interface RestoreSummary {
@@ -57,6 +59,8 @@ export async function restoreArchive(
   reporter: ProblemReporter,
 ): Promise<RestoreSummary> {
   const selections = await resolveSelections(snapshot, options.paths);
+  const totals = snapshot.metadata.totals;
+  if (options.paths.length === 0) options.progress?.expect(totals.files, totals.bytes);
   const target = resolve(options.target);
   await prepareTarget(target);
   const runAsRoot = process.getuid?.() === 0;
@@ -117,7 +121,7 @@ class Restorer {
     private readonly snapshot: Snapshot,
     private readonly blocks: BlockSource,
     private readonly reporter: ProblemReporter,
-    private readonly options: Pick<RestoreOptions, 'dereference' | 'hardDereference'>,
+    private readonly options: Pick<RestoreOptions, 'dereference' | 'hardDereference' | 'progress'>,
     /** Set only when running as root, the only case where chown can succeed. */
     private readonly owners: OwnerMapping | undefined,
   ) {}
@@ -263,6 +267,7 @@ class Restorer {
   private async linkTo(existing: string, path: string): Promise<void> {
     await this.clearWay(path);
     await link(existing, path);
+    this.options.progress?.advance(1, 0); // its bytes were counted with the first link
   }
 
   private async writeFile(entry: FileEntry, path: string): Promise<void> {
@@ -270,6 +275,7 @@ class Restorer {
     await this.writeContent(entry, path);
     await this.applyAttributes(path, entry);
     this.summary.bytes += entry.size;
+    this.options.progress?.advance(1, entry.size);
   }
 
   /** Writes every chunk after authenticating it; on any failure the partial file is removed. */
