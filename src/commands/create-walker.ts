@@ -6,6 +6,7 @@
 import type { BigIntStats } from 'node:fs';
 import { type FileHandle, lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import pLimit from 'p-limit';
 import {
   type ChunkRef,
   type DirectoryEntry,
@@ -20,7 +21,6 @@ import { type ChunkListCache, type FileFingerprint, fingerprintOf } from '../cac
 import { isErrnoException } from '../errors/index.js';
 import type { Repository } from '../repository/index.js';
 import { compileExcludes, type ExcludeTest } from '../selection/index.js';
-import { forEachConcurrently } from '../util/concurrency.js';
 import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 import { SourceError, fromSource, readConsistently } from './source.js';
@@ -48,8 +48,10 @@ export interface FileRead {
   readonly fingerprint: FileFingerprint;
 }
 
-/** Files read and stored at once within one folder: overlaps reads, encryption and fsyncs. */
-const PARALLEL_FILES = 8;
+/** Files read and stored at once, across the whole walk: overlaps reads, encryption and fsyncs. */
+const PARALLEL_FILES = 16;
+/** lstat calls at once. */
+const PARALLEL_STATS = 16;
 /** A file modified this recently may still change within the same timestamp: not cached. */
 const RACY_NS = 2_000_000_000n;
 
@@ -72,6 +74,8 @@ export class TreeWalker {
   /** dev:ino of multiply-linked files already stored, so their content is read once. */
   private readonly hardlinks = new Map<string, Promise<FileEntry>>();
   private readonly isExcluded: ExcludeTest;
+  private readonly fileSlots = pLimit(PARALLEL_FILES);
+  private readonly statSlots = pLimit(PARALLEL_STATS);
   private readonly startedNs = BigInt(Date.now()) * 1_000_000n;
 
   constructor(
@@ -101,19 +105,17 @@ export class TreeWalker {
       .sort(compareNames)
       .map((name) => ({ name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}` }))
       .filter((child) => !this.isExcluded(child.relativePath));
-    const infos: (BigIntStats | undefined)[] = [];
-    await forEachConcurrently([...children.keys()], PARALLEL_FILES, async (i) => {
-      const child = children[i] as Child;
-      infos[i] = await this.skippingUnreadable(() => this.statEntry(child.path));
-    });
+    const infos = await Promise.all(children.map((child) => this.statSlots(() => this.skippingUnreadable(() => this.statEntry(child.path)))));
     const entries: (Entry | undefined)[] = [];
     const isFolder = (i: number) => infos[i]?.isDirectory() === true;
     const indices = [...children.keys()].filter((i) => infos[i] !== undefined && !this.context.skippedFolders.has(identity(infos[i] as BigIntStats)));
-    await forEachConcurrently(indices.filter((i) => !isFolder(i)), PARALLEL_FILES, async (i) => {
-      entries[i] = await this.nonFolder(children[i] as Child, infos[i] as BigIntStats);
-    });
-    // Folders one at a time, so only the folder being walked has files in flight.
+    // Files queue for the walk-wide slots and are stored while the walk goes on into the
+    // subfolders, one at a time; the folder's tree waits for both.
+    const files = indices
+      .filter((i) => !isFolder(i))
+      .map((i) => this.fileSlots(() => this.nonFolder(children[i] as Child, infos[i] as BigIntStats)).then((entry) => (entries[i] = entry)));
     for (const i of indices.filter(isFolder)) entries[i] = await this.subfolder(children[i] as Child, infos[i] as BigIntStats, inside);
+    await Promise.all(files);
     const { id, storedBytes } = await this.context.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
     this.addStored(storedBytes);
     return { ...this.attributes(relativePath.slice(relativePath.lastIndexOf('/') + 1), info), type: 'directory', tree: id };
@@ -231,7 +233,7 @@ export class TreeWalker {
       await this.context.cache.remember(path, { fingerprint, chunks: cached });
       return { chunks: cached, info: statInfo };
     }
-    const { result: chunks, info } = await readConsistently(path, (handle, size) => this.storeChunks(path, handle, size));
+    const { result: chunks, info } = await readConsistently(path, statInfo, (handle, size) => this.storeChunks(path, handle, size));
     const read = fingerprintOf(info);
     this.filesRead.push({ path, fingerprint: read });
     if (read.mtimeNs < this.startedNs - RACY_NS) await this.context.cache.remember(path, { fingerprint: read, chunks });

@@ -9,13 +9,13 @@ import { lstat, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pLimit from 'p-limit';
 import { type ArchiveMetadata, unsafeNameReason } from '../archive/index.js';
 import { type ChunkListCache, MemoryFileCache, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { UsageError, describeError } from '../errors/index.js';
 import { namesFor, readSystemAccounts } from '../owners/index.js';
 import type { Repository } from '../repository/index.js';
 import type { ArchiveId } from '../store/ids.js';
-import { forEachConcurrently } from '../util/concurrency.js';
 import { type FileRead, TreeWalker, type WalkContext, type WalkOptions, identity } from './create-walker.js';
 import { type ProgressListener, noProgress } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
@@ -102,13 +102,17 @@ async function walkOnce(context: WalkContext, options: WalkOptions, sourcePath: 
 
 /** Paths of the files whose metadata is no longer what it was when they were read. */
 async function changedSinceRead(files: readonly FileRead[]): Promise<string[]> {
-  const changed: string[] = [];
-  await forEachConcurrently(files, 16, async ({ path, fingerprint }) => {
-    // A file that vanished or became unreadable is the next walk's to report.
-    const now = await lstat(path, { bigint: true }).catch(() => undefined);
-    if (!now || !sameFingerprint(fingerprintOf(now), fingerprint)) changed.push(path);
-  });
-  return changed.sort();
+  const slots = pLimit(16);
+  const changed = await Promise.all(
+    files.map(({ path, fingerprint }) =>
+      slots(async () => {
+        // A file that vanished or became unreadable is the next walk's to report.
+        const now = await lstat(path, { bigint: true }).catch(() => undefined);
+        return !now || !sameFingerprint(fingerprintOf(now), fingerprint) ? [path] : [];
+      }),
+    ),
+  );
+  return changed.flat().sort();
 }
 
 async function folderIdentities(paths: readonly string[]): Promise<string[]> {

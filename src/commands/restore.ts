@@ -8,6 +8,7 @@
 import { constants } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, symlink, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import pLimit from 'p-limit';
 import {
   type BlockSource,
   type DirectoryEntry,
@@ -21,7 +22,6 @@ import {
 import { UsageError, describeError, isErrnoException } from '../errors/index.js';
 import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
 import type { BlockId } from '../store/ids.js';
-import { forEachConcurrently } from '../util/concurrency.js';
 import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 
@@ -46,8 +46,8 @@ export interface RestoreSummary {
   problems: number;
 }
 
-/** Files of one folder restored at once: overlaps fetching, decrypting and writing. */
-const PARALLEL_FILES = 8;
+/** Files restored at once, across the whole restore: overlaps fetching, decrypting and writing. */
+const PARALLEL_FILES = 16;
 /** Blocks fetched ahead of the one being written, so fetching overlaps writing. */
 const FETCH_AHEAD = 4;
 const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -114,7 +114,8 @@ class Restorer {
   /** Folder attributes are applied after their content, or a read-only folder could not be filled. */
   private readonly pendingFolders: { path: string; entry: DirectoryEntry }[] = [];
 
-  /** Trees of the folders being restored, outermost first: a dereferenced link into one would loop. */
+  private readonly fileSlots = pLimit(PARALLEL_FILES);
+  /** Trees of the folders being restored: a dereferenced link into one would loop. */
   private readonly openFolders = new Set<string>();
 
   constructor(
@@ -216,9 +217,11 @@ class Restorer {
     const tree = directory.entry.tree.toString('hex');
     this.openFolders.add(tree);
     const restore = (entry: Entry) => this.restoreEntry(directory, entry, join(path, entry.name));
-    await forEachConcurrently(entries.filter((entry) => entry.type !== 'directory'), PARALLEL_FILES, restore);
-    // Folders one at a time, so only the folder being restored has files in flight.
+    // Files queue for the restore-wide slots while the subfolders are restored, one at a
+    // time; the folder stays open (for the dereference loop check) until all are done.
+    const files = entries.filter((entry) => entry.type !== 'directory').map((entry) => this.fileSlots(() => restore(entry)));
     for (const entry of entries.filter((entry) => entry.type === 'directory')) await restore(entry);
+    await Promise.all(files);
     this.openFolders.delete(tree);
   }
 

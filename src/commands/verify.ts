@@ -4,11 +4,11 @@
  * once however many archives share it; problems name the object and the files using it.
  */
 import { randomInt } from 'node:crypto';
+import pLimit from 'p-limit';
 import type { BlockSource, Snapshot, SnapshotDirectory, TreeSource } from '../archive/index.js';
 import { describeError } from '../errors/index.js';
 import type { BlockId } from '../store/ids.js';
 import { idToHex } from '../store/ids.js';
-import { forEachConcurrently } from '../util/concurrency.js';
 import type { ProgressListener } from './progress.js';
 
 export interface VerifyOptions {
@@ -68,14 +68,19 @@ export async function verifyArchives(
   for (const snapshot of snapshots) await walk(snapshot.metadata.name, snapshot.root);
   const selected = sample([...users.values()], options.samplePercent);
   options.progress?.expect(selected.length, selected.reduce((sum, block) => sum + block.length, 0));
-  await forEachConcurrently(selected, PARALLEL_FETCHES, async ({ id, length, usedBy }) => {
-    try {
-      await source.readBlock(id);
-    } catch (error) {
-      problems.push({ object: `block ${idToHex(id)}`, error: describeError(error), usedBy: [...new Set(usedBy)] });
-    }
-    options.progress?.advance(1, length);
-  });
+  const slots = pLimit(PARALLEL_FETCHES);
+  await Promise.all(
+    selected.map(({ id, length, usedBy }) =>
+      slots(async () => {
+        try {
+          await source.readBlock(id);
+        } catch (error) {
+          problems.push({ object: `block ${idToHex(id)}`, error: describeError(error), usedBy: [...new Set(usedBy)] });
+        }
+        options.progress?.advance(1, length);
+      }),
+    ),
+  );
   return { archives: snapshots.length, trees, blocksReferenced: users.size, blocksChecked: selected.length, problems };
 }
 
