@@ -96,8 +96,13 @@ async function walkOnce(context: WalkContext, options: WalkOptions, sourcePath: 
     return { walker, root: await walker.directory(sourcePath, '', rootInfo, new Set()) };
   } catch (error) {
     if (!(error instanceof SourceError)) throw error;
-    throw new UsageError(`cannot read source folder ${sourcePath}: ${error.message}`, { cause: error.cause });
+    throw unreadableSourceFolder(sourcePath, error.cause);
   }
+}
+
+/** The folder to back up itself cannot be read: nothing can be done (exit 2). */
+function unreadableSourceFolder(sourcePath: string, cause: unknown): UsageError {
+  return new UsageError(`cannot read source folder ${sourcePath}: ${describeError(cause)}`, { cause });
 }
 
 /** Paths of the files whose metadata is no longer what it was when they were read. */
@@ -125,7 +130,7 @@ async function statSourceRoot(sourcePath: string): Promise<BigIntStats> {
   try {
     info = await stat(sourcePath, { bigint: true });
   } catch (error) {
-    throw new UsageError(`cannot read source folder ${sourcePath}: ${describeError(error)}`, { cause: error });
+    throw unreadableSourceFolder(sourcePath, error);
   }
   if (!info.isDirectory()) throw new UsageError(`source ${sourcePath} is not a folder`);
   return info;
