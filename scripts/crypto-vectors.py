@@ -9,8 +9,8 @@ import hashlib, hmac, json, struct
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 master = bytes(range(128))
-stream = hashlib.pbkdf2_hmac('sha512', master, b'', 1, 256 * 5)
-names = ['block', 'archiveName', 'archiveBlocklist', 'archiveMetadata', 'tree']
+stream = hashlib.pbkdf2_hmac('sha512', master, b'', 1, 256 * 6)
+names = ['block', 'archiveName', 'archiveBlocklist', 'archiveMetadata', 'tree', 'chunker']
 keysets = {n: (stream[i*256:i*256+128], stream[i*256+128:(i+1)*256]) for i, n in enumerate(names)}
 
 def siv(keys, aad, pt):

@@ -9,7 +9,8 @@
 set -eu
 
 packages=""
-if ! ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2 '; then
+# ldconfig lives in /sbin, which is not on every user's PATH.
+if ! { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -q 'libfuse\.so\.2 '; then
   packages=" libfuse2"
 fi
 if [ "${1:-}" = "--test-tools" ] && ! command -v rsync >/dev/null 2>&1; then

@@ -8,7 +8,7 @@ export interface TestRepo {
   readonly keyfile: string;
   readonly backend: string;
   readonly source: string;
-  /** Runs `preserve <command> --keyfile … --backend … <args>`. */
+  /** Runs `preserve <command> --keyfile … --backend … <args>`; args that name a --backend replace the repo's. */
   run(command: string, ...args: string[]): Promise<CliResult>;
   remove(): Promise<void>;
 }
@@ -26,7 +26,9 @@ export async function makeTestRepo(label: string): Promise<TestRepo> {
     keyfile,
     backend,
     source,
-    run: (command, ...args) => runPreserve([command, '--keyfile', keyfile, '--backend', backend, ...args]),
+    // The cache lives in the temp folder too, so tests never touch the user's ~/.cache.
+    run: (command, ...args) =>
+      runPreserve([command, '--keyfile', keyfile, ...(args.includes('--backend') ? [] : ['--backend', backend]), ...args], { PRESERVE_CACHE_DIR: join(temp.path, 'cache') }),
     remove: temp.remove,
   };
 }

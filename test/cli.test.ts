@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { access, appendFile, chmod, lstat, mkdir, readFile, readdir, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
@@ -259,7 +260,9 @@ test('an unreadable file is reported and skipped; the archive holds the rest; ex
 
 function runAs(uid: number | undefined, args: string[]): Promise<{ status: number; stderr: string }> {
   if (uid === undefined) return runPreserve(args);
-  return exec(process.execPath, [join(process.cwd(), 'bin', 'preserve'), ...args], { uid, gid: uid }).then(
+  const home = join(tmpdir(), `preserve-home-${uid}`);
+  const env = { ...process.env, HOME: home, PRESERVE_CACHE_DIR: join(home, 'cache') };
+  return exec(process.execPath, [join(process.cwd(), 'bin', 'preserve'), ...args], { uid, gid: uid, env }).then(
     (r) => ({ status: 0, stderr: r.stderr }),
     (e: { code: number; stderr: string }) => ({ status: e.code, stderr: e.stderr }),
   );
@@ -291,7 +294,7 @@ test('--exclude leaves out matching entries; --dereference stores link targets',
     assert.ok(restored.has('docs/readme.txt'));
     const deref = await repo.run('create', 'deref', repo.source, '--dereference');
     assertOk(deref, 'create --dereference');
-    assert.match(deref.stderr, /dangling: its target does not exist, so it is kept as a symlink/);
+    assert.match(deref.stderr, /dangling -> does\/not\/exist: kept as a symlink, its target does not exist/);
     const derefTarget = join(repo.dir, 'deref');
     assertOk(await repo.run('restore', 'deref', derefTarget), 'restore');
     const facts = await describeTree(derefTarget);

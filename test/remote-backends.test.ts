@@ -3,14 +3,13 @@
  * loopback: create, list, restore and verify reproduce the source; a server that dies in
  * the middle of a create gives a clear error, and a rerun after it is back completes.
  */
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeTestRepo, type TestRepo } from './cli-support.js';
 import { type TestServer, startS3Server, startSshServer } from './servers.js';
 import { type CliResult, describeTree, runPreserve, seededBytes } from './support.js';
-import { mkdir, writeFile } from 'node:fs/promises';
 
 const KINDS = { sftp: startSshServer, s3: startS3Server } as const;
 

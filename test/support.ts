@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const PRESERVE_BIN = join(projectRoot, 'bin', 'preserve');
+const TEST_CACHE_DIR = join(tmpdir(), 'preserve-test-cache');
 
 /** A temp folder and the removal to run when the test ends (in a finally block). */
 export async function makeTempDir(label: string): Promise<{ path: string; remove: () => Promise<void> }> {
@@ -31,7 +32,8 @@ export function runPreserve(args: readonly string[], env: Record<string, string>
     execFile(
       process.execPath,
       [PRESERVE_BIN, ...args],
-      { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
+      // Tests never touch the user's ~/.cache; a test may still name its own cache folder.
+      { env: { ...process.env, PRESERVE_CACHE_DIR: TEST_CACHE_DIR, ...env }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const status = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolvePromise({ status, stdout, stderr });

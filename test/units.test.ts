@@ -1,23 +1,27 @@
-/** Unit tests for the small pure pieces: chunker, exclude patterns, owner tables, snapshot reads. */
+/** Unit tests for the small pieces: chunker, exclude patterns, owner tables, snapshot reads. */
+import { createHash } from 'node:crypto';
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type FileEntry, FileContent } from '../src/archive/index.js';
-import { FixedSizeChunker } from '../src/chunker/index.js';
+import { type Chunker, type ChunkSizes, ContentDefinedChunker, GearBoundaries, gearTable } from '../src/chunker/index.js';
 import { idMapper, namesFor, parseNameDatabase } from '../src/owners/index.js';
 import { compileExcludes } from '../src/selection/index.js';
 import { type BlockId, asId } from '../src/store/ids.js';
 import { makeTempDir, seededBytes } from './support.js';
 
-async function chunksOf(content: Buffer, chunkSize: number, expectedSize = content.length): Promise<Buffer[]> {
+const SMALL: ChunkSizes = { min: 1024, average: 4096, max: 16384 };
+const smallChunker = new ContentDefinedChunker(new GearBoundaries(gearTable(Buffer.from('test secret')), SMALL));
+
+async function chunksOf(content: Buffer, expectedSize = content.length, chunker: Chunker = smallChunker): Promise<Buffer[]> {
   const dir = await makeTempDir('chunker');
   try {
     await writeFile(join(dir.path, 'f'), content);
     const handle = await open(join(dir.path, 'f'), 'r');
     try {
       const chunks: Buffer[] = [];
-      for await (const chunk of new FixedSizeChunker(chunkSize).chunks(handle, expectedSize)) chunks.push(Buffer.from(chunk));
+      for await (const chunk of chunker.chunks(handle, expectedSize)) chunks.push(Buffer.from(chunk));
       return chunks;
     } finally {
       await handle.close();
@@ -27,22 +31,41 @@ async function chunksOf(content: Buffer, chunkSize: number, expectedSize = conte
   }
 }
 
-test('fixed chunker: full chunks then the remainder; nothing for an empty file', async () => {
-  const content = seededBytes(5, 10_000);
-  const chunks = await chunksOf(content, 4096);
-  assert.equal(chunks.map((c) => c.length), [4096, 4096, 1808]);
+const digests = (chunks: Buffer[]) => new Set(chunks.map((c) => createHash('sha256').update(c).digest('hex')));
+
+test('content-defined chunks rebuild the file and respect min and max sizes', async () => {
+  const content = seededBytes(5, 1_000_000);
+  const chunks = await chunksOf(content);
   assert.ok(Buffer.concat(chunks).equals(content));
-  assert.equal(await chunksOf(Buffer.alloc(0), 4096), []);
-  assert.equal((await chunksOf(seededBytes(6, 8192), 4096)).map((c) => c.length), [4096, 4096]);
+  for (const chunk of chunks.slice(0, -1)) assert.ok(chunk.length >= SMALL.min && chunk.length <= SMALL.max, `size ${chunk.length}`);
+  const average = content.length / chunks.length;
+  assert.ok(average > SMALL.average / 2 && average < SMALL.average * 2, `average ${average}`);
+  assert.equal(await chunksOf(Buffer.alloc(0)), []);
+  assert.equal((await chunksOf(Buffer.from('tiny'))).map(String), ['tiny']);
 });
 
-test('fixed chunker: boundaries do not depend on the size stat reported', async () => {
-  const content = seededBytes(8, 10_000);
-  for (const expected of [0, 100, 4095, 4096, 9999, 10_000, 50_000]) {
-    const chunks = await chunksOf(content, 4096, expected);
-    assert.equal(chunks.map((c) => c.length), [4096, 4096, 1808], `expected size ${expected}`);
-    assert.ok(Buffer.concat(chunks).equals(content));
+test('chunk boundaries do not depend on the size stat reported', async () => {
+  const content = seededBytes(8, 300_000);
+  const reference = (await chunksOf(content)).map((c) => c.length);
+  for (const expected of [0, 100, 16_385, 299_999, 10_000_000]) {
+    assert.equal((await chunksOf(content, expected)).map((c) => c.length), reference, `expected size ${expected}`);
   }
+});
+
+test('an insertion at the front or in the middle changes only the chunks around it', async () => {
+  const content = seededBytes(9, 2_000_000);
+  const before = digests(await chunksOf(content));
+  for (const at of [0, 1_000_000]) {
+    const edited = Buffer.concat([content.subarray(0, at), seededBytes(10, 1024), content.subarray(at)]);
+    const after = await chunksOf(edited);
+    const fresh = after.filter((c) => !before.has(createHash('sha256').update(c).digest('hex')));
+    assert.ok(fresh.length <= 3, `${fresh.length} of ${after.length} chunks new after inserting at ${at}`);
+  }
+});
+
+test('the gear table depends on the secret', () => {
+  assert.not.equal(gearTable(Buffer.from('a')), gearTable(Buffer.from('b')));
+  assert.equal(gearTable(Buffer.from('a')), gearTable(Buffer.from('a')));
 });
 
 test('excludes: names match at any depth, paths match from the root, ** spans folders', () => {

@@ -1,50 +1,64 @@
 /**
- * chunker: how file content is cut into blocks. Fixed-size chunks for now; the Chunker
- * interface lets a content-defined chunker replace it without touching its callers.
+ * chunker: how file content is cut into blocks — content-defined boundaries (gear.ts)
+ * over buffered reads, so the same bytes give the same chunks wherever they sit in a file.
  */
 import type { FileHandle } from 'node:fs/promises';
+import type { GearBoundaries } from './gear.js';
 
-export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+export { DEFAULT_CHUNK_SIZES, GearBoundaries, gearTable, type ChunkSizes } from './gear.js';
 
 export interface Chunker {
   /**
    * The file's content from its current start, as consecutive non-empty chunks.
    * `expectedSize` (from stat) only sizes buffers; a file that grew or shrank meanwhile
-   * is still read to its real end.
+   * is still read to its real end, and the chunks do not depend on it.
    */
   chunks(file: FileHandle, expectedSize: number): AsyncIterable<Buffer>;
 }
 
-export class FixedSizeChunker implements Chunker {
-  constructor(readonly chunkSize: number = DEFAULT_CHUNK_SIZE) {
-    if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) throw new RangeError(`chunk size must be positive, got ${chunkSize}`);
-  }
+const READ_SIZE = 8 * 1024 * 1024;
+
+export class ContentDefinedChunker implements Chunker {
+  constructor(private readonly boundaries: GearBoundaries) {}
 
   async *chunks(file: FileHandle, expectedSize: number): AsyncIterable<Buffer> {
+    const max = this.boundaries.sizes.max;
     let expectedLeft = expectedSize;
-    let atEnd = false;
-    while (!atEnd) {
-      // A fresh buffer per chunk, since it is handed on. Sized one byte past the expected
-      // end, so a small file's end is found without a 1 MiB allocation.
-      let buffer: Buffer = Buffer.allocUnsafe(Math.min(this.chunkSize, Math.max(expectedLeft, 0) + 1));
-      let filled = 0;
-      while (filled < this.chunkSize) {
-        if (filled === buffer.length) buffer = grow(buffer, this.chunkSize); // longer than stat said
-        const { bytesRead } = await file.read(buffer, filled, buffer.length - filled, null);
-        if (bytesRead === 0) {
-          atEnd = true;
-          break;
-        }
-        filled += bytesRead;
+    let carried: Buffer = Buffer.alloc(0);
+    for (;;) {
+      // A small file is read whole, plus one byte to see its end; a large one in big reads.
+      const wanted = expectedLeft > 0 ? Math.min(READ_SIZE, expectedLeft + 1) : READ_SIZE;
+      const fresh = await readUpTo(file, wanted, expectedLeft);
+      const atEnd = fresh.length < wanted;
+      expectedLeft -= fresh.length;
+      const data = carried.length === 0 ? fresh : Buffer.concat([carried, fresh]);
+      let offset = 0;
+      // Cut only with a whole max-size window in view, or the end of the file: then the
+      // boundaries are the same whatever the read sizes were.
+      while (offset < data.length && (atEnd || data.length - offset >= max)) {
+        const length = this.boundaries.cut(data, offset, data.length);
+        yield data.subarray(offset, offset + length);
+        offset += length;
       }
-      expectedLeft -= filled;
-      if (filled > 0) yield buffer.subarray(0, filled);
+      if (atEnd) return;
+      carried = data.subarray(offset);
     }
   }
 }
 
-function grow(buffer: Buffer, size: number): Buffer {
-  const bigger = Buffer.allocUnsafe(size);
-  buffer.copy(bigger);
-  return bigger;
+/**
+ * Reads up to `length` bytes into a fresh buffer (chunks are views into it); shorter only
+ * at the end of the file. A short read that ends exactly where stat said the file ends is
+ * taken as the end, which saves a read per small file; the caller's fstat after reading
+ * catches a file that was still growing.
+ */
+async function readUpTo(file: FileHandle, length: number, expectedLeft: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await file.read(buffer, filled, length - filled, null);
+    filled += bytesRead;
+    if (bytesRead === 0 || filled === expectedLeft) break;
+  }
+  return buffer.subarray(0, filled);
 }

@@ -15,7 +15,7 @@ export function reportBackends(context: CliContext, repository: Repository, outc
   const members = backend.report();
   for (const m of members) {
     const written = `${m.objectsWritten} objects written (${formatBytes(m.bytesWritten)})`;
-    context.print(m.failure === undefined ? `  ${m.location}: ok, ${written}` : `  ${m.location}: FAILED, ${written} before: ${m.failure}`);
+    context.summary(m.failure === undefined ? `  ${m.location}: ok, ${written}` : `  ${m.location}: FAILED, ${written} before: ${m.failure}`);
   }
   const failed = members.filter((m) => m.failure !== undefined).length;
   if (failed > 0) throw new PartialFailureError(`${failed} of ${members.length} backends failed, so ${outcome} is not on ${failed === 1 ? 'it' : 'them'} (see above)`);

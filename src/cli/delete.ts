@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { reportBackends } from './backend-report.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 
 export function registerDelete(program: Command, context: CliContext): void {
   withRepositoryFlags(program.command('delete').description('remove archive NAME; run gc afterwards to free the data only it used'))

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { type KindCounts, collectGarbage } from '../commands/index.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 import { formatBytes } from './format.js';
 
 function describeFreed(trees: KindCounts, blocks: KindCounts): string {

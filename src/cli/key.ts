@@ -5,7 +5,8 @@ import { calibrateKdf } from '../crypto/passphrase-kdf.js';
 import { UsageError } from '../errors/index.js';
 import { loadKeyfile, writeKeyfile } from '../keyfile/index.js';
 import { reportBackends } from './backend-report.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 import { readPassphrase } from './passphrase.js';
 
 const DEFAULT_KDF_SECONDS = 60;

@@ -4,7 +4,8 @@ import { KDF_BOUNDS } from '../crypto/passphrase-kdf.js';
 import { UsageError } from '../errors/index.js';
 import { generateKeyfile, writeKeyfile } from '../keyfile/index.js';
 import { FROM_PASSPHRASE_DEFAULTS, masterKeyFromPassphrase } from '../keyfile/from-passphrase.js';
-import { type CliContext, withKeyfileFlag } from './context.js';
+import type { CliContext } from './context.js';
+import { withKeyfileFlag } from './flags.js';
 import { readPassphrase } from './passphrase.js';
 
 interface KeygenFlags {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { idToHex } from '../store/ids.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 import { formatBytes, formatTable, formatTime } from './format.js';
 
 export function registerList(program: Command, context: CliContext): void {

@@ -1,7 +1,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { verifyArchives } from '../commands/index.js';
 import { PartialFailureError } from '../errors/index.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 
 function parsePercent(value: string): number {
   const percent = Number(value);
@@ -16,12 +17,14 @@ export function registerVerify(program: Command, context: CliContext): void {
     .action(async (name: string | undefined, flags: RepositoryFlags & { sample: number }) => {
       const repository = await context.openRepository(flags);
       const records = name === undefined ? await repository.catalog.list() : [await repository.catalog.read(name)];
-      const report = await verifyArchives(records.map((record) => repository.snapshotOf(record)), repository, { samplePercent: flags.sample });
+      const progress = context.progress('verify', 'blocks');
+      const snapshots = records.map((record) => repository.snapshotOf(record));
+      const report = await verifyArchives(snapshots, repository, { samplePercent: flags.sample, progress }).finally(() => progress.stop());
       for (const problem of report.problems) {
         context.print(`${problem.object}: ${problem.error}`);
         for (const user of problem.usedBy) context.print(`  used by ${user}`);
       }
-      context.print(
+      context.summary(
         `checked ${report.archives} archives: ${report.trees} folders, ${report.blocksChecked} of ${report.blocksReferenced} blocks; ` +
           `${report.problems.length} problems`,
       );

@@ -10,11 +10,11 @@
  * the blocks behind it would look unreferenced. Resumable: an interrupted run leaves only
  * garbage, which the next run finds again.
  */
+import pLimit from 'p-limit';
 import type { Entry } from '../archive/index.js';
 import { AuthenticationError, ExitStatus, FormatError, ObjectNotFoundError, PreserveError, describeError } from '../errors/index.js';
 import { type BackendLock, type Repository, withLock } from '../repository/index.js';
 import { type TreeId, idToHex } from '../store/ids.js';
-import { forEachConcurrently } from '../util/concurrency.js';
 import type { ProblemReporter } from './reporting.js';
 
 export interface GcOptions {
@@ -93,18 +93,23 @@ async function markLive(repository: Gcable, roots: readonly { name: string; tree
   for (const root of roots) visit(root.name, root.tree, frontier);
   while (frontier.length > 0) {
     const next: { name: string; tree: TreeId }[] = [];
-    await forEachConcurrently(frontier, PARALLEL_READS, async ({ name, tree }) => {
-      let entries: readonly Entry[];
-      try {
-        entries = await repository.readTree(tree);
-      } catch (error) {
-        throw new GcAbortedError(`tree ${idToHex(tree)} of archive ${JSON.stringify(name)}`, error);
-      }
-      for (const entry of entries) {
-        if (entry.type === 'directory') visit(name, entry.tree, next);
-        if (entry.type === 'file') for (const chunk of entry.chunks) blocks.add(idToHex(chunk.id));
-      }
-    });
+    const slots = pLimit(PARALLEL_READS);
+    await Promise.all(
+      frontier.map(({ name, tree }) =>
+        slots(async () => {
+          let entries: readonly Entry[];
+          try {
+            entries = await repository.readTree(tree);
+          } catch (error) {
+            throw new GcAbortedError(`tree ${idToHex(tree)} of archive ${JSON.stringify(name)}`, error);
+          }
+          for (const entry of entries) {
+            if (entry.type === 'directory') visit(name, entry.tree, next);
+            if (entry.type === 'file') for (const chunk of entry.chunks) blocks.add(idToHex(chunk.id));
+          }
+        }),
+      ),
+    );
     frontier = next;
   }
   return { trees, blocks };
@@ -113,6 +118,7 @@ async function markLive(repository: Gcable, roots: readonly { name: string; tree
 async function sweep(repository: Gcable, keys: readonly string[], lock: BackendLock): Promise<void> {
   for (let start = 0; start < keys.length; start += DELETES_PER_LOCK_CHECK) {
     await lock.assertHeld();
-    await forEachConcurrently(keys.slice(start, start + DELETES_PER_LOCK_CHECK), PARALLEL_DELETES, (key) => repository.backend.delete(key));
+    const slots = pLimit(PARALLEL_DELETES);
+    await Promise.all(keys.slice(start, start + DELETES_PER_LOCK_CHECK).map((key) => slots(() => repository.backend.delete(key))));
   }
 }

@@ -7,4 +7,5 @@ export { collectGarbage, GcAbortedError, type GcOptions, type GcReport, type Kin
 export { diffArchives, type Change, type ChangeKind, type ChangedAspect } from './diff.js';
 export { restoreArchive, type RestoreOptions, type RestoreSummary } from './restore.js';
 export { verifyArchives, type VerifyOptions, type VerifyProblem, type VerifyReport } from './verify.js';
+export { noProgress, type ProgressListener } from './progress.js';
 export type { ProblemReporter } from './reporting.js';

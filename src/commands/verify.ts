@@ -4,15 +4,17 @@
  * once however many archives share it; problems name the object and the files using it.
  */
 import { randomInt } from 'node:crypto';
+import pLimit from 'p-limit';
 import type { BlockSource, Snapshot, SnapshotDirectory, TreeSource } from '../archive/index.js';
 import { describeError } from '../errors/index.js';
 import type { BlockId } from '../store/ids.js';
 import { idToHex } from '../store/ids.js';
-import { forEachConcurrently } from '../util/concurrency.js';
+import type { ProgressListener } from './progress.js';
 
 export interface VerifyOptions {
   /** Percentage (0 < p ≤ 100) of the referenced blocks to fetch; 100 checks them all. */
   readonly samplePercent: number;
+  readonly progress?: ProgressListener;
 }
 
 export interface VerifyProblem {
@@ -38,7 +40,7 @@ export async function verifyArchives(
   source: BlockSource & TreeSource,
   options: VerifyOptions,
 ): Promise<VerifyReport> {
-  const users = new Map<string, { id: BlockId; usedBy: string[] }>();
+  const users = new Map<string, { id: BlockId; length: number; usedBy: string[] }>();
   const problems: VerifyProblem[] = [];
   let trees = 0;
 
@@ -56,7 +58,7 @@ export async function verifyArchives(
       if (entry.type !== 'file') continue;
       for (const chunk of entry.chunks) {
         const hex = idToHex(chunk.id);
-        const user = users.get(hex) ?? { id: chunk.id, usedBy: [] };
+        const user = users.get(hex) ?? { id: chunk.id, length: chunk.length, usedBy: [] };
         user.usedBy.push(`${archive}:/${directory.pathOf(entry)}`);
         users.set(hex, user);
       }
@@ -65,13 +67,20 @@ export async function verifyArchives(
 
   for (const snapshot of snapshots) await walk(snapshot.metadata.name, snapshot.root);
   const selected = sample([...users.values()], options.samplePercent);
-  await forEachConcurrently(selected, PARALLEL_FETCHES, async ({ id, usedBy }) => {
-    try {
-      await source.readBlock(id);
-    } catch (error) {
-      problems.push({ object: `block ${idToHex(id)}`, error: describeError(error), usedBy: [...new Set(usedBy)] });
-    }
-  });
+  options.progress?.expect(selected.length, selected.reduce((sum, block) => sum + block.length, 0));
+  const slots = pLimit(PARALLEL_FETCHES);
+  await Promise.all(
+    selected.map(({ id, length, usedBy }) =>
+      slots(async () => {
+        try {
+          await source.readBlock(id);
+        } catch (error) {
+          problems.push({ object: `block ${idToHex(id)}`, error: describeError(error), usedBy: [...new Set(usedBy)] });
+        }
+        options.progress?.advance(1, length);
+      }),
+    ),
+  );
   return { archives: snapshots.length, trees, blocksReferenced: users.size, blocksChecked: selected.length, problems };
 }
 

@@ -15,8 +15,11 @@ export interface KeySet {
   readonly cipherKey: Buffer;
 }
 
-/** The key sets in derivation order; the index is the slice of the PBKDF2 stream. */
-export const KEY_SET_ORDER = ['block', 'archiveName', 'archiveBlocklist', 'archiveMetadata', 'tree'] as const;
+/**
+ * The key sets in derivation order; the index is the slice of the PBKDF2 stream. 0–3 are
+ * SPEC §2's; `tree` encrypts folder metadata and `chunker` keys the chunk-boundary hash.
+ */
+export const KEY_SET_ORDER = ['block', 'archiveName', 'archiveBlocklist', 'archiveMetadata', 'tree', 'chunker'] as const;
 export type KeySetName = (typeof KEY_SET_ORDER)[number];
 export type Keys = { readonly [K in KeySetName]: KeySet };
 

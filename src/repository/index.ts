@@ -5,7 +5,8 @@
 import { type ArchiveRecord, Catalog, type Entry, Snapshot, decodeTree } from '../archive/index.js';
 import type { BlockSource, TreeSource } from '../archive/index.js';
 import { type Backend, openBackends } from '../backend/index.js';
-import { type Keys, deriveKeys, wipe } from '../crypto/index.js';
+import { type Chunker, ContentDefinedChunker, GearBoundaries, gearTable } from '../chunker/index.js';
+import { type Keys, computeSiv, deriveKeys, wipe } from '../crypto/index.js';
 import { loadKeyfile } from '../keyfile/index.js';
 import { ContentStore } from '../store/content-store.js';
 import { type BlockId, type TreeId, idToHex } from '../store/ids.js';
@@ -16,6 +17,12 @@ export class Repository implements TreeSource, BlockSource {
   readonly blocks: ContentStore<'block'>;
   readonly trees: ContentStore<'tree'>;
   readonly catalog: Catalog;
+  readonly chunker: Chunker;
+  /**
+   * Names this key and backend location together, for the local cache: another backend,
+   * or another key, gets a cache of its own.
+   */
+  readonly identity: string;
 
   constructor(
     readonly backend: Backend,
@@ -24,6 +31,8 @@ export class Repository implements TreeSource, BlockSource {
     this.blocks = new ContentStore(backend, keys.block, 'block');
     this.trees = new ContentStore(backend, keys.tree, 'tree');
     this.catalog = new Catalog(backend, keys);
+    this.chunker = new ContentDefinedChunker(new GearBoundaries(gearTable(keys.chunker.sivKey)));
+    this.identity = computeSiv(keys.archiveName, Buffer.from('cache identity'), Buffer.from(backend.location)).toString('hex').slice(0, 32);
   }
 
   async readTree(id: TreeId): Promise<readonly Entry[]> {

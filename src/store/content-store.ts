@@ -24,7 +24,8 @@ export class ContentStore<K extends ContentKind> {
 
   constructor(
     private readonly backend: Backend,
-    private readonly keys: KeySet,
+    /** Public so that decryption can also run on worker threads (mount/decrypt-pool.ts). */
+    readonly keys: KeySet,
     readonly kind: K,
   ) {
     // Both layouts take any content id; the kind parameter only keeps callers honest.
@@ -40,6 +41,15 @@ export class ContentStore<K extends ContentKind> {
     const created = !(await this.backend.has(key)) && (await this.backend.put(key, sealed.ciphertext));
     this.knownPresent.add(hex);
     return { id, storedBytes: created ? sealed.ciphertext.length : 0 };
+  }
+
+  /** Whether the backend holds the object (remembered for the rest of the run). */
+  async has(id: ObjectId<K>): Promise<boolean> {
+    const hex = idToHex(id);
+    if (this.knownPresent.has(hex)) return true;
+    const present = await this.backend.has(this.keyOf(id));
+    if (present) this.knownPresent.add(hex);
+    return present;
   }
 
   /** Fetches, authenticates and decrypts; a backend with several copies retries a bad one. */

@@ -1,0 +1,83 @@
+/**
+ * Loading fuse-native, and mounting and unmounting with it. The addon is imported only
+ * here and only when a mount starts, so every other command works on machines where it
+ * cannot load (no libfuse.so.2: see scripts/setup-fuse.sh).
+ */
+import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import type Fuse from 'fuse-native';
+import { UsageError, describeError, isErrnoException } from '../src/errors/index.js';
+
+const run = promisify(execFile);
+const FUSE_DEVICE = '/dev/fuse';
+
+/** FUSE cannot be used on this machine (exit 2): no addon, no libfuse, no /dev/fuse. */
+export class FuseUnavailableError extends UsageError {}
+
+export type FuseClass = typeof Fuse;
+
+export async function loadFuse(): Promise<FuseClass> {
+  try {
+    await access(FUSE_DEVICE, constants.R_OK | constants.W_OK);
+  } catch (error) {
+    throw new FuseUnavailableError(`FUSE is unavailable: ${FUSE_DEVICE} cannot be opened (${describeError(error)})`, { cause: error });
+  }
+  let loaded: FuseClass;
+  try {
+    loaded = (await import('fuse-native')).default;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new FuseUnavailableError(
+      `FUSE is unavailable: the fuse-native addon did not load (${reason}); run scripts/setup-fuse.sh as root, or install libfuse2`,
+      { cause: error },
+    );
+  }
+  // fuse-native unmounts by running `fusermount -uz`, which Debian ships only in the
+  // `fuse` package (that would replace fuse3); ours also works without it, as root.
+  loaded.unmount = (mountpoint, cb) => {
+    unmountIfMounted(mountpoint).then(() => cb(null), cb);
+  };
+  return loaded;
+}
+
+/** Lazy unmount, like fuse-native's own: open files do not keep Ctrl-C from working. */
+async function unmountIfMounted(mountpoint: string): Promise<void> {
+  if (!(await isMounted(mountpoint))) return;
+  try {
+    await run('fusermount', ['-uz', mountpoint]);
+  } catch (error) {
+    if (!(isErrnoException(error) && error.code === 'ENOENT')) throw error;
+    await run('umount', ['-l', mountpoint]);
+  }
+}
+
+/** Whether a FUSE file system is mounted at this canonical path, from /proc/self/mountinfo. */
+export async function isMounted(mountpoint: string): Promise<boolean> {
+  const table = await readFile('/proc/self/mountinfo', 'utf8');
+  return table.split('\n').some((line) => {
+    const fields = line.split(' ');
+    const separator = fields.indexOf('-');
+    return fields[4] !== undefined && unescapeMountPath(fields[4]) === mountpoint && (fields[separator + 1] ?? '').startsWith('fuse');
+  });
+}
+
+/** mountinfo writes space, tab, newline and backslash in paths as \ooo octal escapes. */
+function unescapeMountPath(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+/** Mounts and resolves once the kernel has sent INIT, i.e. the mount is usable. */
+export function mountWith(fuse: Fuse, mountpoint: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fuse.mount((error) => {
+      if (!error) resolve();
+      else reject(new UsageError(`cannot mount at ${mountpoint}: ${error.message}`, { cause: error }));
+    });
+  });
+}
+
+export function unmountWith(fuse: Fuse): Promise<void> {
+  return new Promise((resolve, reject) => fuse.unmount((error) => (error ? reject(error) : resolve())));
+}

@@ -1,0 +1,192 @@
+/**
+ * What the mount shows, by path: either one archive at the root, or (no NAME given) a
+ * root folder holding one folder per archive and a `latest` symlink to the newest.
+ * Paths are resolved one folder at a time through the folder cache, so only folders on
+ * the way to a visited path are ever fetched.
+ */
+import { constants } from 'node:fs';
+import type { ArchiveMetadata, Entry } from '../src/archive/index.js';
+import { type ArchiveId, idToHex } from '../src/store/ids.js';
+import type { FolderCache } from './folder-cache.js';
+import { type InodeTable, ROOT_INODE } from './inodes.js';
+import type { OwnerMapping } from './owners.js';
+import { FsError } from './reply.js';
+import type Fuse from 'fuse-native';
+
+export const LATEST = 'latest';
+const ST_RDONLY = 1;
+const STATFS_BLOCK = 4096;
+const MAX_NAME_BYTES = 255;
+/** The largest read fuse-native's libfuse 2 asks for; cp sizes its buffer from st_blksize. */
+const PREFERRED_IO_SIZE = 128 * 1024;
+const MAX_U32 = 2 ** 32 - 1;
+
+export interface MountedArchive {
+  readonly id: ArchiveId;
+  readonly metadata: ArchiveMetadata;
+  readonly owners: OwnerMapping;
+}
+
+export type Node =
+  | { readonly kind: 'catalog-root' }
+  | { readonly kind: 'latest'; readonly target: string }
+  /** An entry of an archive; `path` is inside the archive, '' for its root folder. */
+  | { readonly kind: 'entry'; readonly archive: MountedArchive; readonly entry: Entry; readonly path: string };
+
+export interface ViewLayout {
+  /** Oldest first, as Catalog.list returns them. */
+  readonly archives: readonly MountedArchive[];
+  /** true: the one archive is the root; false: one folder per archive. */
+  readonly single: boolean;
+  /** Owner of the catalog root and of `latest`: whoever mounted. */
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export class MountView {
+  private readonly byName: ReadonlyMap<string, MountedArchive>;
+  /** Target of `latest`; undefined without archives or when an archive is itself named so. */
+  private readonly latest: string | undefined;
+  private readonly newestNs: bigint;
+
+  constructor(
+    private readonly layout: ViewLayout,
+    private readonly folders: FolderCache,
+    private readonly inodes: InodeTable,
+  ) {
+    this.byName = new Map(layout.archives.map((archive) => [archive.metadata.name, archive]));
+    const newest = layout.archives.at(-1);
+    this.newestNs = newest?.metadata.createdAtNs ?? 0n;
+    this.latest = newest && !this.byName.has(LATEST) ? newest.metadata.name : undefined;
+  }
+
+  /** The node at a FUSE path ('/', '/a/b'); the kernel resolves symlinks before asking. */
+  async resolve(path: string): Promise<Node> {
+    const parts = path.split('/').filter((part) => part !== '');
+    if (this.layout.single) return this.walk(this.layout.archives[0] as MountedArchive, parts, path);
+    const [first, ...rest] = parts;
+    if (first === undefined) return { kind: 'catalog-root' };
+    if (first === LATEST && this.latest !== undefined && rest.length === 0) return { kind: 'latest', target: this.latest };
+    const archive = this.byName.get(first);
+    if (!archive) throw new FsError('ENOENT', `no archive named ${JSON.stringify(first)}`);
+    return this.walk(archive, rest, path);
+  }
+
+  private async walk(archive: MountedArchive, parts: readonly string[], path: string): Promise<Node> {
+    let entry: Entry = archive.metadata.root;
+    for (const part of parts) {
+      if (entry.type !== 'directory') throw new FsError('ENOTDIR', `${path}: a part of it is not a folder`);
+      const next = (await this.folders.list(entry.tree)).byName.get(part);
+      if (!next) throw new FsError('ENOENT', `${path} does not exist`);
+      entry = next;
+    }
+    return { kind: 'entry', archive, entry, path: parts.join('/') };
+  }
+
+  /** Names and attributes of a folder's content, with '.' and '..' first. */
+  async list(path: string): Promise<{ names: string[]; stats: Fuse.Stat[] }> {
+    const node = await this.resolve(path);
+    const parentPath = path.slice(0, Math.max(path.lastIndexOf('/'), 1));
+    const parent = path === '/' ? node : await this.resolve(parentPath);
+    const children = await this.children(node);
+    return {
+      names: ['.', '..', ...children.map(([name]) => name)],
+      stats: [this.stat(node), this.stat(parent), ...children.map(([, child]) => this.stat(child))],
+    };
+  }
+
+  private async children(node: Node): Promise<[string, Node][]> {
+    if (node.kind === 'catalog-root') {
+      const folders = this.layout.archives.map((archive): [string, Node] => [archive.metadata.name, this.archiveRoot(archive)]);
+      return this.latest === undefined ? folders : [...folders, [LATEST, { kind: 'latest', target: this.latest }]];
+    }
+    if (node.kind !== 'entry' || node.entry.type !== 'directory') throw new FsError('ENOTDIR', 'not a folder');
+    const { archive, path } = node;
+    const listing = await this.folders.list(node.entry.tree);
+    return listing.entries.map((entry) => [entry.name, { kind: 'entry', archive, entry, path: path === '' ? entry.name : `${path}/${entry.name}` }]);
+  }
+
+  private archiveRoot(archive: MountedArchive): Node {
+    return { kind: 'entry', archive, entry: archive.metadata.root, path: '' };
+  }
+
+  stat(node: Node): Fuse.Stat {
+    switch (node.kind) {
+      case 'catalog-root':
+        return this.attributes(constants.S_IFDIR | 0o555, ROOT_INODE, 0, 1, this.newestNs, this.layout);
+      case 'latest':
+        return this.attributes(constants.S_IFLNK | 0o777, this.inodes.inodeOf('', LATEST), Buffer.byteLength(node.target), 1, this.newestNs, this.layout);
+      case 'entry':
+        return this.entryStat(node.archive, node.entry, node.path);
+    }
+  }
+
+  private entryStat(archive: MountedArchive, entry: Entry, path: string): Fuse.Stat {
+    const owner = { uid: archive.owners.uid(entry.uid), gid: archive.owners.gid(entry.gid) };
+    const inode = this.inodeOf(archive, entry, path);
+    switch (entry.type) {
+      case 'directory':
+        // nlink 1 tells find and fts "subfolder count unknown", so they never skip a folder.
+        return this.attributes(constants.S_IFDIR | entry.mode, inode, 0, 1, entry.mtimeNs, owner);
+      case 'symlink':
+        return this.attributes(constants.S_IFLNK | entry.mode, inode, Buffer.byteLength(entry.target), 1, entry.mtimeNs, owner);
+      case 'file': {
+        const links = entry.linkGroup === 0 ? 1 : (archive.metadata.linkGroupSizes.get(entry.linkGroup) ?? 1);
+        return this.attributes(constants.S_IFREG | entry.mode, inode, entry.size, links, entry.mtimeNs, owner);
+      }
+    }
+  }
+
+  private inodeOf(archive: MountedArchive, entry: Entry, path: string): number {
+    if (path === '' && this.layout.single) return ROOT_INODE;
+    const namespace = idToHex(archive.id);
+    // Hardlinked files share the group's number, so cp -a, rsync -H and tar see one file.
+    return entry.type === 'file' && entry.linkGroup !== 0
+      ? this.inodes.inodeOf(namespace, `link group ${entry.linkGroup}`)
+      : this.inodes.inodeOf(namespace, `/${path}`);
+  }
+
+  private attributes(mode: number, ino: number, size: number, nlink: number, mtimeNs: bigint, owner: { uid: number; gid: number }): Fuse.Stat {
+    // fuse-native carries whole, unsigned milliseconds only (docs/MOUNT.md, Limits).
+    const mtime = Math.max(0, Number(mtimeNs / 1_000_000n));
+    return {
+      mode,
+      uid: owner.uid,
+      gid: owner.gid,
+      size,
+      nlink,
+      ino,
+      blksize: PREFERRED_IO_SIZE,
+      blocks: Math.ceil(size / 512),
+      mtime,
+      atime: mtime,
+      ctime: mtime,
+    };
+  }
+
+  async readlink(path: string): Promise<string> {
+    const node = await this.resolve(path);
+    if (node.kind === 'latest') return node.target;
+    if (node.kind === 'entry' && node.entry.type === 'symlink') return node.entry.target;
+    throw new FsError('EINVAL', `${path} is not a symlink`);
+  }
+
+  statfs(): Fuse.Statfs {
+    const totals = this.layout.archives.map((archive) => archive.metadata.totals);
+    const bytes = totals.reduce((sum, t) => sum + t.bytes, 0);
+    const entries = totals.reduce((sum, t) => sum + t.files + t.directories + t.symlinks, 0);
+    return {
+      bsize: STATFS_BLOCK,
+      frsize: STATFS_BLOCK,
+      blocks: Math.min(Math.ceil(bytes / STATFS_BLOCK), MAX_U32),
+      bfree: 0,
+      bavail: 0,
+      files: Math.min(entries, MAX_U32),
+      ffree: 0,
+      favail: 0,
+      fsid: 0,
+      flag: ST_RDONLY,
+      namemax: MAX_NAME_BYTES,
+    };
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Content-defined chunk boundaries with a gear rolling hash and FastCDC's normalized
+ * chunking: a stricter mask before the average size and a looser one after it, which
+ * pulls chunk sizes towards the average. A boundary depends only on the bytes since the
+ * previous one, so an insertion changes the chunks around it and no others.
+ */
+import { createHmac } from 'node:crypto';
+
+export interface ChunkSizes {
+  readonly min: number;
+  readonly average: number;
+  readonly max: number;
+}
+
+export const DEFAULT_CHUNK_SIZES: ChunkSizes = { min: 256 * 1024, average: 1024 * 1024, max: 4 * 1024 * 1024 };
+
+/**
+ * 256 pseudo-random 32-bit values derived from a secret, so that chunk boundaries (which a
+ * backend sees as object sizes) do not fingerprint known content across repositories.
+ */
+export function gearTable(secret: Uint8Array): Int32Array {
+  const table = new Int32Array(256);
+  const bytes = Buffer.alloc(4 * 256);
+  for (let block = 0; block < 16; block++) {
+    createHmac('sha512', secret).update(`gear ${block}`).digest().copy(bytes, block * 64);
+  }
+  for (let i = 0; i < 256; i++) table[i] = bytes.readInt32LE(i * 4);
+  return table;
+}
+
+/** Masks over the hash's high bits, which depend on the most recent 32 bytes. */
+function highBitsMask(bits: number): number {
+  return (((1 << bits) - 1) << (32 - bits)) | 0;
+}
+
+export class GearBoundaries {
+  private readonly strictMask: number;
+  private readonly looseMask: number;
+
+  constructor(
+    private readonly gear: Int32Array,
+    readonly sizes: ChunkSizes = DEFAULT_CHUNK_SIZES,
+  ) {
+    if (!(sizes.min > 0 && sizes.min < sizes.average && sizes.average < sizes.max)) {
+      throw new RangeError('chunk sizes must satisfy 0 < min < average < max');
+    }
+    const averageBits = Math.round(Math.log2(sizes.average));
+    this.strictMask = highBitsMask(averageBits + 2);
+    this.looseMask = highBitsMask(averageBits - 2);
+  }
+
+  /**
+   * Length of the chunk starting at `start`, looking no further than `end`. Returns
+   * end - start when no boundary is found before it (the caller makes sure that is
+   * either the max size or the end of the file).
+   */
+  cut(data: Uint8Array, start: number, end: number): number {
+    const available = Math.min(end - start, this.sizes.max);
+    if (available <= this.sizes.min) return available;
+    const gear = this.gear;
+    const middle = start + Math.min(this.sizes.average, available);
+    const limit = start + available;
+    let hash = 0;
+    let i = start + this.sizes.min;
+    for (; i < middle; i++) {
+      hash = ((hash << 1) + (gear[data[i] as number] as number)) | 0;
+      if ((hash & this.strictMask) === 0) return i - start + 1;
+    }
+    for (; i < limit; i++) {
+      hash = ((hash << 1) + (gear[data[i] as number] as number)) | 0;
+      if ((hash & this.looseMask) === 0) return i - start + 1;
+    }
+    return available;
+  }
+}

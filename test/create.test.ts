@@ -1,0 +1,225 @@
+/**
+ * create's fidelity and incremental behaviour: deduplication around edits, the mtime
+ * cache (per backend, robust to deleted blocks, cleaned, never backed up), and files
+ * that change while the backup runs.
+ */
+import { spawn } from 'node:child_process';
+import { cp, readdir, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Level } from 'level';
+import { makeTestRepo, objectFiles, type TestRepo } from './cli-support.js';
+import { PRESERVE_BIN, describeTree, seededBytes } from './support.js';
+
+async function withRepo(label: string, body: (repo: TestRepo) => Promise<void>): Promise<void> {
+  const repo = await makeTestRepo(label);
+  try {
+    await body(repo);
+  } finally {
+    await repo.remove();
+  }
+}
+
+function assertOk(result: { status: number; stderr: string }, what: string): void {
+  assert.is(result.status, 0, `${what} failed: ${result.stderr}`);
+}
+
+async function storedBytes(repo: TestRepo, backend = repo.backend): Promise<Map<string, number>> {
+  const result = await repo.run('list', '--json', '--backend', backend);
+  return new Map((JSON.parse(result.stdout) as { name: string; storedBytes: number }[]).map((a) => [a.name, a.storedBytes]));
+}
+
+const MiB = 1024 * 1024;
+
+test('inserting bytes at the front or middle of a large file stores only the chunks around the edit', () =>
+  withRepo('dedup-edit', async (repo) => {
+    const big = seededBytes(21, 32 * MiB);
+    await writeFile(join(repo.source, 'big.bin'), big);
+    assertOk(await repo.run('create', 'original', repo.source), 'create');
+    await writeFile(join(repo.source, 'big.bin'), Buffer.concat([seededBytes(22, 1024), big]));
+    assertOk(await repo.run('create', 'front', repo.source), 'create front');
+    await writeFile(join(repo.source, 'big.bin'), Buffer.concat([big.subarray(0, 16 * MiB), seededBytes(23, 1024), big.subarray(16 * MiB)]));
+    assertOk(await repo.run('create', 'middle', repo.source), 'create middle');
+    const stored = await storedBytes(repo);
+    // At most two chunks (4 MiB each at most) around one edit, plus folder objects.
+    for (const name of ['front', 'middle']) assert.ok((stored.get(name) ?? Infinity) < 8.5 * MiB, `${name} stored ${stored.get(name)} bytes`);
+    const target = join(repo.dir, 'restored');
+    assertOk(await repo.run('restore', 'middle', target, 'big.bin'), 'restore');
+    assert.ok((await readFile(join(target, 'big.bin'))).equals(await readFile(join(repo.source, 'big.bin'))));
+  }));
+
+test('a second create of an unchanged tree reads no file and stores no block', () =>
+  withRepo('unchanged', async (repo) => {
+    // Files modified in the last seconds are deliberately not trusted to the cache; a
+    // nightly backup sees mostly older ones.
+    for (const [path, facts] of await describeTree(repo.source)) {
+      if (facts.type === 'file') await utimes(join(repo.source, path), 1_500_000_000, 1_500_000_000);
+    }
+    const first = await repo.run('create', 'one', repo.source, '--rescan-delay', '0');
+    assertOk(first, 'create one');
+    assert.match(first.stdout, /11 files \(\d+ read, 0 unchanged\)/);
+    const blocks = await objectFiles(repo.backend, 'blocks');
+    const second = await repo.run('create', 'two', repo.source);
+    assertOk(second, 'create two');
+    assert.match(second.stdout, /11 files \(0 read, \d+ unchanged\)/);
+    assert.equal(await objectFiles(repo.backend, 'blocks'), blocks);
+    assert.is((await storedBytes(repo)).get('two'), 0);
+    await writeFile(join(repo.source, 'docs', 'readme.txt'), 'changed\n');
+    const third = await repo.run('create', 'three', repo.source, '--rescan-delay', '0');
+    assert.match(third.stdout, /11 files \(1 read, \d+ unchanged\)/);
+  }));
+
+test('the cache never hides blocks another backend, or a damaged one, lacks', () =>
+  withRepo('two-backends', async (repo) => {
+    const source = await describeTree(repo.source);
+    assertOk(await repo.run('create', 'a', repo.source), 'create on the first backend');
+    const second = join(repo.dir, 'second-backend');
+    const other = await repo.run('create', 'b', repo.source, '--backend', second);
+    assertOk(other, 'create on the second backend');
+    assert.match(other.stdout, /\(\d+ read, 0 unchanged\)/, 'another backend has a cache of its own');
+    // Half of the first backend's blocks disappear; a copy of what is left becomes a third.
+    const blockFiles = await objectFiles(repo.backend, 'blocks');
+    for (const file of blockFiles.filter((_, i) => i % 2 === 0)) await unlink(file);
+    const third = join(repo.dir, 'half-copy');
+    await cp(repo.backend, third, { recursive: true });
+    for (const [name, backend] of [['a2', repo.backend], ['c', third], ['b2', second]] as const) {
+      assertOk(await repo.run('create', name, repo.source, '--backend', backend), `create ${name}`);
+      assertOk(await repo.run('verify', name, '--backend', backend), `verify ${name}`);
+      const target = join(repo.dir, `restore-${name}`);
+      assertOk(await repo.run('restore', name, target, '--backend', backend), `restore ${name}`);
+      assert.equal(await describeTree(target), source, `restore of ${name}`);
+    }
+  }));
+
+test('cache entries of files no longer in the tree are cleaned out; the cache folder is never backed up', () =>
+  withRepo('cache-clean', async (repo) => {
+    const cacheDir = join(repo.source, 'inner-cache');
+    const run = (name: string) => repo.run('create', name, repo.source, '--cache-dir', cacheDir, '--rescan-delay', '0');
+    assertOk(await run('one'), 'create one');
+    await unlink(join(repo.source, 'private.txt'));
+    assertOk(await run('two'), 'create two');
+    const [database] = await readdir(cacheDir);
+    const db = new Level<string, Buffer>(join(cacheDir, database as string), { valueEncoding: 'buffer' });
+    try {
+      const keys = await db.keys().all();
+      assert.ok(keys.includes(join(repo.source, 'docs', 'readme.txt')));
+      assert.not.ok(keys.includes(join(repo.source, 'private.txt')), 'entry of a deleted file is gone');
+      assert.not.ok(keys.some((key) => key.startsWith(cacheDir)));
+    } finally {
+      await db.close();
+    }
+    const target = join(repo.dir, 'restored');
+    assertOk(await repo.run('restore', 'two', target), 'restore');
+    assert.not.ok((await readdir(target)).includes('inner-cache'));
+  }));
+
+/** Runs create, calling `during` once stderr shows `signal`; resolves with the exit status and output. */
+function createWatching(repo: TestRepo, args: string[], signal: RegExp, during: () => Promise<void>) {
+  return new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [PRESERVE_BIN, 'create', '--keyfile', repo.keyfile, '--backend', repo.backend, '--verbose', ...args], {
+      env: { ...process.env, PRESERVE_CACHE_DIR: join(repo.dir, 'cache') },
+    });
+    let stdout = '';
+    let stderr = '';
+    let triggered = false;
+    child.stdout.on('data', (data) => (stdout += data));
+    child.stderr.on('data', (data) => {
+      stderr += data;
+      if (!triggered && signal.test(stderr)) {
+        triggered = true;
+        during().catch(reject);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status: status ?? 1, stdout, stderr }));
+  });
+}
+
+test('a file changed after it was read is read again after the rescan', () =>
+  withRepo('rescan', async (repo) => {
+    const path = join(repo.source, 'docs', 'readme.txt');
+    const result = await createWatching(repo, ['edited', repo.source, '--rescan-delay', '1500'], /checking the \d+ files read for changes/, () =>
+      writeFile(path, 'edited during the backup\n'),
+    );
+    assertOk(result, 'create');
+    assert.match(result.stderr, /1 file changed during the backup \(.*readme\.txt\); reading again/);
+    const target = join(repo.dir, 'restored');
+    assertOk(await repo.run('restore', 'edited', target, 'docs/readme.txt'), 'restore');
+    assert.is(await readFile(join(target, 'docs', 'readme.txt'), 'utf8'), 'edited during the backup\n');
+  }));
+
+test('a file that keeps changing while it is read is reported and left out', () =>
+  withRepo('churn', async (repo) => {
+    await rm(join(repo.source, 'big.bin'));
+    const path = join(repo.source, 'churning.bin');
+    await writeFile(path, seededBytes(30, 64 * MiB));
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing; i++) await writeFile(path, seededBytes(31 + (i % 3), 64 * MiB));
+    })();
+    let result;
+    try {
+      result = await repo.run('create', 'churn', repo.source, '--rescan-delay', '0');
+    } finally {
+      writing = false;
+      await writer;
+    }
+    assert.is(result.status, 1, result.stderr);
+    assert.match(result.stderr, /churning\.bin: it changed while being read, 3 times in a row/);
+    assert.match(result.stderr, /1 entry could not be read/);
+  }));
+
+test('--exclude-file patterns, and warnings for links whose targets are not backed up', () =>
+  withRepo('exclude-file', async (repo) => {
+    const patterns = join(repo.dir, 'excludes');
+    await writeFile(patterns, '# build output\n*.bin\n\nnested\n');
+    const created = await repo.run('create', 'x', repo.source, '--exclude-file', patterns, '--rescan-delay', '0');
+    assertOk(created, 'create');
+    assert.match(created.stderr, /link-to-folder -> docs\/nested: the link is backed up, but what it points to is excluded or missing/);
+    assert.match(created.stderr, /dangling -> does\/not\/exist: the link is backed up, but what it points to is excluded or missing/);
+    const facts = await describeTree(await restored(repo, 'x'));
+    assert.not.ok(facts.has('big.bin'));
+    assert.not.ok(facts.has('docs/nested'));
+    assert.ok(facts.has('docs/readme.txt'));
+    const missing = await repo.run('create', 'y', repo.source, '--exclude-file', join(repo.dir, 'nope'));
+    assert.is(missing.status, 2);
+    assert.match(missing.stderr, /cannot read exclude file .*nope: ENOENT/);
+  }));
+
+async function restored(repo: TestRepo, name: string, ...args: string[]): Promise<string> {
+  const target = join(repo.dir, `restored-${name}-${args.join('')}`);
+  const result = await repo.run('restore', name, target, ...args);
+  assert.is(result.status, 0, result.stderr);
+  return target;
+}
+
+test('restore --dereference writes what links point to; --hard-dereference separates hardlinks', () =>
+  withRepo('restore-deref', async (repo) => {
+    await symlink('..', join(repo.source, 'docs', 'nested', 'up'));
+    await symlink(join(repo.source, 'docs', 'readme.txt'), join(repo.source, 'absolute-link'));
+    await symlink('/etc/hostname', join(repo.source, 'outside-link'));
+    assertOk(await repo.run('create', 'd', repo.source, '--rescan-delay', '0'), 'create');
+    const deref = join(repo.dir, 'deref');
+    const result = await repo.run('restore', 'd', deref, '--dereference');
+    assertOk(result, 'restore --dereference');
+    const facts = await describeTree(deref);
+    for (const link of ['docs/link-to-file', 'absolute-link']) {
+      assert.is(facts.get(link)?.type, 'file', link);
+      assert.is(await readFile(join(deref, link), 'utf8'), 'hello, preserve\n');
+    }
+    assert.is(facts.get('link-to-folder')?.type, 'directory');
+    assert.is(facts.get('link-to-folder/deeper/note.md')?.sha256, facts.get('docs/nested/deeper/note.md')?.sha256);
+    assert.is(facts.get('dangling')?.type, 'symlink');
+    assert.is(facts.get('outside-link')?.type, 'symlink');
+    assert.match(result.stderr, /dangling -> does\/not\/exist: kept as a symlink, its target is not in the archive/);
+    assert.match(result.stderr, /outside-link -> \/etc\/hostname: kept as a symlink, its target is not in the archive/);
+    assert.match(result.stderr, /up -> \.\.: kept as a symlink, it points to a folder that contains it/);
+    const separate = await describeTree(await restored(repo, 'd', '--hard-dereference'));
+    for (const path of ['docs/linked-c', 'docs/nested/linked-b']) {
+      assert.is(separate.get(path)?.linkedTo, undefined, `${path} is a file of its own`);
+      assert.is(separate.get(path)?.sha256, separate.get('docs/linked-a')?.sha256);
+    }
+  }));
+
+test.run();

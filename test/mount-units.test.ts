@@ -1,0 +1,200 @@
+/**
+ * The mount's parts without FUSE: the handler wrapper, decryption on worker threads, the
+ * byte-bounded block cache with in-flight de-duplication, readahead, folder caching and
+ * inode numbering.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { BlockSource, Entry, FileEntry, TreeSource } from '../src/archive/index.js';
+import { type BlockId, type TreeId, asId } from '../src/store/ids.js';
+import { randomBytes } from 'node:crypto';
+import { deriveKeys, encrypt } from '../src/crypto/index.js';
+import { AuthenticationError, ObjectNotFoundError } from '../src/errors/index.js';
+import { BlockCache } from '../mount/block-cache.js';
+import { DecryptPool } from '../mount/decrypt-pool.js';
+import { FolderCache } from '../mount/folder-cache.js';
+import { InodeTable, ROOT_INODE } from '../mount/inodes.js';
+import { OpenFile } from '../mount/open-file.js';
+import { FsError, OnceReporter, errno, serve } from '../mount/reply.js';
+
+const BLOCK = 1000;
+
+function blockId(index: number): BlockId {
+  return asId(Buffer.alloc(32, index + 1), 'block');
+}
+
+/** A block source whose block i is BLOCK bytes of value i, counting fetches per block. */
+class CountingBlocks implements BlockSource {
+  readonly fetches = new Map<number, number>();
+  failing = new Set<number>();
+
+  async readBlock(id: BlockId): Promise<Buffer> {
+    const index = (id[0] as number) - 1;
+    this.fetches.set(index, (this.fetches.get(index) ?? 0) + 1);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    if (this.failing.has(index)) throw new Error(`block ${index} is damaged`);
+    return Buffer.alloc(BLOCK, index);
+  }
+
+  fetched(): number[] {
+    return [...this.fetches.keys()].sort((a, b) => a - b);
+  }
+}
+
+function fileOf(blocks: number): FileEntry {
+  const chunks = Array.from({ length: blocks }, (_, index) => ({ id: blockId(index), length: BLOCK }));
+  return { type: 'file', name: 'f', mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n, size: blocks * BLOCK, linkGroup: 0, chunks };
+}
+
+/** Lets pending timers and promises settle. */
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
+
+function collect(): { reporter: OnceReporter; reports: string[] } {
+  const reports: string[] = [];
+  return { reporter: new OnceReporter((path, error) => reports.push(`${path}: ${(error as Error).message}`)), reports };
+}
+
+test('serve answers exactly once: the result, an FsError errno, or EIO reported once', async () => {
+  const { reporter, reports } = collect();
+  const answers = new Map<string, unknown[][]>();
+  const answer = (key: string) => (...args: unknown[]): void => void answers.set(key, [...(answers.get(key) ?? []), args]);
+  serve(reporter, '/a', answer('result'), async () => [0, 'value']);
+  serve(reporter, '/b', answer('expected failure'), async () => Promise.reject(new FsError('ENOENT', 'no such entry')));
+  serve(reporter, '/c', answer('thrown'), () => {
+    throw new Error('broken');
+  });
+  serve(reporter, '/c', answer('rejected'), async () => Promise.reject(new Error('broken')));
+  await settle();
+  assert.equal(Object.fromEntries(answers), {
+    result: [[0, 'value']],
+    'expected failure': [[errno('ENOENT')]],
+    thrown: [[errno('EIO')]],
+    rejected: [[errno('EIO')]],
+  });
+  assert.equal(reports, ['/c: broken']);
+  assert.is(reporter.count, 1);
+});
+
+test('the block cache fetches a block once for concurrent readers and keeps it', async () => {
+  const source = new CountingBlocks();
+  const cache = new BlockCache(source, 10 * BLOCK);
+  const reads = await Promise.all([cache.readBlock(blockId(3)), cache.readBlock(blockId(3)), cache.readBlock(blockId(3))]);
+  await cache.readBlock(blockId(3));
+  assert.ok(reads.every((block) => block.equals(Buffer.alloc(BLOCK, 3))));
+  assert.is(source.fetches.get(3), 1);
+});
+
+test('the block cache is bounded in bytes and does not keep failures', async () => {
+  const source = new CountingBlocks();
+  const cache = new BlockCache(source, 3 * BLOCK);
+  for (const index of [0, 1, 2, 3]) await cache.readBlock(blockId(index));
+  await cache.readBlock(blockId(0));
+  assert.is(source.fetches.get(0), 2, 'the least recently used block was evicted');
+  source.failing.add(5);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await cache.readBlock(blockId(5));
+      assert.unreachable('a damaged block was returned');
+    } catch (error) {
+      assert.match((error as Error).message, /damaged/);
+    }
+  }
+  assert.is(source.fetches.get(5), 2);
+});
+
+test('reading forward fetches the next blocks ahead; a jump does not', async () => {
+  const source = new CountingBlocks();
+  const file = new OpenFile('/f', fileOf(20), new BlockCache(source, 100 * BLOCK), 3);
+  const first = await file.read(0, 10);
+  assert.ok(first.equals(Buffer.alloc(10, 0)));
+  await settle();
+  assert.equal(source.fetched(), [0, 1, 2, 3]);
+  await file.read(BLOCK + 500, BLOCK);
+  await settle();
+  assert.equal(source.fetched(), [0, 1, 2, 3, 4, 5]);
+  await file.read(15 * BLOCK, 10);
+  await settle();
+  assert.equal(source.fetched(), [0, 1, 2, 3, 4, 5, 15], 'a random read fetches only its own block');
+  assert.ok(source.fetches.size === 7 && [...source.fetches.values()].every((count) => count === 1));
+});
+
+test('a read spanning blocks returns exactly the asked range, shorter only at the end', async () => {
+  const file = new OpenFile('/f', fileOf(4), new BlockCache(new CountingBlocks(), 100 * BLOCK), 0);
+  const span = await file.read(BLOCK - 2, BLOCK + 4);
+  assert.equal([...span.subarray(0, 3)], [0, 0, 1]);
+  assert.equal([...span.subarray(-3)], [1, 2, 2]);
+  assert.is(span.length, BLOCK + 4);
+  assert.is((await file.read(4 * BLOCK - 5, 100)).length, 5);
+  assert.is((await file.read(4 * BLOCK + 5, 100)).length, 0);
+});
+
+test('a folder is read once however many lookups need it at once', async () => {
+  let reads = 0;
+  const entries: Entry[] = [{ ...fileOf(1), name: 'a' }];
+  const trees: TreeSource = {
+    readTree: async () => {
+      reads++;
+      await settle();
+      return entries;
+    },
+  };
+  const folders = new FolderCache(trees);
+  const tree = asId(Buffer.alloc(32, 9), 'tree') as TreeId;
+  const listings = await Promise.all([folders.list(tree), folders.list(tree), folders.list(tree)]);
+  assert.is(reads, 1);
+  assert.is(listings[0]?.byName.get('a'), entries[0]);
+});
+
+test('inode numbers depend only on the archive and the path, and skip 0 and the root', () => {
+  const first = new InodeTable();
+  const second = new InodeTable();
+  const paths = Array.from({ length: 2000 }, (_, index) => `/folder/file-${index}`);
+  const numbers = paths.map((path) => first.inodeOf('archive-a', path));
+  assert.equal([...paths].reverse().map((path) => second.inodeOf('archive-a', path)).reverse(), numbers);
+  assert.is(new Set(numbers).size, numbers.length);
+  assert.ok(numbers.every((inode) => inode > ROOT_INODE && inode < 2 ** 32));
+  assert.is.not(first.inodeOf('archive-b', '/folder/file-0'), numbers[0]);
+});
+
+test('the decrypt pool returns authenticated plaintext and refuses damaged or missing blocks', async () => {
+  const keys = deriveKeys(randomBytes(128)).block;
+  const objects = new Map<string, Buffer>();
+  const store = (plaintext: Buffer): BlockId => {
+    const sealed = encrypt(keys, Buffer.alloc(0), plaintext);
+    objects.set(`blocks/${sealed.id.toString('hex')}`, sealed.ciphertext);
+    return asId(sealed.id, 'block');
+  };
+  const backend = {
+    get: async (key: string): Promise<Buffer> => {
+      const object = objects.get(key);
+      if (!object) throw new ObjectNotFoundError(key);
+      return Buffer.from(object);
+    },
+  };
+  const pool = new DecryptPool(backend, (id) => `blocks/${id.toString('hex')}`, keys, 2);
+  try {
+    const contents = [Buffer.alloc(0), Buffer.from('small'), randomBytes(1024 * 1024 + 3)];
+    const ids = contents.map(store);
+    const plaintexts = await Promise.all(ids.map((id) => pool.readBlock(id)));
+    plaintexts.forEach((plaintext, index) => assert.ok(plaintext.equals(contents[index] as Buffer), `block ${index}`));
+    // Small blocks are decrypted inline, large ones on a worker: damage must show on both.
+    const damaged = [store(Buffer.from('small, will be damaged')), store(randomBytes(100_000))];
+    for (const id of damaged) {
+      const ciphertext = objects.get(`blocks/${id.toString('hex')}`) as Buffer;
+      ciphertext[3] = (ciphertext[3] as number) ^ 1;
+    }
+    const failures: [BlockId, new (...args: never[]) => Error][] = [[damaged[0] as BlockId, AuthenticationError], [damaged[1] as BlockId, AuthenticationError], [blockId(7), ObjectNotFoundError]];
+    for (const [id, type] of failures) {
+      try {
+        await pool.readBlock(id);
+        assert.unreachable('a bad block was returned');
+      } catch (error) {
+        assert.instance(error, type);
+      }
+    }
+  } finally {
+    await pool.close();
+  }
+});
+
+test.run();

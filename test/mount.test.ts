@@ -1,0 +1,303 @@
+/**
+ * `preserve mount` on real FUSE mounts, served by a child process and driven from here
+ * with asynchronous calls only: fidelity of every attribute and byte, cp -a and rsync -aH
+ * out of the mount, ranged reads across block boundaries, read-only refusals, the
+ * all-archives layout, owner mapping by name, damaged blocks, and clean unmounting.
+ * Runs as root (CI always does); elsewhere it is skipped with a notice.
+ */
+import { chmod, chown, link, lstat, lutimes, mkdir, open, readFile, readdir, readlink, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type TestRepo, flipByte, makeTestRepo, objectFiles } from './cli-support.js';
+import { type Exit, canMount, exec, isMounted, mustRunMountTests, startMount, withMount } from './mount-support.js';
+import { type EntryFacts, PRESERVE_BIN, describeTree, seededBytes } from './support.js';
+
+const it = mustRunMountTests ? test : test.skip;
+if (!mustRunMountTests) console.log('mount tests skipped: they need root and /dev/fuse (CI always runs them)');
+if (!canMount && mustRunMountTests) console.log('mount tests: not root or no /dev/fuse, yet CI requires them; expect failures');
+
+const CHUNK = 1024 * 1024;
+
+async function withRepo(label: string, body: (repo: TestRepo) => Promise<void>): Promise<void> {
+  const repo = await makeTestRepo(label);
+  try {
+    await body(repo);
+  } finally {
+    await repo.remove();
+  }
+}
+
+async function createArchive(repo: TestRepo, name: string): Promise<void> {
+  const created = await repo.run('create', name, repo.source);
+  assert.is(created.status, 0, `create failed: ${created.stderr}`);
+}
+
+/**
+ * fuse-native hands the kernel whole milliseconds, so mounted mtimes are compared to the
+ * millisecond (docs/MOUNT.md, Limits); everything else must match exactly.
+ */
+function toMilliseconds(facts: Map<string, EntryFacts>): Map<string, EntryFacts> {
+  return new Map([...facts].map(([path, entry]) => [path, { ...entry, mtimeUs: entry.mtimeUs / 1000n }]));
+}
+
+async function assertSameTree(actual: string, expected: string): Promise<void> {
+  const [got, wanted] = [toMilliseconds(await describeTree(actual)), toMilliseconds(await describeTree(expected))];
+  const show = (facts: EntryFacts | undefined): string => JSON.stringify(facts, (_, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
+  const differences = [...new Set([...got.keys(), ...wanted.keys()])]
+    .filter((path) => show(got.get(path)) !== show(wanted.get(path)))
+    .map((path) => `${path}:\n  got ${show(got.get(path))}\n  not ${show(wanted.get(path))}`);
+  assert.is(differences.join('\n'), '', `${actual} differs from ${expected}`);
+}
+
+async function assertRejects(work: Promise<unknown>, code: string, what: string): Promise<void> {
+  try {
+    await work;
+  } catch (error) {
+    assert.is((error as NodeJS.ErrnoException).code, code, what);
+    return;
+  }
+  assert.unreachable(`${what} succeeded`);
+}
+
+it('a mounted archive shows every attribute and byte of the source, hardlinks as one inode', () =>
+  withRepo('mount-walk', async (repo) => {
+    await createArchive(repo, 'first');
+    await withMount(repo, ['first'], async (mountpoint) => {
+      await assertSameTree(mountpoint, repo.source);
+      const [a, b] = await Promise.all([stat(join(mountpoint, 'docs/linked-a')), stat(join(mountpoint, 'docs/nested/linked-b'))]);
+      assert.is(a.ino, b.ino);
+      assert.is(a.nlink, (await stat(join(repo.source, 'docs/linked-a'))).nlink);
+      assert.is((await stat(mountpoint)).ino, 1);
+      assert.is(await readlink(join(mountpoint, 'link-to-folder')), 'docs/nested');
+      const space = await statfs(mountpoint);
+      const entries = (await describeTree(repo.source)).size + 1;
+      assert.equal([space.files, space.bfree, space.bavail, space.bsize], [entries, 0, 0, 4096], 'statfs: every entry, nothing free');
+      assert.ok(space.blocks * space.bsize >= 3 * CHUNK);
+    });
+  }));
+
+it('inode numbers are the same at the next mount of the archive', () =>
+  withRepo('mount-inodes', async (repo) => {
+    await createArchive(repo, 'first');
+    const inodes = (mountpoint: string): Promise<number[]> =>
+      Promise.all(['big.bin', 'docs', 'docs/nested/deeper/note.md', 'dangling'].map(async (path) => (await lstat(join(mountpoint, path))).ino));
+    let first: number[] = [];
+    await withMount(repo, ['first'], async (mountpoint) => {
+      first = await inodes(mountpoint);
+    });
+    // Visit in another order the second time: numbers must not depend on it.
+    await withMount(repo, ['first'], async (mountpoint) => {
+      await readdir(join(mountpoint, 'docs/nested/deeper'));
+      assert.equal(await inodes(mountpoint), first);
+    });
+    assert.is(new Set(first).size, first.length);
+  }));
+
+/**
+ * rsync sends sub-second mtimes for regular files only, so it leaves a folder or symlink
+ * whose mtime falls in the current second as it found it. The fixture makes some "now":
+ * give every folder and symlink a fixed time in the past.
+ */
+async function pastTimesForFoldersAndLinks(root: string): Promise<void> {
+  const facts = await describeTree(root);
+  for (const [index, path] of [...facts.keys()].reverse().entries()) {
+    const type = facts.get(path)?.type;
+    if (type === 'directory' || type === 'symlink') await lutimes(join(root, path), 1_500_000_000, 1_500_000_000.25 + index);
+  }
+}
+
+it('cp -a and rsync -aH out of the mount reproduce the source', () =>
+  withRepo('mount-copy', async (repo) => {
+    await pastTimesForFoldersAndLinks(repo.source);
+    await createArchive(repo, 'first');
+    await withMount(repo, ['first'], async (mountpoint) => {
+      const copied = join(repo.dir, 'cp-out');
+      await exec('cp', ['-a', mountpoint, copied]);
+      await assertSameTree(copied, repo.source);
+      const synced = join(repo.dir, 'rsync-out');
+      await exec('rsync', ['-aH', `${mountpoint}/`, `${synced}/`]);
+      await assertSameTree(synced, repo.source);
+    });
+  }));
+
+it('reads at random offsets and lengths, across block boundaries, equal the source', () =>
+  withRepo('mount-ranges', async (repo) => {
+    const content = seededBytes(11, 5 * CHUNK + 777);
+    await writeFile(join(repo.source, 'ranges.bin'), content);
+    await createArchive(repo, 'first');
+    // --readahead 0 and a small cache, and the random ranges before the whole-file reads
+    // (the kernel keeps pages it has read): ranges really go through block fetches.
+    await withMount(repo, ['first', '--readahead', '0', '--cache-size', '6M'], async (mountpoint) => {
+      const handle = await open(join(mountpoint, 'ranges.bin'), 'r');
+      const readsLikeSource = async ([offset, length]: [number, number]): Promise<void> => {
+        const buffer = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, offset);
+        assert.ok(buffer.subarray(0, bytesRead).equals(content.subarray(offset, offset + length)), `range ${offset}+${length}`);
+      };
+      try {
+        const random = seededBytes(5, 4 * 64);
+        const ranges = Array.from({ length: 64 }, (_, i): [number, number] => [random.readUInt32LE(i * 4) % content.length, (random.readUInt16LE(i * 4) * 37) % (3 * CHUNK)]);
+        await Promise.all(ranges.map(readsLikeSource));
+        // Blocks are at most 4 MiB, so a range longer than that always spans two or more.
+        for (const range of [[CHUNK - 1, 2], [100, 4 * CHUNK + 1], [content.length - 5, 100], [content.length + 10, 10], [0, content.length]] as [number, number][]) {
+          await readsLikeSource(range);
+        }
+      } finally {
+        await handle.close();
+      }
+    });
+  }));
+
+it('writes, creates and changes are refused with EROFS', () =>
+  withRepo('mount-readonly', async (repo) => {
+    await createArchive(repo, 'first');
+    await withMount(repo, ['first'], async (mountpoint) => {
+      await assertRejects(writeFile(join(mountpoint, 'new.txt'), 'x'), 'EROFS', 'create');
+      await assertRejects(open(join(mountpoint, 'private.txt'), 'r+'), 'EROFS', 'open for writing');
+      await assertRejects(mkdir(join(mountpoint, 'folder')), 'EROFS', 'mkdir');
+      await assertRejects(unlink(join(mountpoint, 'empty')), 'EROFS', 'unlink');
+      await assertRejects(chmod(join(mountpoint, 'empty'), 0o777), 'EROFS', 'chmod');
+      await assertRejects(link(join(mountpoint, 'empty'), join(mountpoint, 'empty2')), 'EROFS', 'link');
+      assert.is(await readFile(join(mountpoint, 'private.txt'), 'utf8'), 'secret-ish\n');
+    });
+  }));
+
+it('without NAME the root holds one folder per archive and latest -> the newest', () =>
+  withRepo('mount-catalog', async (repo) => {
+    await createArchive(repo, 'monday');
+    await writeFile(join(repo.source, 'added-tuesday.txt'), 'new\n');
+    await createArchive(repo, 'tuesday');
+    await withMount(repo, [], async (mountpoint, mount) => {
+      assert.match(mount.stdout, /mounted 2 archives read-only at /);
+      assert.equal((await readdir(mountpoint)).sort(), ['latest', 'monday', 'tuesday']);
+      assert.is(await readlink(join(mountpoint, 'latest')), 'tuesday');
+      assert.ok((await stat(join(mountpoint, 'monday'))).isDirectory());
+      await assertSameTree(join(mountpoint, 'latest'), repo.source);
+      await rm(join(repo.source, 'added-tuesday.txt'));
+      await assertSameTree(join(mountpoint, 'monday'), repo.source);
+    });
+  }));
+
+/** Two users and two groups, made by the test and always removed. */
+const PEOPLE = { users: ['pvtest_ann', 'pvtest_bob'], groups: ['pvtest_ops', 'pvtest_dev'] } as const;
+const FIRST_IDS = [23101, 23102] as const;
+
+async function removePeople(): Promise<void> {
+  for (const user of PEOPLE.users) await exec('userdel', [user]).catch(() => undefined);
+  for (const group of PEOPLE.groups) await exec('groupdel', [group]).catch(() => undefined);
+}
+
+/** Creates the users and groups with the given ids, in PEOPLE's order. */
+async function addPeople(ids: readonly [number, number]): Promise<void> {
+  for (const [index, group] of PEOPLE.groups.entries()) await exec('groupadd', ['-g', String(ids[index]), group]);
+  for (const [index, user] of PEOPLE.users.entries()) await exec('useradd', ['-M', '-N', '-u', String(ids[index]), '-g', 'nogroup', user]);
+}
+
+it('owners are mapped by name to local ids that differ from the archived ones', () =>
+  withRepo('mount-owners', async (repo) => {
+    await removePeople();
+    try {
+      // At backup ann/ops are 23101 and bob/dev 23102; afterwards the ids are swapped.
+      await addPeople(FIRST_IDS);
+      await chown(join(repo.source, 'private.txt'), FIRST_IDS[0], FIRST_IDS[0]);
+      await chown(join(repo.source, 'docs/readme.txt'), FIRST_IDS[1], FIRST_IDS[1]);
+      await createArchive(repo, 'first');
+      await removePeople();
+      await addPeople([FIRST_IDS[1], FIRST_IDS[0]]);
+      const owners = async (mountpoint: string): Promise<string[]> =>
+        Promise.all(['private.txt', 'docs/readme.txt', 'big.bin'].map(async (path) => {
+          const info = await stat(join(mountpoint, path));
+          return `${info.uid}:${info.gid}`;
+        }));
+      await withMount(repo, ['first'], async (mountpoint) => {
+        assert.equal(await owners(mountpoint), ['23102:23102', '23101:23101', '0:0']);
+        const ls = await exec('ls', ['-l', join(mountpoint, 'private.txt'), join(mountpoint, 'docs/readme.txt')]);
+        assert.match(ls.stdout, /pvtest_ann pvtest_ops .*\/private\.txt$/m);
+        assert.match(ls.stdout, /pvtest_bob pvtest_dev .*\/readme\.txt$/m);
+      });
+      await withMount(repo, ['first', '--numeric-ids'], async (mountpoint) => {
+        assert.equal(await owners(mountpoint), ['23101:23101', '23102:23102', '0:0']);
+      });
+      await withMount(repo, ['first', '--uid', '4242', '--gid', '4343'], async (mountpoint) => {
+        assert.equal(await owners(mountpoint), ['4242:4343', '4242:4343', '4242:4343']);
+      });
+    } finally {
+      await removePeople();
+    }
+  }));
+
+it('a damaged block fails reads of its file with EIO, logged once; the rest stays readable', () =>
+  withRepo('mount-damaged', async (repo) => {
+    await createArchive(repo, 'before');
+    const blocksBefore = new Set(await objectFiles(repo.backend, 'blocks'));
+    await writeFile(join(repo.source, 'victim.bin'), seededBytes(99, 200_000));
+    await createArchive(repo, 'first');
+    // Random content shares no block with anything else: the new blocks are the victim's.
+    const victimBlocks = (await objectFiles(repo.backend, 'blocks')).filter((path) => !blocksBefore.has(path));
+    assert.ok(victimBlocks.length > 0);
+    for (const path of victimBlocks) await flipByte(path, 7);
+    let exit: Exit | undefined;
+    await withMount(repo, ['first'], async (mountpoint, mount) => {
+      const reports = (): string[] => mount.stderr.split('\n').filter((line) => line.includes('victim.bin'));
+      // The child's stderr arrives through a pipe: give it a moment after each failed read.
+      const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 200));
+      await assertRejects(readFile(join(mountpoint, 'victim.bin')), 'EIO', 'reading the damaged file');
+      await pause();
+      const first = reports();
+      assert.ok(first.length > 0 && first.every((line) => /failed authentication/.test(line)), mount.stderr);
+      await assertRejects(readFile(join(mountpoint, 'victim.bin')), 'EIO', 'reading the damaged file again');
+      await pause();
+      assert.equal(reports(), first, 'the same failure is logged once');
+      assert.is(await readFile(join(mountpoint, 'docs/readme.txt'), 'utf8'), 'hello, preserve\n');
+      assert.ok((await readFile(join(mountpoint, 'big.bin'))).equals(await readFile(join(repo.source, 'big.bin'))));
+      assert.ok(await isMounted(mountpoint));
+      exit = await mount.stop('SIGINT');
+    });
+    // The mount ran, but found damaged data: SPEC §1 exit status 1.
+    assert.equal(exit, { code: 1, signal: null });
+  }));
+
+it('SIGINT and SIGTERM unmount cleanly, and so does an unmount from outside', () =>
+  withRepo('mount-stop', async (repo) => {
+    await createArchive(repo, 'first');
+    for (const stop of ['SIGINT', 'SIGTERM', 'umount'] as const) {
+      await withMount(repo, ['first'], async (mountpoint, mount) => {
+        await readdir(mountpoint);
+        const exit = stop === 'umount' ? (await exec('umount', [mountpoint]), await mount.exited) : await mount.stop(stop);
+        assert.equal(exit, { code: 0, signal: null }, `${stop}: ${mount.stderr}`);
+        assert.match(mount.stdout, /unmounted /);
+        assert.not.ok(await isMounted(mountpoint), stop);
+        assert.equal(await readdir(mountpoint), []);
+      });
+    }
+  }));
+
+it('a missing or non-empty mountpoint, an unknown archive or no FUSE: one sentence, exit 2', () =>
+  withRepo('mount-errors', async (repo) => {
+    await createArchive(repo, 'first');
+    const attempt = async (args: string[], expected: RegExp): Promise<void> => {
+      const mount = startMount(repo, args.pop() as string, args);
+      const exit = await mount.exited;
+      assert.is(exit.code, 2, mount.stderr);
+      assert.match(mount.stderr, expected);
+      assert.is(mount.stderr.trim().split('\n').length, 1, mount.stderr);
+    };
+    const empty = join(repo.dir, 'empty-mountpoint');
+    await mkdir(empty);
+    await attempt(['first', join(repo.dir, 'absent')], /^preserve: mountpoint .*absent does not exist\n$/);
+    await attempt(['first', repo.source], /^preserve: mountpoint .* is not empty\n$/);
+    await attempt(['nope', empty], /^preserve: there is no archive named "nope"/);
+    // A private mount namespace whose /dev has no fuse device stands in for a machine without FUSE.
+    const script = 'mount -t tmpfs none /dev && exec "$0" "$@"';
+    const args = ['mount', '--keyfile', repo.keyfile, '--backend', repo.backend, 'first', empty];
+    const result = await exec('unshare', ['-m', 'sh', '-c', script, process.execPath, PRESERVE_BIN, ...args]).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    assert.is(result.code, 2);
+    assert.match(result.stderr, /^preserve: FUSE is unavailable: \/dev\/fuse cannot be opened/);
+    assert.not.ok(await isMounted(empty));
+  }));
+
+test.run();
