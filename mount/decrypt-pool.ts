@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BlockSource } from '../src/archive/index.js';
-import type { Backend } from '../src/backend/index.js';
+import { type Backend, readObject } from '../src/backend/index.js';
 import { type KeySet, decrypt } from '../src/crypto/index.js';
 import { AuthenticationError } from '../src/errors/index.js';
 import { type BlockId, idToHex } from '../src/store/ids.js';
@@ -74,7 +74,7 @@ export class DecryptPool implements BlockSource {
   private closing = false;
 
   constructor(
-    private readonly backend: Pick<Backend, 'get'>,
+    private readonly backend: Pick<Backend, 'get' | 'read'>,
     private readonly locate: (id: BlockId) => string,
     private readonly keys: KeySet,
     size = availableParallelism(),
@@ -97,8 +97,12 @@ export class DecryptPool implements BlockSource {
     this.threads = this.threads.flatMap((each) => (each === thread ? replacement : [each]));
   }
 
-  async readBlock(id: BlockId): Promise<Buffer> {
-    const ciphertext = await this.backend.get(this.locate(id));
+  /** Through readObject, so that with several backends a copy that fails authentication is read again from the next. */
+  readBlock(id: BlockId): Promise<Buffer> {
+    return readObject(this.backend, this.locate(id), (ciphertext) => this.decryptBlock(id, ciphertext));
+  }
+
+  private decryptBlock(id: BlockId, ciphertext: Buffer): Buffer | Promise<Buffer> {
     const idlest = this.threads.reduce<DecryptThread | undefined>((best, each) => (best && best.jobs.size <= each.jobs.size ? best : each), undefined);
     if (ciphertext.length <= INLINE_LIMIT || !idlest) return decrypt(this.keys, id, EMPTY, ciphertext, `block ${idToHex(id)}`);
     return new Promise((resolve, reject) => idlest.post(this.nextJob++, { id, resolve, reject }, ciphertext));

@@ -54,7 +54,7 @@ export interface ObjectInfo {
 export type ObjectOpener<T> = (bytes: Buffer) => T | Promise<T>;
 
 /** Fetches and opens an object, letting a backend with several copies retry a bad one. */
-export async function readObject<T>(backend: Backend, key: string, open: ObjectOpener<T>): Promise<T> {
+export async function readObject<T>(backend: Pick<Backend, 'get' | 'read'>, key: string, open: ObjectOpener<T>): Promise<T> {
   if (backend.read) return backend.read(key, open);
   return open(await backend.get(key));
 }
