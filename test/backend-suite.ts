@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Backend } from '../src/backend/index.js';
+import type { Backend, ObjectInfo } from '../src/backend/index.js';
 import { ObjectNotFoundError } from '../src/errors/index.js';
 import { seededBytes } from './support.js';
 
@@ -19,9 +19,9 @@ async function withBackend(make: BackendFactory, body: (backend: Backend) => Pro
   }
 }
 
-async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
+async function collect(iterable: AsyncIterable<ObjectInfo>): Promise<string[]> {
   const keys: string[] = [];
-  for await (const key of iterable) keys.push(key);
+  for await (const { key } of iterable) keys.push(key);
   return keys.sort();
 }
 
@@ -61,6 +61,16 @@ export function runBackendSuite(name: string, make: BackendFactory): void {
       assert.equal(await collect(backend.list('blocks/')), ['blocks/aa/bb/one', 'blocks/cc/dd/two']);
       assert.equal(await collect(backend.list('archives/')), ['archives/three']);
       assert.equal(await collect(backend.list('trees/')), []);
+    }));
+
+  test(`${name}: list reports each object's size; an empty object round-trips`, () =>
+    withBackend(make, async (backend) => {
+      await backend.put('trees/00/11/big', seededBytes(2, 70_000));
+      await backend.put('trees/00/11/empty', Buffer.alloc(0));
+      const sizes: Record<string, number> = {};
+      for await (const { key, size } of backend.list('trees/')) sizes[key] = size;
+      assert.equal(sizes, { 'trees/00/11/big': 70_000, 'trees/00/11/empty': 0 });
+      assert.is((await backend.get('trees/00/11/empty')).length, 0);
     }));
 
   test(`${name}: delete removes an object and tolerates a missing one`, () =>

@@ -11,7 +11,7 @@ export interface TestRepo {
   readonly keyfile: string;
   readonly backend: string;
   readonly source: string;
-  /** Runs `preserve <command> --keyfile … --backend … <args>`. */
+  /** Runs `preserve <command> --keyfile … --backend … <args>`; args that name a --backend replace the repo's. */
   run(command: string, ...args: string[]): Promise<CliResult>;
   remove(): Promise<void>;
 }
@@ -30,7 +30,8 @@ export async function makeTestRepo(label: string): Promise<TestRepo> {
     backend,
     source,
     // The cache lives in the temp folder too, so tests never touch the user's ~/.cache.
-    run: (command, ...args) => runPreserve([command, '--keyfile', keyfile, '--backend', backend, ...args], { PRESERVE_CACHE_DIR: join(temp.path, 'cache') }),
+    run: (command, ...args) =>
+      runPreserve([command, '--keyfile', keyfile, ...(args.includes('--backend') ? [] : ['--backend', backend]), ...args], { PRESERVE_CACHE_DIR: join(temp.path, 'cache') }),
     remove: temp.remove,
   };
 }
@@ -102,7 +103,7 @@ export function assertOk(result: { status: number; stderr: string }, what: strin
 
 /** The repository of a test repo, opened in this process (for tests that read or write objects directly). */
 export function openTestRepository(repo: TestRepo): Promise<Repository> {
-  return openRepository({ keyfile: repo.keyfile, backend: repo.backend, createIfMissing: true, onWarning: () => undefined });
+  return openRepository({ keyfile: repo.keyfile, backends: [repo.backend], createIfMissing: true, onWarning: () => undefined });
 }
 
 /** The backend files that hold an entry of an archive: a file's blocks, or a folder's own tree. */

@@ -243,7 +243,8 @@ test('an unreadable file and folder are reported and skipped; the archive holds 
 
 function runAs(uid: number | undefined, args: string[]): Promise<{ status: number; stderr: string }> {
   if (uid === undefined) return runPreserve(args);
-  const env = { ...process.env, PRESERVE_CACHE_DIR: join(tmpdir(), `preserve-cache-${uid}`) };
+  const home = join(tmpdir(), `preserve-home-${uid}`);
+  const env = { ...process.env, HOME: home, PRESERVE_CACHE_DIR: join(home, 'cache') };
   return exec(process.execPath, [join(process.cwd(), 'bin', 'preserve'), ...args], { uid, gid: uid, env }).then(
     (r) => ({ status: 0, stderr: r.stderr }),
     (e: { code: number; stderr: string }) => ({ status: e.code, stderr: e.stderr }),
@@ -276,7 +277,7 @@ test('--exclude leaves out matching entries; --dereference stores link targets',
     assert.ok(restored.has('docs/readme.txt'));
     const deref = await repo.run('create', 'deref', repo.source, '--dereference');
     assertOk(deref, 'create --dereference');
-    assert.match(deref.stderr, /dangling: its target does not exist, so it is kept as a symlink/);
+    assert.match(deref.stderr, /dangling -> does\/not\/exist: kept as a symlink, its target does not exist/);
     const derefTarget = join(repo.dir, 'deref');
     assertOk(await repo.run('restore', 'deref', derefTarget), 'restore');
     const facts = await describeTree(derefTarget);

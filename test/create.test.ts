@@ -4,7 +4,7 @@
  * that change while the backup runs.
  */
 import { spawn } from 'node:child_process';
-import { cp, readdir, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -168,6 +168,58 @@ test('a file that keeps changing while it is read is reported and left out', () 
     assert.is(result.status, 1, result.stderr);
     assert.match(result.stderr, /churning\.bin: it changed while being read, 3 times in a row/);
     assert.match(result.stderr, /1 entry could not be read/);
+  }));
+
+test('--exclude-file patterns, and warnings for links whose targets are not backed up', () =>
+  withRepo('exclude-file', async (repo) => {
+    const patterns = join(repo.dir, 'excludes');
+    await writeFile(patterns, '# build output\n*.bin\n\nnested\n');
+    const created = await repo.run('create', 'x', repo.source, '--exclude-file', patterns, '--rescan-delay', '0');
+    assertOk(created, 'create');
+    assert.match(created.stderr, /link-to-folder -> docs\/nested: the link is backed up, but what it points to is excluded or missing/);
+    assert.match(created.stderr, /dangling -> does\/not\/exist: the link is backed up, but what it points to is excluded or missing/);
+    const facts = await describeTree(await restored(repo, 'x'));
+    assert.not.ok(facts.has('big.bin'));
+    assert.not.ok(facts.has('docs/nested'));
+    assert.ok(facts.has('docs/readme.txt'));
+    const missing = await repo.run('create', 'y', repo.source, '--exclude-file', join(repo.dir, 'nope'));
+    assert.is(missing.status, 2);
+    assert.match(missing.stderr, /cannot read exclude file .*nope: ENOENT/);
+  }));
+
+async function restored(repo: TestRepo, name: string, ...args: string[]): Promise<string> {
+  const target = join(repo.dir, `restored-${name}-${args.join('')}`);
+  const result = await repo.run('restore', name, target, ...args);
+  assert.is(result.status, 0, result.stderr);
+  return target;
+}
+
+test('restore --dereference writes what links point to; --hard-dereference separates hardlinks', () =>
+  withRepo('restore-deref', async (repo) => {
+    await symlink('..', join(repo.source, 'docs', 'nested', 'up'));
+    await symlink(join(repo.source, 'docs', 'readme.txt'), join(repo.source, 'absolute-link'));
+    await symlink('/etc/hostname', join(repo.source, 'outside-link'));
+    assertOk(await repo.run('create', 'd', repo.source, '--rescan-delay', '0'), 'create');
+    const deref = join(repo.dir, 'deref');
+    const result = await repo.run('restore', 'd', deref, '--dereference');
+    assertOk(result, 'restore --dereference');
+    const facts = await describeTree(deref);
+    for (const link of ['docs/link-to-file', 'absolute-link']) {
+      assert.is(facts.get(link)?.type, 'file', link);
+      assert.is(await readFile(join(deref, link), 'utf8'), 'hello, preserve\n');
+    }
+    assert.is(facts.get('link-to-folder')?.type, 'directory');
+    assert.is(facts.get('link-to-folder/deeper/note.md')?.sha256, facts.get('docs/nested/deeper/note.md')?.sha256);
+    assert.is(facts.get('dangling')?.type, 'symlink');
+    assert.is(facts.get('outside-link')?.type, 'symlink');
+    assert.match(result.stderr, /dangling -> does\/not\/exist: kept as a symlink, its target is not in the archive/);
+    assert.match(result.stderr, /outside-link -> \/etc\/hostname: kept as a symlink, its target is not in the archive/);
+    assert.match(result.stderr, /up -> \.\.: kept as a symlink, it points to a folder that contains it/);
+    const separate = await describeTree(await restored(repo, 'd', '--hard-dereference'));
+    for (const path of ['docs/linked-c', 'docs/nested/linked-b']) {
+      assert.is(separate.get(path)?.linkedTo, undefined, `${path} is a file of its own`);
+      assert.is(separate.get(path)?.sha256, separate.get('docs/linked-a')?.sha256);
+    }
   }));
 
 test.run();

@@ -114,7 +114,7 @@ function oneObjectBackend(key: string, bytes: () => Buffer): Backend {
     },
     put: async () => false,
     list: async function* () {
-      yield key;
+      yield { key, size: 0 };
     },
     delete: async () => undefined,
   };

@@ -3,7 +3,7 @@
  * encrypted name and its encrypted metadata (docs/FORMAT.md §Archive object). Only the
  * key holder can turn a name into an id or an id back into a name.
  */
-import type { Backend } from '../backend/index.js';
+import { type Backend, readObject } from '../backend/index.js';
 import { type Keys, computeSiv, decrypt, encrypt, SIV_LENGTH } from '../crypto/index.js';
 import { AuthenticationError, FormatError, KeyError, ObjectNotFoundError, UsageError } from '../errors/index.js';
 import { type ArchiveId, asId, idToHex } from '../store/ids.js';
@@ -77,7 +77,7 @@ export class Catalog {
 
   async ids(): Promise<ArchiveId[]> {
     const ids: ArchiveId[] = [];
-    for await (const key of this.backend.list(ARCHIVES_PREFIX)) {
+    for await (const { key } of this.backend.list(ARCHIVES_PREFIX)) {
       const id = archiveIdFromKey(key);
       if (id) ids.push(id);
     }
@@ -122,6 +122,13 @@ export class Catalog {
     return this.readById(id);
   }
 
+  /** Removes archive `name` (its object only: gc frees what no other archive uses). */
+  async remove(name: string): Promise<ArchiveRecord> {
+    const record = await this.read(name);
+    await this.backend.delete(archiveKey(record.id));
+    return record;
+  }
+
   /**
    * Fails with a KeyError when the backend holds archives and not one of their names
    * decrypts with this key: they were written with another keyfile. One name that
@@ -131,7 +138,7 @@ export class Catalog {
     const ids = await this.ids();
     for (const id of ids) {
       try {
-        await this.nameOf(id, this.unseal(id, await this.backend.get(archiveKey(id))));
+        await readObject(this.backend, archiveKey(id), (object) => this.nameOf(id, this.unseal(id, object)));
         return;
       } catch (error) {
         if (!isDamage(error)) throw error;
@@ -142,9 +149,16 @@ export class Catalog {
     }
   }
 
-  /** Reads and authenticates one archive; AuthenticationError or FormatError when it is damaged. */
-  async readById(id: ArchiveId): Promise<ArchiveRecord> {
-    const sealed = this.unseal(id, await this.backend.get(archiveKey(id)));
+  /**
+   * Reads and authenticates one archive; AuthenticationError or FormatError when it is
+   * damaged (a backend with several copies tries the next one first).
+   */
+  readById(id: ArchiveId): Promise<ArchiveRecord> {
+    return readObject(this.backend, archiveKey(id), (object) => this.open(id, object));
+  }
+
+  private open(id: ArchiveId, object: Buffer): ArchiveRecord {
+    const sealed = this.unseal(id, object);
     const name = this.nameOf(id, sealed);
     const what = `metadata of archive ${JSON.stringify(name)}`;
     const metadata = decodeMetadata(decrypt(this.keys.archiveMetadata, sealed.metadataSiv, id, sealed.metadataCiphertext, what), what);

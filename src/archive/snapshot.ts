@@ -3,6 +3,7 @@
  * directories list their entries (fetching the folder's tree on demand), files read byte
  * ranges (fetching only the blocks that cover them).
  */
+import { posix } from 'node:path';
 import { FormatError } from '../errors/index.js';
 import { type BlockId, type TreeId, idToHex } from '../store/ids.js';
 import type { ArchiveMetadata } from './metadata-format.js';
@@ -77,6 +78,54 @@ export class Snapshot {
     }
     return entry;
   }
+
+  /**
+   * What a symlink in folder `folderPath` pointing at `target` leads to inside the archive,
+   * following further symlinks; undefined when it leads outside the archive, nowhere, or
+   * round in circles. An absolute target counts as inside when it is under the folder that
+   * was backed up. `..` is resolved lexically.
+   */
+  async resolveLink(folderPath: string, target: string, hopsLeft = MAX_SYMLINK_HOPS): Promise<ResolvedEntry | undefined> {
+    const inArchive = this.archivePathOf(folderPath, target);
+    if (inArchive === undefined || hopsLeft === 0) return undefined;
+    let resolved: ResolvedEntry = { parent: undefined, entry: this.metadata.root };
+    const parts = inArchive === '' ? [] : inArchive.split('/');
+    for (const [index, part] of parts.entries()) {
+      if (resolved.entry.type !== 'directory') return undefined;
+      const parent: SnapshotDirectory = resolved.parent ? resolved.parent.subdirectory(resolved.entry) : this.root;
+      const entry = await parent.child(part);
+      if (!entry) return undefined;
+      if (entry.type === 'symlink') {
+        const rest = parts.slice(index + 1).join('/');
+        return this.resolveLink(parent.path, rest === '' ? entry.target : `${entry.target}/${rest}`, hopsLeft - 1);
+      }
+      resolved = { parent, entry };
+    }
+    return resolved;
+  }
+
+  /** The archive path a link target names, relative to the root; undefined outside the archive. */
+  private archivePathOf(folderPath: string, target: string): string | undefined {
+    const source = this.metadata.sourcePath;
+    let path: string;
+    if (posix.isAbsolute(target)) {
+      if (target !== source && !target.startsWith(`${source}/`)) return undefined;
+      path = posix.normalize(target.slice(source.length));
+    } else {
+      path = posix.normalize(folderPath === '' ? target : `${folderPath}/${target}`);
+      if (path === '..' || path.startsWith('../')) return undefined;
+    }
+    return path === '.' ? '' : path.replace(/^\/+|\/+$/g, '');
+  }
+}
+
+/** As many symlinks as Linux follows in one path before giving up with ELOOP. */
+const MAX_SYMLINK_HOPS = 40;
+
+export interface ResolvedEntry {
+  /** The folder holding the entry; undefined for the root. */
+  readonly parent: SnapshotDirectory | undefined;
+  readonly entry: Entry;
 }
 
 /** Random-access reads of one file's content. */

@@ -1,7 +1,8 @@
 /**
- * The storage contract every backend (file, later SFTP, S3, several at once) implements.
+ * The storage contract every backend (a folder, SFTP, S3, several at once) implements.
  * Keys are relative slash-separated paths such as `blocks/ab/cd/<id>`; a backend sees
- * only ciphertext and never interprets it.
+ * only ciphertext and never interprets it. test/backend-suite.ts checks each backend
+ * against this contract.
  */
 export interface Backend {
   /** Human-readable location, used in messages ("file:///srv/backup"). */
@@ -21,9 +22,39 @@ export interface Backend {
    */
   put(key: string, data: Uint8Array): Promise<boolean>;
 
-  /** Every key under prefix (which ends with '/'), in no particular order. */
-  list(prefix: string): AsyncIterable<string>;
+  /** Every object under prefix (which ends with '/'), in no particular order, never a temporary one. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
 
   /** Removes the object; removing a missing object is not an error. */
   delete(key: string): Promise<void>;
+
+  /**
+   * Optional, for backends that hold more than one copy of each object: fetches key and
+   * passes the bytes to open; when a copy is missing, unreachable, or open rejects it as
+   * corrupt (AuthenticationError, FormatError), tries the next copy. Callers go through
+   * readObject(), which falls back to get() for backends without copies.
+   */
+  read?<T>(key: string, open: ObjectOpener<T>): Promise<T>;
+
+  /** Releases connections; the backend is not used afterwards. Optional: a folder holds none. */
+  close?(): Promise<void>;
+}
+
+export interface ObjectInfo {
+  readonly key: string;
+  /** Size in bytes, for reports such as what gc frees. */
+  readonly size: number;
+}
+
+/**
+ * Turns an object's bytes into what the caller needs, authenticating them on the way;
+ * throws AuthenticationError or FormatError when the bytes are bad. Backends never see
+ * the keys: the opener is how the one that keeps several copies learns a copy is corrupt.
+ */
+export type ObjectOpener<T> = (bytes: Buffer) => T | Promise<T>;
+
+/** Fetches and opens an object, letting a backend with several copies retry a bad one. */
+export async function readObject<T>(backend: Pick<Backend, 'get' | 'read'>, key: string, open: ObjectOpener<T>): Promise<T> {
+  if (backend.read) return backend.read(key, open);
+  return open(await backend.get(key));
 }

@@ -9,7 +9,8 @@ import { mkdir, open, link, readdir, readFile, stat, unlink } from 'node:fs/prom
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BackendWriteError, ObjectNotFoundError, isErrnoException } from '../errors/index.js';
-import type { Backend } from './backend.js';
+import type { Backend, ObjectInfo } from './backend.js';
+import { checkKey } from './keys.js';
 
 const TMP_FOLDER = 'tmp';
 
@@ -23,10 +24,7 @@ export class FileBackend implements Backend {
   }
 
   private pathOf(key: string): string {
-    if (key.split('/').some((part) => part === '' || part === '.' || part === '..')) {
-      throw new RangeError(`invalid backend key ${JSON.stringify(key)}`);
-    }
-    return join(this.root, key);
+    return join(this.root, checkKey(key));
   }
 
   async has(key: string): Promise<boolean> {
@@ -85,11 +83,11 @@ export class FileBackend implements Backend {
     this.madeFolders.add(path);
   }
 
-  async *list(prefix: string): AsyncIterable<string> {
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
     yield* this.walk(prefix.replace(/\/$/, ''));
   }
 
-  private async *walk(relative: string): AsyncIterable<string> {
+  private async *walk(relative: string): AsyncIterable<ObjectInfo> {
     let entries;
     try {
       entries = await readdir(join(this.root, relative), { withFileTypes: true });
@@ -100,7 +98,20 @@ export class FileBackend implements Backend {
     for (const entry of entries) {
       const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
       if (entry.isDirectory()) yield* this.walk(key);
-      else if (entry.isFile()) yield key;
+      else if (entry.isFile()) {
+        const size = await this.sizeOf(key);
+        if (size !== undefined) yield { key, size };
+      }
+    }
+  }
+
+  /** undefined when the object vanished since it was listed (another process deleted it). */
+  private async sizeOf(key: string): Promise<number | undefined> {
+    try {
+      return (await stat(join(this.root, key))).size;
+    } catch (error) {
+      if (isErrnoException(error) && error.code === 'ENOENT') return undefined;
+      throw error;
     }
   }
 

@@ -28,7 +28,7 @@ export class ContentDefinedChunker implements Chunker {
     for (;;) {
       // A small file is read whole, plus one byte to see its end; a large one in big reads.
       const wanted = expectedLeft > 0 ? Math.min(READ_SIZE, expectedLeft + 1) : READ_SIZE;
-      const fresh = await readUpTo(file, wanted);
+      const fresh = await readUpTo(file, wanted, expectedLeft);
       const atEnd = fresh.length < wanted;
       expectedLeft -= fresh.length;
       const data = carried.length === 0 ? fresh : Buffer.concat([carried, fresh]);
@@ -46,14 +46,19 @@ export class ContentDefinedChunker implements Chunker {
   }
 }
 
-/** Reads up to `length` bytes into a fresh buffer (chunks are views into it); shorter only at the end. */
-async function readUpTo(file: FileHandle, length: number): Promise<Buffer> {
+/**
+ * Reads up to `length` bytes into a fresh buffer (chunks are views into it); shorter only
+ * at the end of the file. A short read that ends exactly where stat said the file ends is
+ * taken as the end, which saves a read per small file; the caller's fstat after reading
+ * catches a file that was still growing.
+ */
+async function readUpTo(file: FileHandle, length: number, expectedLeft: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await file.read(buffer, filled, length - filled, null);
-    if (bytesRead === 0) break;
     filled += bytesRead;
+    if (bytesRead === 0 || filled === expectedLeft) break;
   }
   return buffer.subarray(0, filled);
 }

@@ -1,41 +1,101 @@
 /**
- * What every CLI command shares: printing, reporting per-item problems, and opening the
- * repository from the common options.
+ * What every CLI command shares: results on stdout, messages through the logger, progress
+ * displays, and opening the repository from the common options.
  */
-import type { Command } from 'commander';
 import type { CatalogListing } from '../archive/index.js';
 import type { ProblemReporter } from '../commands/index.js';
+import { type ProgressListener, noProgress } from '../commands/progress.js';
 import { PartialFailureError, describeError } from '../errors/index.js';
+import { type Backend, openBackends } from '../backend/index.js';
 import { type Repository, openRepository } from '../repository/index.js';
+import type { RepositoryFlags } from './flags.js';
+import { createLogger } from './log.js';
+import { ProgressDisplay } from './progress.js';
 
-export interface RepositoryFlags {
-  readonly keyfile: string;
-  readonly backend: string;
+export interface OutputFlags {
+  readonly verbose?: boolean;
+  readonly quiet?: boolean;
+  readonly logfile?: string;
+}
+
+/** Seconds between progress lines when stderr is not a terminal. */
+const PROGRESS_INTERVAL_SECONDS = Number(process.env.PRESERVE_PROGRESS_INTERVAL ?? 10);
+
+export interface OpenOptions {
+  /** Only `create` makes a missing backend folder. */
+  readonly createIfMissing?: boolean;
+  /** With several backends, fail on any backend's failure instead of going on without it (gc). */
+  readonly strict?: boolean;
+}
+
+/** What run() closes when the command ends: repositories and bare backends. */
+interface Closable {
+  close?(): Promise<void>;
 }
 
 export class CliContext implements ProblemReporter {
-  constructor(
-    /** Print stack traces with errors (--verbose). */
-    readonly verbose: boolean,
-    private readonly stdout: NodeJS.WritableStream = process.stdout,
-    private readonly stderr: NodeJS.WritableStream = process.stderr,
-  ) {}
+  private readonly opened: Closable[] = [];
+  private flags: OutputFlags = {};
+  private logger = createLogger({ verbose: false });
 
+  /** Called once the command's options are parsed, before it runs. */
+  configure(flags: OutputFlags): void {
+    this.flags = flags;
+    this.logger = createLogger({ verbose: flags.verbose === true, logfile: flags.logfile });
+  }
+
+  /** A result: always printed (lists, diffs, JSON). */
   print(line: string): void {
-    this.stdout.write(`${line}\n`);
+    process.stdout.write(`${line}\n`);
+  }
+
+  /** A closing summary: printed unless --quiet. */
+  summary(line: string): void {
+    if (!this.flags.quiet) this.print(line);
   }
 
   info(message: string): void {
-    if (this.verbose) this.stderr.write(`preserve: ${message}\n`);
+    this.logger.info(message);
   }
 
   warning(message: string): void {
-    this.stderr.write(`preserve: warning: ${message}\n`);
+    this.logger.warn(message);
   }
 
   problem(path: string, error: unknown): void {
-    this.stderr.write(`preserve: ${path}: ${describeError(error)}\n`);
-    if (this.verbose && error instanceof Error && error.stack) this.stderr.write(`${error.stack}\n`);
+    this.error(`${path}: ${describeError(error)}`, error);
+  }
+
+  /** An error message, with the stack trace when --verbose. */
+  error(message: string, error: unknown): void {
+    this.logger.error(message);
+    if (error instanceof Error && error.stack) this.logger.debug(error.stack);
+  }
+
+  /** A progress display for a long command; stop it when the command ends. */
+  progress(label: string, unit: string): ProgressListener & { stop(): void } {
+    if (this.flags.quiet) return { ...noProgress, stop: () => undefined };
+    return new ProgressDisplay({ label, unit, intervalSeconds: PROGRESS_INTERVAL_SECONDS, stream: process.stderr });
+  }
+
+  /** Opens the repository the flags name; run() closes it when the command ends. */
+  async openRepository(flags: RepositoryFlags, options: OpenOptions = {}): Promise<Repository> {
+    const repository = await openRepository({
+      keyfile: flags.keyfile,
+      backends: flags.backend ?? [],
+      createIfMissing: options.createIfMissing ?? false,
+      tolerateFailures: options.strict !== true,
+      onWarning: (m) => this.warning(m),
+    });
+    this.opened.push(repository);
+    return repository;
+  }
+
+  /** Opens the backends the flags name without a key (key recover); run() closes them. */
+  async openBackends(flags: Pick<RepositoryFlags, 'backend'>): Promise<Backend> {
+    const backend = await openBackends(flags.backend ?? [], { createIfMissing: false, tolerateFailures: true, onWarning: (m) => this.warning(m) });
+    this.opened.push(backend);
+    return backend;
   }
 
   /** Reports each archive object that could not be read; the archives that could are returned. */
@@ -44,21 +104,10 @@ export class CliContext implements ProblemReporter {
     return listing.archives;
   }
 
-  openRepository(flags: RepositoryFlags, createIfMissing = false): Promise<Repository> {
-    return openRepository({ keyfile: flags.keyfile, backend: flags.backend, createIfMissing, onWarning: (m) => this.warning(m) });
+  /** Releases every repository's and backend's connections, so that the process can end. */
+  async closeRepositories(): Promise<void> {
+    await Promise.all(this.opened.splice(0).map((opened) => opened.close?.()));
   }
-}
-
-/** --keyfile, --backend (with their environment defaults) and --verbose, on every command. */
-export function withRepositoryFlags(command: Command): Command {
-  return withKeyfileFlag(command)
-    .option('--backend <url>', 'where the backups live: file:///abs/path or a folder path (env PRESERVE_BACKEND)', process.env.PRESERVE_BACKEND ?? '');
-}
-
-export function withKeyfileFlag(command: Command): Command {
-  return command
-    .option('--keyfile <file>', 'the master key file (env PRESERVE_KEYFILE)', process.env.PRESERVE_KEYFILE ?? '')
-    .option('-v, --verbose', 'print details, and stack traces with errors');
 }
 
 /** The exit-1 error for a command that finished its work but met damaged archive objects. */

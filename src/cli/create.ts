@@ -1,15 +1,21 @@
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
+import type { ArchiveMetadata } from '../archive/index.js';
 import { FileCache, cacheFolder } from '../cache/index.js';
-import { createArchive } from '../commands/index.js';
+import { type CreateResult, createArchive } from '../commands/index.js';
 import { PartialFailureError, describeError } from '../errors/index.js';
+import { readExcludeFile } from '../selection/index.js';
 import type { Repository } from '../repository/index.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withCacheDirFlag, withExcludeFlags, withRepositoryFlags } from './flags.js';
+import { reportBackends } from './backend-report.js';
 import { formatBytes } from './format.js';
 
 interface CreateFlags extends RepositoryFlags {
   readonly exclude: string[];
+  readonly excludeFile: string[];
   readonly dereference?: boolean;
   readonly oneFileSystem?: boolean;
   /** false with --no-cache. */
@@ -18,8 +24,6 @@ interface CreateFlags extends RepositoryFlags {
   readonly rescanDelay: number;
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
 function parseMilliseconds(value: string): number {
   const ms = Number(value);
   if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidArgumentError('expected a whole number of milliseconds');
@@ -27,48 +31,61 @@ function parseMilliseconds(value: string): number {
 }
 
 export function registerCreate(program: Command, context: CliContext): void {
-  withRepositoryFlags(program.command('create').description('back up PATH as a new archive NAME'))
+  const command = program.command('create').description('back up PATH as a new archive NAME');
+  withCacheDirFlag(withExcludeFlags(withRepositoryFlags(command)))
     .argument('<name>', 'name of the new archive (must not exist yet)')
     .argument('<path>', 'folder to back up')
-    .option('--exclude <pattern>', 'leave out matching entries; repeatable (see README)', collect, [])
     .option('--dereference', 'store what symlinks point to instead of the links')
     .option('--one-file-system', 'do not descend into folders on other filesystems')
-    .option('--cache-dir <folder>', 'where to remember unchanged files (env PRESERVE_CACHE_DIR; default ~/.cache/preserve)')
     .option('--no-cache', 'read every file, remembering nothing between runs')
     .option('--rescan-delay <ms>', 'pause before re-checking the files read for changes', parseMilliseconds, 1000)
     .action(async (name: string, path: string, flags: CreateFlags) => {
       const started = Date.now();
-      const repository = await context.openRepository(flags, true);
+      const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
+      const repository = await context.openRepository(flags, { createIfMissing: true });
       const cacheRoot = cacheFolder(flags.cacheDir);
       const cache = flags.cache ? await openCache(cacheRoot, repository, context) : undefined;
+      const progress = context.progress('create', 'files');
+      let result: CreateResult;
       try {
-        const result = await createArchive(
+        const previous = await previousArchive(repository, resolve(path));
+        if (previous) progress.expect(previous.totals.files, previous.totals.bytes);
+        result = await createArchive(
           repository,
           {
             name,
             sourcePath: path,
-            excludes: flags.exclude,
+            excludes: [...flags.exclude, ...fromFiles.flat()],
             dereference: flags.dereference === true,
             oneFileSystem: flags.oneFileSystem === true,
             cache,
             skippedFolders: [cacheRoot],
             rescanDelayMs: flags.rescanDelay,
+            progress,
           },
           context,
         );
-        const t = result.metadata.totals;
-        const seconds = ((Date.now() - started) / 1000).toFixed(1);
-        context.print(
-          `archive ${JSON.stringify(name)} created: ${t.files} files (${result.filesRead} read, ${result.filesUnchanged} unchanged), ` +
-            `${t.directories} folders, ${t.symlinks} symlinks, ${formatBytes(t.bytes)} (${formatBytes(t.storedBytes)} newly stored) in ${seconds} s`,
-        );
-        if (t.skipped > 0) {
-          throw new PartialFailureError(`${t.skipped} ${t.skipped === 1 ? 'entry' : 'entries'} could not be read and ${t.skipped === 1 ? 'was' : 'were'} left out of the archive`);
-        }
       } finally {
+        progress.stop();
         await cache?.close();
       }
+      const t = result.metadata.totals;
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      context.summary(
+        `archive ${JSON.stringify(name)} created: ${t.files} files (${result.filesRead} read, ${result.filesUnchanged} unchanged), ` +
+          `${t.directories} folders, ${t.symlinks} symlinks, ${formatBytes(t.bytes)} (${formatBytes(t.storedBytes)} newly stored) in ${seconds} s`,
+      );
+      reportBackends(context, repository, `archive ${JSON.stringify(name)}`);
+      if (t.skipped > 0) {
+        throw new PartialFailureError(`${t.skipped} ${t.skipped === 1 ? 'entry' : 'entries'} could not be read and ${t.skipped === 1 ? 'was' : 'were'} left out of the archive`);
+      }
     });
+}
+
+/** The newest archive of the same folder from this host: its totals estimate this run's. */
+async function previousArchive(repository: Repository, sourcePath: string): Promise<ArchiveMetadata | undefined> {
+  const { archives } = await repository.catalog.list();
+  return archives.map((record) => record.metadata).filter((m) => m.sourcePath === sourcePath && m.hostname === hostname()).at(-1);
 }
 
 /** The repository's cache; a cache that cannot be opened (another create holds it) only costs speed. */

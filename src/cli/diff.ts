@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { type Change, diffArchives } from '../commands/index.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 
 const MARKERS = { added: '+', removed: '-', changed: 'M' } as const;
 

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { ArchiveRecord } from '../archive/index.js';
 import { idToHex } from '../store/ids.js';
-import { type CliContext, type RepositoryFlags, damagedArchivesError, withRepositoryFlags } from './context.js';
+import { type CliContext, damagedArchivesError } from './context.js';
+import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 import { formatBytes, formatTable, formatTime } from './format.js';
 
 export function registerList(program: Command, context: CliContext): void {

@@ -3,11 +3,16 @@
  * and calls src/commands; this file builds the program and decides the exit status in
  * one place (SPEC §1: 0 ok, 1 a problem was found, 2 bad usage or configuration).
  */
-import { Command, CommanderError } from 'commander';
-import { ExitStatus, PreserveError, describeError } from '../errors/index.js';
+import { Command, CommanderError, type Option } from 'commander';
+import { type ConfigFile, type LoadedConfig, configPathFromArgs, loadConfig } from '../config/index.js';
+import { ExitStatus, PreserveError, UsageError, describeError } from '../errors/index.js';
+import { registerConfig } from './config.js';
 import { CliContext } from './context.js';
 import { registerCreate } from './create.js';
+import { registerDelete } from './delete.js';
 import { registerDiff } from './diff.js';
+import { registerGc } from './gc.js';
+import { registerKey } from './key.js';
 import { registerKeygen } from './keygen.js';
 import { registerList } from './list.js';
 import { registerMount } from './mount.js';
@@ -15,27 +20,65 @@ import { registerRestore } from './restore.js';
 import { registerScrub } from './scrub.js';
 import { registerVerify } from './verify.js';
 
-function buildProgram(context: CliContext): Command {
+function buildProgram(context: CliContext, config: LoadedConfig): Command {
   const program = new Command('preserve')
     .description('encrypted, deduplicating backups that mount read-only through FUSE')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
-  for (const register of [registerKeygen, registerCreate, registerList, registerRestore, registerVerify, registerDiff, registerMount, registerScrub]) {
+    .showHelpAfterError('(run with --help for usage)')
+    .hook('preAction', (_program, command) => context.configure(command.opts()));
+  registerConfig(program, context, config);
+  const commands = [registerKeygen, registerCreate, registerList, registerRestore, registerVerify, registerDiff, registerMount, registerDelete, registerGc, registerKey, registerScrub];
+  for (const register of commands) {
     register(program, context);
   }
-  for (const command of program.commands) command.exitOverride();
+  for (const command of commandsOf(program)) command.exitOverride();
+  applyConfig(program, config);
   return program;
 }
 
-export async function run(argv: readonly string[] = process.argv): Promise<number> {
-  // Read before parsing, so that even errors commander raises get their stack traces.
-  const context = new CliContext(argv.includes('--verbose') || argv.includes('-v'));
-  try {
-    await buildProgram(context).parseAsync(argv);
-    return ExitStatus.ok;
-  } catch (error) {
-    return exitStatusFor(error, context);
+function commandsOf(command: Command): Command[] {
+  return command.commands.flatMap((sub) => [sub, ...commandsOf(sub)]);
+}
+
+/**
+ * Config file values become option values with source 'config', which commander lets the
+ * environment and the command line override; list options (--exclude) add to them.
+ */
+function applyConfig(program: Command, config: LoadedConfig): void {
+  for (const command of commandsOf(program)) {
+    for (const option of command.options) {
+      const key = option.attributeName() as keyof ConfigFile;
+      const value = config.values[key];
+      if (value === undefined) continue;
+      command.setOptionValueWithSource(key, typeof value === 'string' ? parseConfigValue(option, value, key, config.path) : [...value], 'config');
+    }
   }
+}
+
+function parseConfigValue(option: Option, value: string, key: string, path: string | undefined): unknown {
+  try {
+    return option.parseArg ? option.parseArg(value, undefined) : value;
+  } catch (error) {
+    throw new UsageError(`config file ${path}: key ${JSON.stringify(key)}: ${describeError(error)}`);
+  }
+}
+
+export async function run(argv: readonly string[] = process.argv): Promise<number> {
+  const context = new CliContext();
+  let status: number = ExitStatus.ok;
+  try {
+    const config = await loadConfig(configPathFromArgs(argv));
+    await buildProgram(context, config).parseAsync(argv);
+  } catch (error) {
+    status = exitStatusFor(error, context);
+  }
+  // Connections (SFTP, S3) would keep the process alive; a failure to close is reported too.
+  try {
+    await context.closeRepositories();
+  } catch (error) {
+    status = Math.max(status, exitStatusFor(error, context));
+  }
+  return status;
 }
 
 function exitStatusFor(error: unknown, context: CliContext): number {
@@ -43,8 +86,6 @@ function exitStatusFor(error: unknown, context: CliContext): number {
     // Commander has already printed its message; help and version are not failures.
     return error.exitCode === 0 ? ExitStatus.ok : ExitStatus.usage;
   }
-  const message = error instanceof PreserveError ? error.message : describeError(error);
-  process.stderr.write(`preserve: ${message}\n`);
-  if (context.verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  context.error(error instanceof PreserveError ? error.message : describeError(error), error);
   return error instanceof PreserveError ? error.exitStatus : ExitStatus.problem;
 }

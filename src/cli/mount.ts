@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { PartialFailureError } from '../errors/index.js';
-import { type CliContext, type RepositoryFlags, damagedArchivesError, withRepositoryFlags } from './context.js';
+import { type CliContext, damagedArchivesError } from './context.js';
+import { type RepositoryFlags, withCacheSizeFlag, withRepositoryFlags } from './flags.js';
 
 interface MountFlags extends RepositoryFlags {
   readonly cacheSize: number;
@@ -10,17 +11,6 @@ interface MountFlags extends RepositoryFlags {
   readonly uid?: number;
   readonly gid?: number;
   readonly allowOther?: boolean;
-}
-
-const MIB = 1024 * 1024;
-const UNIT_SCALE: Record<string, number> = { '': MIB, K: 1024, M: MIB, G: 1024 * MIB };
-
-/** "256", "256M", "256MiB", "1G": a plain number means MiB. */
-function parseCacheSize(value: string): number {
-  const match = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(value.trim());
-  const bytes = match ? Number(match[1]) * (UNIT_SCALE[(match[2] ?? '').toUpperCase()] ?? MIB) : NaN;
-  if (!(bytes >= MIB)) throw new InvalidArgumentError('expected a size of at least 1 MiB, such as 256M or 1G');
-  return bytes;
 }
 
 function integerParser(min: number, max: number): (value: string) => number {
@@ -43,12 +33,12 @@ function unmountCommand(): string {
 }
 
 export function registerMount(program: Command, context: CliContext): void {
-  withRepositoryFlags(program.command('mount').description('show archive NAME, or every archive as a folder, read-only at MOUNTPOINT until Ctrl-C'))
+  const command = program.command('mount').description('show archive NAME, or every archive as a folder, read-only at MOUNTPOINT until Ctrl-C');
+  withCacheSizeFlag(withRepositoryFlags(command))
     .usage('[options] [NAME] MOUNTPOINT')
     // Commander cannot put an optional argument before a required one; the action sorts them out.
     .argument('<name-or-mountpoint>', 'NAME: the archive to show (without it, every archive as a folder)')
     .argument('[mountpoint]', 'MOUNTPOINT: an empty folder')
-    .addOption(new Option('--cache-size <size>', 'memory for decrypted blocks, such as 512M or 1G').argParser(parseCacheSize).default(256 * MIB, '256M'))
     .option('--readahead <blocks>', 'blocks fetched ahead of a file being read forward (0 turns it off)', integerParser(0, 256), 16)
     .option('--numeric-ids', 'show the owner numbers recorded in the archive instead of mapping them by name')
     .option('--uid <uid>', 'show this user id as the owner of everything', parseId)

@@ -1,8 +1,15 @@
 import type { Command } from 'commander';
 import { restoreArchive } from '../commands/index.js';
 import { PartialFailureError } from '../errors/index.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 import { formatBytes } from './format.js';
+
+interface RestoreFlags extends RepositoryFlags {
+  readonly numericOwner?: boolean;
+  readonly dereference?: boolean;
+  readonly hardDereference?: boolean;
+}
 
 export function registerRestore(program: Command, context: CliContext): void {
   withRepositoryFlags(program.command('restore').description('extract archive NAME, or only the given paths, into TARGET'))
@@ -10,11 +17,19 @@ export function registerRestore(program: Command, context: CliContext): void {
     .argument('<target>', 'folder to restore into (created if missing)')
     .argument('[paths...]', 'files or folders inside the archive to restore (default: everything)')
     .option('--numeric-owner', 'when run as root, restore owners by number, ignoring the user and group names recorded')
-    .action(async (name: string, target: string, paths: string[], flags: RepositoryFlags & { numericOwner?: boolean }) => {
+    .option('--dereference', 'restore what symlinks point to, when it is in the archive, instead of the links')
+    .option('--hard-dereference', 'restore every hardlink as a separate file')
+    .action(async (name: string, target: string, paths: string[], flags: RestoreFlags) => {
       const repository = await context.openRepository(flags);
       const snapshot = await repository.snapshot(name);
-      const summary = await restoreArchive(snapshot, repository, { target, paths, numericOwner: flags.numericOwner === true }, context);
-      context.print(
+      const progress = context.progress('restore', 'files');
+      const summary = await restoreArchive(
+        snapshot,
+        repository,
+        { target, paths, numericOwner: flags.numericOwner === true, dereference: flags.dereference === true, hardDereference: flags.hardDereference === true, progress },
+        context,
+      ).finally(() => progress.stop());
+      context.summary(
         `restored ${summary.files} files, ${summary.directories} folders, ${summary.symlinks} symlinks ` +
           `(${formatBytes(summary.bytes)}) into ${target}`,
       );

@@ -5,7 +5,8 @@ import { cacheFolder } from '../cache/index.js';
 import { type ScrubReport, loadScrubState, positionAfter, roundsPerCycle, saveScrubState, scrubRound, sliceAt } from '../commands/index.js';
 import { PartialFailureError } from '../errors/index.js';
 import type { Repository } from '../repository/index.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withCacheDirFlag, withRepositoryFlags } from './flags.js';
 import { parseDuration, parsePercent } from './parsers.js';
 
 interface ScrubFlags extends RepositoryFlags {
@@ -16,11 +17,11 @@ interface ScrubFlags extends RepositoryFlags {
 }
 
 export function registerScrub(program: Command, context: CliContext): void {
-  withRepositoryFlags(program.command('scrub').description('check the backups actively: each round authenticates a slice of all objects and spot-checks every archive'))
+  const command = program.command('scrub').description('check the backups actively: each round authenticates a slice of all objects and spot-checks every archive');
+  withCacheDirFlag(withRepositoryFlags(command))
     .option('--fraction <percent>', 'share of all blocks and folders checked per round; each is checked at least every ceil(100/percent) rounds', parsePercent, 5)
     .option('--interval <duration>', 'pause between rounds, such as 30m, 6h or 1d', parseDuration, 86_400_000)
     .option('--once', 'run one round and exit: 0 when all is well, 1 when anything is damaged or missing')
-    .option('--cache-dir <folder>', 'where the sweep position is kept (env PRESERVE_CACHE_DIR; default ~/.cache/preserve)')
     .action(async (flags: ScrubFlags) => {
       const repository = await context.openRepository(flags);
       const statePath = join(cacheFolder(flags.cacheDir), 'scrub', `${repository.identity}.json`);

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { verifyArchives } from '../commands/index.js';
 import { PartialFailureError, describeError } from '../errors/index.js';
-import { type CliContext, type RepositoryFlags, withRepositoryFlags } from './context.js';
+import type { CliContext } from './context.js';
+import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 import { parsePercent } from './parsers.js';
 
 export function registerVerify(program: Command, context: CliContext): void {
@@ -11,13 +12,15 @@ export function registerVerify(program: Command, context: CliContext): void {
     .action(async (name: string | undefined, flags: RepositoryFlags & { sample: number }) => {
       const repository = await context.openRepository(flags);
       const listing = await repository.catalog.select(name);
-      const report = await verifyArchives(listing.archives.map((record) => repository.snapshotOf(record)), repository, { samplePercent: flags.sample });
+      const progress = context.progress('verify', 'blocks');
+      const snapshots = listing.archives.map((record) => repository.snapshotOf(record));
+      const report = await verifyArchives(snapshots, repository, { samplePercent: flags.sample, progress }).finally(() => progress.stop());
       const problems = [...listing.damaged.map(({ key, error }) => ({ object: `archive object ${key}`, error: describeError(error), usedBy: [] })), ...report.problems];
       for (const problem of problems) {
         context.print(`${problem.object}: ${problem.error}`);
         for (const user of problem.usedBy) context.print(`  used by ${user}`);
       }
-      context.print(
+      context.summary(
         `checked ${report.archives} archives: ${report.trees} folders, ${report.blocksChecked} of ${report.blocksReferenced} blocks; ` +
           `${problems.length} problems`,
       );

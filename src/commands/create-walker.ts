@@ -5,7 +5,8 @@
  */
 import type { BigIntStats } from 'node:fs';
 import { type FileHandle, lstat, readdir, readlink, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import pLimit from 'p-limit';
 import {
   type ChunkRef,
   type DirectoryEntry,
@@ -20,7 +21,7 @@ import { type ChunkListCache, type FileFingerprint, fingerprintOf } from '../cac
 import { isErrnoException } from '../errors/index.js';
 import type { Repository } from '../repository/index.js';
 import { compileExcludes, type ExcludeTest } from '../selection/index.js';
-import { forEachConcurrently } from '../util/concurrency.js';
+import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 import { SourceError, fromSource, readConsistently } from './source.js';
 
@@ -38,6 +39,7 @@ export interface WalkContext {
   readonly skippedFolders: ReadonlySet<string>;
   /** Ciphertext bytes uploaded, summed over every walk of one create. */
   readonly stored: { bytes: number };
+  readonly progress: ProgressListener;
 }
 
 /** A file whose content this walk read, with its metadata as read, for the rescan. */
@@ -46,8 +48,10 @@ export interface FileRead {
   readonly fingerprint: FileFingerprint;
 }
 
-/** Files read and stored at once within one folder: overlaps reads, encryption and fsyncs. */
-const PARALLEL_FILES = 8;
+/** Files read and stored at once, across the whole walk: overlaps reads, encryption and fsyncs. */
+const PARALLEL_FILES = 16;
+/** lstat calls at once. */
+const PARALLEL_STATS = 16;
 /** A file modified this recently may still change within the same timestamp: not cached. */
 const RACY_NS = 2_000_000_000n;
 
@@ -70,12 +74,15 @@ export class TreeWalker {
   /** dev:ino of multiply-linked files already stored, so their content is read once. */
   private readonly hardlinks = new Map<string, Promise<FileEntry>>();
   private readonly isExcluded: ExcludeTest;
+  private readonly fileSlots = pLimit(PARALLEL_FILES);
+  private readonly statSlots = pLimit(PARALLEL_STATS);
   private readonly startedNs = BigInt(Date.now()) * 1_000_000n;
 
   constructor(
     private readonly context: WalkContext,
     private readonly options: WalkOptions,
-    private readonly rootDevice: bigint,
+    /** The folder being backed up, and the device it is on (for --one-file-system). */
+    private readonly root: { readonly path: string; readonly device: bigint },
   ) {
     this.isExcluded = compileExcludes(options.excludes);
   }
@@ -91,26 +98,24 @@ export class TreeWalker {
   /** Stores a folder's tree; `ancestors` holds dev:ino of the folders above, to stop symlink loops. */
   async directory(path: string, relativePath: string, info: BigIntStats, ancestors: ReadonlySet<string>): Promise<DirectoryEntry> {
     this.totals.directories++;
-    const crossesDevice = this.options.oneFileSystem && info.dev !== this.rootDevice;
+    const crossesDevice = this.options.oneFileSystem && info.dev !== this.root.device;
     const names = crossesDevice ? [] : await fromSource(path, () => readdir(path));
     const inside = new Set(ancestors).add(identity(info));
     const children = names
       .sort(compareNames)
       .map((name) => ({ name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}` }))
       .filter((child) => !this.isExcluded(child.relativePath));
-    const infos: (BigIntStats | undefined)[] = [];
-    await forEachConcurrently([...children.keys()], PARALLEL_FILES, async (i) => {
-      const child = children[i] as Child;
-      infos[i] = await this.skippingUnreadable(child.path, () => this.statEntry(child.path));
-    });
+    const infos = await Promise.all(children.map((child) => this.statSlots(() => this.skippingUnreadable(() => this.statEntry(child.path)))));
     const entries: (Entry | undefined)[] = [];
     const isFolder = (i: number) => infos[i]?.isDirectory() === true;
     const indices = [...children.keys()].filter((i) => infos[i] !== undefined && !this.context.skippedFolders.has(identity(infos[i] as BigIntStats)));
-    await forEachConcurrently(indices.filter((i) => !isFolder(i)), PARALLEL_FILES, async (i) => {
-      entries[i] = await this.nonFolder(children[i] as Child, infos[i] as BigIntStats);
-    });
-    // Folders one at a time, so only the folder being walked has files in flight.
+    // Files queue for the walk-wide slots and are stored while the walk goes on into the
+    // subfolders, one at a time; the folder's tree waits for both.
+    const files = indices
+      .filter((i) => !isFolder(i))
+      .map((i) => this.fileSlots(() => this.nonFolder(children[i] as Child, infos[i] as BigIntStats)).then((entry) => (entries[i] = entry)));
     for (const i of indices.filter(isFolder)) entries[i] = await this.subfolder(children[i] as Child, infos[i] as BigIntStats, inside);
+    await Promise.all(files);
     const { id, storedBytes } = await this.context.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
     this.addStored(storedBytes);
     return { ...this.attributes(relativePath.slice(relativePath.lastIndexOf('/') + 1), info), type: 'directory', tree: id };
@@ -126,14 +131,16 @@ export class TreeWalker {
       this.context.reporter.warning(`${child.path}: skipped, it is a symlink loop back to a folder above it`);
       return Promise.resolve(undefined);
     }
-    return this.skippingUnreadable(child.path, () => this.directory(child.path, child.relativePath, info, ancestors));
+    return this.skippingUnreadable(() => this.directory(child.path, child.relativePath, info, ancestors));
   }
 
   private nonFolder(child: Child, info: BigIntStats): Promise<Entry | undefined> {
-    return this.skippingUnreadable(child.path, async () => {
+    return this.skippingUnreadable(async () => {
       if (info.isFile()) return this.file(child.path, child.name, info);
       if (info.isSymbolicLink()) {
         const target = await fromSource(child.path, () => readlink(child.path));
+        if (this.options.dereference) this.context.reporter.warning(`${child.path} -> ${target}: kept as a symlink, its target does not exist`);
+        else await this.checkLinkTarget(child.path, target);
         this.totals.symlinks++;
         return { ...this.attributes(child.name, info), type: 'symlink', target };
       }
@@ -142,8 +149,24 @@ export class TreeWalker {
     });
   }
 
-  /** Runs work on one source entry; if reading the source fails, the entry is reported and left out. */
-  private async skippingUnreadable<T>(path: string, work: () => Promise<T>): Promise<T | undefined> {
+  /** Says when a link is backed up but what it points to is not, naming the link's text. */
+  private async checkLinkTarget(path: string, target: string): Promise<void> {
+    const pointsTo = resolve(dirname(path), target);
+    const inside = relative(this.root.path, pointsTo);
+    if (inside.startsWith('..') || isAbsolute(inside)) {
+      this.context.reporter.info(`${path} -> ${target}: the link is backed up; what it points to is outside ${this.root.path}`);
+    } else if (this.isExcludedWithParents(inside) || !(await lstat(pointsTo).then(() => true, () => false))) {
+      this.context.reporter.warning(`${path} -> ${target}: the link is backed up, but what it points to is excluded or missing`);
+    }
+  }
+
+  private isExcludedWithParents(relativePath: string): boolean {
+    const parts = relativePath.split('/');
+    return parts.some((_, i) => this.isExcluded(parts.slice(0, i + 1).join('/')));
+  }
+
+  /** Runs work on one source entry; if reading the source fails, the entry (named by the error) is reported and left out. */
+  private async skippingUnreadable<T>(work: () => Promise<T>): Promise<T | undefined> {
     try {
       return await work();
     } catch (error) {
@@ -160,8 +183,8 @@ export class TreeWalker {
       try {
         return await stat(path, { bigint: true });
       } catch (error) {
+        // A dangling link is kept as a link; nonFolder() says so, with the link's text.
         if (!(isErrnoException(error) && (error.code === 'ENOENT' || error.code === 'ELOOP'))) throw new SourceError(path, error);
-        this.context.reporter.warning(`${path}: its target does not exist, so it is kept as a symlink`);
       }
     }
     return fromSource(path, () => lstat(path, { bigint: true }));
@@ -175,6 +198,7 @@ export class TreeWalker {
     if (earlier) {
       const first = await earlier;
       this.totals.files++;
+      this.context.progress.advance(1, 0); // content counted with the first link
       this.linkGroupSizes.set(first.linkGroup, (this.linkGroupSizes.get(first.linkGroup) ?? 0) + 1);
       return { ...first, ...this.attributes(name, info) };
     }
@@ -191,6 +215,7 @@ export class TreeWalker {
     const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
     this.totals.files++;
     this.totals.bytes += size;
+    this.context.progress.advance(1, size);
     return { ...this.attributes(name, info), type: 'file', size, linkGroup, chunks };
   }
 
@@ -208,7 +233,7 @@ export class TreeWalker {
       await this.context.cache.remember(path, { fingerprint, chunks: cached });
       return { chunks: cached, info: statInfo };
     }
-    const { result: chunks, info } = await readConsistently(path, (handle, size) => this.storeChunks(path, handle, size));
+    const { result: chunks, info } = await readConsistently(path, statInfo, (handle, size) => this.storeChunks(path, handle, size));
     const read = fingerprintOf(info);
     this.filesRead.push({ path, fingerprint: read });
     if (read.mtimeNs < this.startedNs - RACY_NS) await this.context.cache.remember(path, { fingerprint: read, chunks });

@@ -9,14 +9,15 @@ import { lstat, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pLimit from 'p-limit';
 import { type ArchiveMetadata, unsafeNameReason } from '../archive/index.js';
 import { type ChunkListCache, MemoryFileCache, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { UsageError, describeError } from '../errors/index.js';
 import { namesFor, readSystemAccounts } from '../owners/index.js';
-import type { Repository } from '../repository/index.js';
+import { type BackendLock, type Repository, withLock } from '../repository/index.js';
 import type { ArchiveId } from '../store/ids.js';
-import { forEachConcurrently } from '../util/concurrency.js';
 import { type FileRead, TreeWalker, type WalkContext, type WalkOptions, identity } from './create-walker.js';
+import { type ProgressListener, noProgress } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 import { SourceError } from './source.js';
 
@@ -29,6 +30,7 @@ export interface CreateOptions extends WalkOptions {
   readonly skippedFolders?: readonly string[];
   /** Pause before re-checking the files read (mtimes can lag behind writes). */
   readonly rescanDelayMs: number;
+  readonly progress?: ProgressListener;
 }
 
 export interface CreateResult {
@@ -42,8 +44,9 @@ export interface CreateResult {
 /** Walks after the first, when files keep changing under the backup. */
 const MAX_REWALKS = 2;
 
+/** Stores the archive under a shared lock on the backend, so that no gc runs meanwhile (src/repository/lock.ts). */
 export async function createArchive(
-  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker'>,
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'backend'>,
   options: CreateOptions,
   reporter: ProblemReporter,
 ): Promise<CreateResult> {
@@ -51,6 +54,15 @@ export async function createArchive(
   if (badName) throw new UsageError(`archive name ${JSON.stringify(options.name)} is not allowed: it is ${badName}`);
   await repository.catalog.assertKeyMatches();
   await repository.catalog.assertNameFree(options.name);
+  return withLock(repository.backend, 'shared', 'create', (message) => reporter.warning(message), (lock) => storeArchive(repository, options, reporter, lock));
+}
+
+async function storeArchive(
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker'>,
+  options: CreateOptions,
+  reporter: ProblemReporter,
+  lock: BackendLock,
+): Promise<CreateResult> {
   const sourcePath = resolve(options.sourcePath);
   const rootInfo = await statSourceRoot(sourcePath);
   const context = {
@@ -59,6 +71,7 @@ export async function createArchive(
     cache: options.cache ?? new MemoryFileCache(),
     skippedFolders: new Set(await folderIdentities(options.skippedFolders ?? [])),
     stored: { bytes: 0 },
+    progress: options.progress ?? noProgress,
   };
   let walk = await walkOnce(context, options, sourcePath, rootInfo);
   for (let rewalk = 1; rewalk <= MAX_REWALKS && walk.walker.filesRead.length > 0; rewalk++) {
@@ -82,30 +95,41 @@ export async function createArchive(
     groupNames: namesFor(walker.gids, accounts.groups),
     linkGroupSizes: walker.linkGroupSizes,
   };
+  // The archive may only reference blocks that gc could not have taken meanwhile.
+  await lock.assertHeld();
   const id = await repository.catalog.write(metadata);
   await context.cache.forgetUnseen(sourcePath);
   return { id, metadata, filesRead: walker.filesRead.length, filesUnchanged: walker.filesUnchanged };
 }
 
 async function walkOnce(context: WalkContext, options: WalkOptions, sourcePath: string, rootInfo: BigIntStats) {
-  const walker = new TreeWalker(context, options, rootInfo.dev);
+  const walker = new TreeWalker(context, options, { path: sourcePath, device: rootInfo.dev });
   try {
     return { walker, root: await walker.directory(sourcePath, '', rootInfo, new Set()) };
   } catch (error) {
     if (!(error instanceof SourceError)) throw error;
-    throw new UsageError(`cannot read source folder ${sourcePath}: ${error.message}`, { cause: error.cause });
+    throw unreadableSourceFolder(sourcePath, error.cause);
   }
+}
+
+/** The folder to back up itself cannot be read: nothing can be done (exit 2). */
+function unreadableSourceFolder(sourcePath: string, cause: unknown): UsageError {
+  return new UsageError(`cannot read source folder ${sourcePath}: ${describeError(cause)}`, { cause });
 }
 
 /** Paths of the files whose metadata is no longer what it was when they were read. */
 async function changedSinceRead(files: readonly FileRead[]): Promise<string[]> {
-  const changed: string[] = [];
-  await forEachConcurrently(files, 16, async ({ path, fingerprint }) => {
-    // A file that vanished or became unreadable is the next walk's to report.
-    const now = await lstat(path, { bigint: true }).catch(() => undefined);
-    if (!now || !sameFingerprint(fingerprintOf(now), fingerprint)) changed.push(path);
-  });
-  return changed.sort();
+  const slots = pLimit(16);
+  const changed = await Promise.all(
+    files.map(({ path, fingerprint }) =>
+      slots(async () => {
+        // A file that vanished or became unreadable is the next walk's to report.
+        const now = await lstat(path, { bigint: true }).catch(() => undefined);
+        return !now || !sameFingerprint(fingerprintOf(now), fingerprint) ? [path] : [];
+      }),
+    ),
+  );
+  return changed.flat().sort();
 }
 
 async function folderIdentities(paths: readonly string[]): Promise<string[]> {
@@ -118,7 +142,7 @@ async function statSourceRoot(sourcePath: string): Promise<BigIntStats> {
   try {
     info = await stat(sourcePath, { bigint: true });
   } catch (error) {
-    throw new UsageError(`cannot read source folder ${sourcePath}: ${describeError(error)}`, { cause: error });
+    throw unreadableSourceFolder(sourcePath, error);
   }
   if (!info.isDirectory()) throw new UsageError(`source ${sourcePath} is not a folder`);
   return info;

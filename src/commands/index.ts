@@ -3,10 +3,12 @@
  * repository, returning results; printing and exit codes belong to src/cli.
  */
 export { createArchive, type CreateOptions, type CreateResult } from './create.js';
+export { collectGarbage, GcAbortedError, type GcOptions, type GcReport, type KindCounts } from './gc.js';
 export { diffArchives, type Change, type ChangeKind, type ChangedAspect } from './diff.js';
 export { restoreArchive, type RestoreOptions, type RestoreSummary } from './restore.js';
 export { scrubRound, type ScrubCounts, type ScrubReport } from './scrub.js';
 export { loadScrubState, saveScrubState, type ScrubState } from './scrub-state.js';
 export { positionAfter, roundsPerCycle, sliceAt, type Slice } from './scrub-sweep.js';
 export { verifyArchives, type VerifyOptions, type VerifyProblem, type VerifyReport } from './verify.js';
+export { noProgress, type ProgressListener } from './progress.js';
 export type { ProblemReporter } from './reporting.js';

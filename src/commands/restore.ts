@@ -8,19 +8,22 @@
 import { constants } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, symlink, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import pLimit from 'p-limit';
 import {
   type BlockSource,
   type ChunkRef,
   type DirectoryEntry,
   type Entry,
   type FileEntry,
+  type ResolvedEntry,
   type Snapshot,
+  type SymlinkEntry,
   SnapshotDirectory,
   readChunk,
 } from '../archive/index.js';
 import { UsageError, describeError, isErrnoException } from '../errors/index.js';
 import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
-import { forEachConcurrently } from '../util/concurrency.js';
+import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 
 export interface RestoreOptions {
@@ -29,6 +32,11 @@ export interface RestoreOptions {
   readonly paths: readonly string[];
   /** Restore owners by their archived numbers, ignoring the user and group name tables. */
   readonly numericOwner: boolean;
+  /** Restore what symlinks point to (when it is in the archive) instead of the links. */
+  readonly dereference: boolean;
+  /** Restore every hardlink as a file of its own. */
+  readonly hardDereference: boolean;
+  readonly progress?: ProgressListener;
 }
 
 export interface RestoreSummary {
@@ -39,8 +47,8 @@ export interface RestoreSummary {
   problems: number;
 }
 
-/** Files of one folder restored at once: overlaps fetching, decrypting and writing. */
-const PARALLEL_FILES = 8;
+/** Files restored at once, across the whole restore: overlaps fetching, decrypting and writing. */
+const PARALLEL_FILES = 16;
 /** Blocks fetched ahead of the one being written, so fetching overlaps writing. */
 const FETCH_AHEAD = 4;
 const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -52,10 +60,12 @@ export async function restoreArchive(
   reporter: ProblemReporter,
 ): Promise<RestoreSummary> {
   const selections = await resolveSelections(snapshot, options.paths);
+  const totals = snapshot.metadata.totals;
+  if (options.paths.length === 0) options.progress?.expect(totals.files, totals.bytes);
   const target = resolve(options.target);
   await prepareTarget(target);
   const runAsRoot = process.getuid?.() === 0;
-  const restorer = new Restorer(blocks, reporter, runAsRoot ? await ownerMapping(snapshot, options.numericOwner) : undefined);
+  const restorer = new Restorer(snapshot, blocks, reporter, options, runAsRoot ? await ownerMapping(snapshot, options.numericOwner) : undefined);
   await restorer.restoreSelections(snapshot.root, target, selections);
   return restorer.summary;
 }
@@ -105,9 +115,15 @@ class Restorer {
   /** Folder attributes are applied after their content, or a read-only folder could not be filled. */
   private readonly pendingFolders: { path: string; entry: DirectoryEntry }[] = [];
 
+  private readonly fileSlots = pLimit(PARALLEL_FILES);
+  /** Trees of the folders being restored: a dereferenced link into one would loop. */
+  private readonly openFolders = new Set<string>();
+
   constructor(
+    private readonly snapshot: Snapshot,
     private readonly blocks: BlockSource,
     private readonly reporter: ProblemReporter,
+    private readonly options: Pick<RestoreOptions, 'dereference' | 'hardDereference' | 'progress'>,
     /** Set only when running as root, the only case where chown can succeed. */
     private readonly owners: OwnerMapping | undefined,
   ) {}
@@ -155,10 +171,40 @@ class Restorer {
       case 'file':
         if (await this.attempt(path, () => this.restoreFile(entry, path))) this.summary.files++;
         return;
-      case 'symlink':
-        if (await this.attempt(path, () => this.restoreSymlink(entry, path))) this.summary.symlinks++;
+      case 'symlink': {
+        const target = this.options.dereference ? await this.dereference(parent, entry, path) : undefined;
+        // The target keeps its own name: links inside a folder resolve from where it really is.
+        if (target?.parent) await this.restoreEntry(target.parent, target.entry, path);
+        else if (await this.attempt(path, () => this.restoreSymlink(entry, path))) this.summary.symlinks++;
         return;
+      }
     }
+  }
+
+  /**
+   * With --dereference, the entry a symlink leads to inside the archive, restored at the
+   * link's path; undefined keeps the link.
+   */
+  private async dereference(parent: SnapshotDirectory, link: SymlinkEntry, path: string): Promise<ResolvedEntry | undefined> {
+    let resolved: ResolvedEntry | undefined;
+    try {
+      resolved = await this.snapshot.resolveLink(parent.path, link.target);
+    } catch (error) {
+      this.report(path, error); // a damaged tree on the way: the link itself is still restored
+      return undefined;
+    }
+    const why = this.whyKeepLink(resolved);
+    if (why === undefined) return resolved;
+    this.reporter.warning(`${path} -> ${link.target}: kept as a symlink, ${why}`);
+    return undefined;
+  }
+
+  private whyKeepLink(resolved: ResolvedEntry | undefined): string | undefined {
+    if (resolved === undefined) return 'its target is not in the archive';
+    if (resolved.parent === undefined) return 'it points to the root of the archive';
+    const entry = resolved.entry;
+    if (entry.type === 'directory' && this.openFolders.has(entry.tree.toString('hex'))) return 'it points to a folder that contains it';
+    return undefined;
   }
 
   private async restoreFolderContent(directory: SnapshotDirectory, path: string): Promise<void> {
@@ -169,10 +215,15 @@ class Restorer {
       this.report(path, error);
       return;
     }
+    const tree = directory.entry.tree.toString('hex');
+    this.openFolders.add(tree);
     const restore = (entry: Entry) => this.restoreEntry(directory, entry, join(path, entry.name));
-    await forEachConcurrently(entries.filter((entry) => entry.type !== 'directory'), PARALLEL_FILES, restore);
-    // Folders one at a time, so only the folder being restored has files in flight.
+    // Files queue for the restore-wide slots while the subfolders are restored, one at a
+    // time; the folder stays open (for the dereference loop check) until all are done.
+    const files = entries.filter((entry) => entry.type !== 'directory').map((entry) => this.fileSlots(() => restore(entry)));
     for (const entry of entries.filter((entry) => entry.type === 'directory')) await restore(entry);
+    await Promise.all(files);
+    this.openFolders.delete(tree);
   }
 
   /** Runs one item's work; a failure is reported against its path and the restore goes on. */
@@ -209,16 +260,18 @@ class Restorer {
 
   /** The group lookup happens before any await, so concurrent members cannot both claim it. */
   private restoreFile(entry: FileEntry, path: string): Promise<void> {
-    const first = entry.linkGroup === 0 ? undefined : this.linkedPaths.get(entry.linkGroup);
+    const linked = entry.linkGroup !== 0 && !this.options.hardDereference;
+    const first = linked ? this.linkedPaths.get(entry.linkGroup) : undefined;
     if (first) return first.then((firstPath) => (firstPath === undefined ? this.writeFile(entry, path) : this.linkTo(firstPath, path)));
     const writing = this.writeFile(entry, path);
-    if (entry.linkGroup !== 0) this.linkedPaths.set(entry.linkGroup, writing.then(() => path, () => undefined));
+    if (linked) this.linkedPaths.set(entry.linkGroup, writing.then(() => path, () => undefined));
     return writing;
   }
 
   private async linkTo(existing: string, path: string): Promise<void> {
     await this.clearWay(path);
     await link(existing, path);
+    this.options.progress?.advance(1, 0); // its bytes were counted with the first link
   }
 
   private async writeFile(entry: FileEntry, path: string): Promise<void> {
@@ -226,6 +279,7 @@ class Restorer {
     await this.writeContent(entry, path);
     await this.applyAttributes(path, entry);
     this.summary.bytes += entry.size;
+    this.options.progress?.advance(1, entry.size);
   }
 
   /** Writes every chunk after authenticating it; on any failure the partial file is removed. */
@@ -254,7 +308,7 @@ class Restorer {
     return fetch;
   }
 
-  private async restoreSymlink(entry: Entry & { type: 'symlink' }, path: string): Promise<void> {
+  private async restoreSymlink(entry: SymlinkEntry, path: string): Promise<void> {
     await this.clearWay(path);
     await symlink(entry.target, path);
     if (this.owners) await lchown(path, this.owners.uid(entry.uid), this.owners.gid(entry.gid));

@@ -6,11 +6,11 @@
  * reporter one by one, each bad object once; the round goes on past them.
  */
 import { randomInt } from 'node:crypto';
+import pLimit from 'p-limit';
 import { type Entry, type Snapshot, type SnapshotDirectory, readChunk } from '../archive/index.js';
 import type { Repository } from '../repository/index.js';
 import { idToHex } from '../store/ids.js';
 import { contentIdFromKey } from '../store/layout.js';
-import { forEachConcurrently } from '../util/concurrency.js';
 import type { ProblemReporter } from './reporting.js';
 import { type Slice, inSlice } from './scrub-sweep.js';
 
@@ -69,7 +69,7 @@ export async function scrubRound(repository: ScrubRepository, slice: Slice, repo
 async function sweep(repository: ScrubRepository, kind: 'block' | 'tree', slice: Slice, { reporter, failed, stop }: Findings & { stop?: AbortSignal }): Promise<ScrubCounts> {
   const chosen: { key: string; check: () => Promise<unknown> }[] = [];
   let total = 0;
-  for await (const key of repository.backend.list(`${kind}s/`)) {
+  for await (const { key } of repository.backend.list(`${kind}s/`)) {
     const check = checkerFor(repository, kind, key);
     if (!check) {
       reporter.warning(`${key}: not where an object of that name belongs; left alone`);
@@ -78,15 +78,20 @@ async function sweep(repository: ScrubRepository, kind: 'block' | 'tree', slice:
     total++;
     if (inSlice(key.slice(key.lastIndexOf('/') + 1), slice)) chosen.push({ key, check });
   }
-  await forEachConcurrently(chosen, PARALLEL_FETCHES, async ({ key, check }) => {
-    if (stop?.aborted) return;
-    try {
-      await check();
-    } catch (error) {
-      failed.add(key.slice(key.lastIndexOf('/') + 1));
-      reporter.problem(key, error);
-    }
-  });
+  const slots = pLimit(PARALLEL_FETCHES);
+  await Promise.all(
+    chosen.map(({ key, check }) =>
+      slots(async () => {
+        if (stop?.aborted) return;
+        try {
+          await check();
+        } catch (error) {
+          failed.add(key.slice(key.lastIndexOf('/') + 1));
+          reporter.problem(key, error);
+        }
+      }),
+    ),
+  );
   return { total, checked: chosen.length };
 }
 

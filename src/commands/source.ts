@@ -29,17 +29,23 @@ const READ_ATTEMPTS = 3;
 
 /**
  * Reads a file with `consume` until one read sees the same metadata before and after it
- * (fstat on the open file), so the content matches the metadata recorded with it. Returns
- * what consume produced and the file's metadata at the end of that read.
+ * (fstat on the open file), so the content matches the metadata recorded with it. The
+ * walk's lstat serves as the first "before"; a file replaced since then shows a different
+ * inode afterwards. Returns what consume produced and the file's metadata after that read.
  */
-export async function readConsistently<T>(path: string, consume: (file: FileHandle, size: number) => Promise<T>): Promise<{ result: T; info: BigIntStats }> {
+export async function readConsistently<T>(
+  path: string,
+  statInfo: BigIntStats,
+  consume: (file: FileHandle, size: number) => Promise<T>,
+): Promise<{ result: T; info: BigIntStats }> {
+  let before = statInfo;
   for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
     const handle = await fromSource(path, () => open(path, 'r'));
     try {
-      const before = await fromSource(path, () => handle.stat({ bigint: true }));
       const result = await consume(handle, Number(before.size));
       const after = await fromSource(path, () => handle.stat({ bigint: true }));
       if (sameFingerprint(fingerprintOf(before), fingerprintOf(after))) return { result, info: after };
+      before = after;
     } finally {
       await handle.close();
     }

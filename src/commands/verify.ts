@@ -5,16 +5,18 @@
  * object and the paths using it.
  */
 import { randomInt } from 'node:crypto';
+import pLimit from 'p-limit';
 import { type BlockSource, type Snapshot, type SnapshotDirectory, type TreeSource, readChunk } from '../archive/index.js';
 import { describeError } from '../errors/index.js';
 import type { BlockId } from '../store/ids.js';
 import { idToHex } from '../store/ids.js';
-import { forEachConcurrently } from '../util/concurrency.js';
+import type { ProgressListener } from './progress.js';
 import { TreeLocations } from './tree-locations.js';
 
 export interface VerifyOptions {
   /** Percentage (0 < p ≤ 100) of the referenced blocks to fetch; 100 checks them all. */
   readonly samplePercent: number;
+  readonly progress?: ProgressListener;
 }
 
 export interface VerifyProblem {
@@ -83,13 +85,21 @@ export async function verifyArchives(
 
   for (const snapshot of snapshots) await walk(snapshot.root, undefined, snapshot.metadata.name);
   const selected = sample([...blocks.values()], options.samplePercent);
-  await forEachConcurrently(selected, PARALLEL_FETCHES, async ({ id, lengths, usedIn }) => {
-    try {
-      for (const length of lengths) await readChunk(source, { id, length });
-    } catch (error) {
-      for (const { tree, name } of usedIn) damaged.push({ object: `block ${idToHex(id)}`, error, tree, name });
-    }
-  });
+  const lengthOf = (uses: BlockUses) => Math.max(...uses.lengths);
+  options.progress?.expect(selected.length, selected.reduce((sum, uses) => sum + lengthOf(uses), 0));
+  const slots = pLimit(PARALLEL_FETCHES);
+  await Promise.all(
+    selected.map((uses) =>
+      slots(async () => {
+        try {
+          for (const length of uses.lengths) await readChunk(source, { id: uses.id, length });
+        } catch (error) {
+          for (const { tree, name } of uses.usedIn) damaged.push({ object: `block ${idToHex(uses.id)}`, error, tree, name });
+        }
+        options.progress?.advance(1, lengthOf(uses));
+      }),
+    ),
+  );
   return { archives: snapshots.length, trees, blocksReferenced: blocks.size, blocksChecked: selected.length, problems: describeProblems(damaged, locations) };
 }
 

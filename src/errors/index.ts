@@ -87,7 +87,8 @@ export class PartialFailureError extends PreserveError {
 
 /** Node's system errors carry a code such as ENOENT; this narrows to them. */
 export function isErrnoException(error: unknown): error is NodeJS.ErrnoException {
-  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
+  const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
 }
 
 /** A one-line description of any error for reports about a single path. */

@@ -11,8 +11,17 @@ const KEY_HEX_LENGTH = MASTER_KEY_LENGTH * 2;
 /** Creates a keyfile with a fresh random master key; refuses to replace an existing file. */
 export async function generateKeyfile(path: string): Promise<void> {
   const key = randomBytes(MASTER_KEY_LENGTH);
+  try {
+    await writeKeyfile(path, key);
+  } finally {
+    wipe(key);
+  }
+}
+
+/** Writes key as a new keyfile (mode 0600); refuses to replace an existing file. */
+export async function writeKeyfile(path: string, key: Uint8Array): Promise<void> {
+  if (key.length !== MASTER_KEY_LENGTH) throw new RangeError(`a master key is ${MASTER_KEY_LENGTH} bytes, got ${key.length}`);
   const text = hexLine(key);
-  wipe(key);
   try {
     await writeFile(path, text, { mode: 0o600, flag: 'wx' });
   } catch (error) {

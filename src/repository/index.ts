@@ -4,12 +4,14 @@
  */
 import { type ArchiveRecord, Catalog, type Entry, Snapshot, decodeTree } from '../archive/index.js';
 import type { BlockSource, TreeSource } from '../archive/index.js';
-import { type Backend, openBackend } from '../backend/index.js';
+import { type Backend, openBackends } from '../backend/index.js';
 import { type Chunker, ContentDefinedChunker, GearBoundaries, gearTable } from '../chunker/index.js';
-import { type Keys, computeSiv, deriveKeys, wipe } from '../crypto/index.js';
+import { CryptoPool, type Keys, computeSiv, deriveKeys, inlineSealer, wipe } from '../crypto/index.js';
 import { loadKeyfile } from '../keyfile/index.js';
 import { ContentStore } from '../store/content-store.js';
 import { type BlockId, type TreeId, idToHex } from '../store/ids.js';
+
+export { BackendLock, BackendLockedError, withLock, type LockKind } from './lock.js';
 
 export class Repository implements TreeSource, BlockSource {
   readonly blocks: ContentStore<'block'>;
@@ -26,8 +28,10 @@ export class Repository implements TreeSource, BlockSource {
     readonly backend: Backend,
     keys: Keys,
   ) {
-    this.blocks = new ContentStore(backend, keys.block, 'block');
-    this.trees = new ContentStore(backend, keys.tree, 'tree');
+    // Blocks are up to 4 MiB and numerous: their cryptography runs on worker threads.
+    // Trees are small, and inline is faster than a round trip to a worker.
+    this.blocks = new ContentStore(backend, new CryptoPool(keys.block), 'block');
+    this.trees = new ContentStore(backend, inlineSealer(keys.tree), 'tree');
     this.catalog = new Catalog(backend, keys);
     this.chunker = new ContentDefinedChunker(new GearBoundaries(gearTable(keys.chunker.sivKey)));
     this.identity = computeSiv(keys.archiveName, Buffer.from('cache identity'), Buffer.from(backend.location)).toString('hex').slice(0, 32);
@@ -48,13 +52,22 @@ export class Repository implements TreeSource, BlockSource {
   async snapshot(name: string): Promise<Snapshot> {
     return this.snapshotOf(await this.catalog.read(name));
   }
+
+  /** Releases the backend's connections (SFTP, S3); the repository is not used afterwards. */
+  async close(): Promise<void> {
+    await this.blocks.close();
+    await this.backend.close?.();
+  }
 }
 
 export interface RepositoryOptions {
   readonly keyfile: string;
-  readonly backend: string;
+  /** One backend URL, or several to write to all and read from the first good copy. */
+  readonly backends: readonly string[];
   /** Only `create` makes a missing backend folder. */
   readonly createIfMissing?: boolean;
+  /** With several backends, whether the run may go on without one that fails (true unless gc). */
+  readonly tolerateFailures?: boolean;
   readonly onWarning: (message: string) => void;
 }
 
@@ -62,6 +75,10 @@ export async function openRepository(options: RepositoryOptions): Promise<Reposi
   const masterKey = await loadKeyfile(options.keyfile, options.onWarning);
   const keys = deriveKeys(masterKey);
   wipe(masterKey);
-  const backend = await openBackend(options.backend, { createIfMissing: options.createIfMissing ?? false });
+  const backend = await openBackends(options.backends, {
+    createIfMissing: options.createIfMissing ?? false,
+    tolerateFailures: options.tolerateFailures ?? true,
+    onWarning: options.onWarning,
+  });
   return new Repository(backend, keys);
 }

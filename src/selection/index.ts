@@ -4,7 +4,9 @@
  * relative to the backed-up folder (`build/**`, `/cache`). Globs follow minimatch, with
  * `**` spanning folders and dotfiles matched like any other name.
  */
+import { readFile } from 'node:fs/promises';
 import { Minimatch } from 'minimatch';
+import { UsageError, describeError } from '../errors/index.js';
 
 export type ExcludeTest = (relativePath: string) => boolean;
 
@@ -22,4 +24,18 @@ export function compileExcludes(patterns: readonly string[]): ExcludeTest {
     const name = relativePath.slice(relativePath.lastIndexOf('/') + 1);
     return byName.some((m) => m.match(name)) || byPath.some((m) => m.match(relativePath));
   };
+}
+
+/** Patterns from a file, one per line; blank lines and lines starting with # are ignored. */
+export async function readExcludeFile(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read exclude file ${path}: ${describeError(error)}`, { cause: error });
+  }
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
 }

@@ -1,0 +1,73 @@
+/**
+ * The options several commands share, defined once: the same flag means the same thing
+ * everywhere, and `config show` can list exactly what the commands use. Values come from
+ * the command line, else the environment (Option.env), else the config file (applied by
+ * main.ts with source 'config'), else the default.
+ */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+
+export interface RepositoryFlags {
+  readonly keyfile: string;
+  /** Every --backend, in order; else PRESERVE_BACKEND, else the config file's; undefined when none is set. */
+  readonly backend?: readonly string[];
+}
+
+const collect = (value: string, previous: readonly string[]): string[] => [...previous, value];
+
+/** --keyfile, --config and the output options, on every command. */
+export function withKeyfileFlag(command: Command): Command {
+  return command
+    .addOption(new Option('--keyfile <file>', 'the master key file').env('PRESERVE_KEYFILE').default(''))
+    .addOption(new Option('--config <file>', 'settings file (default ~/.config/preserve/config.json)').env('PRESERVE_CONFIG'))
+    .option('-v, --verbose', 'print details, and stack traces with errors')
+    .option('-q, --quiet', 'print only warnings and errors: no progress, no summary')
+    .option('--logfile <file>', 'also write every message, with a timestamp, to FILE as JSON lines');
+}
+
+/** The above and --backend (repeatable), on every command that opens a repository. */
+export function withRepositoryFlags(command: Command): Command {
+  // Repeated on the command line, backends add up; but the command line replaces the environment's
+  // or the config file's backend rather than adding to it, and the environment the config file's.
+  for (const event of ['option:backend', 'optionEnv:backend']) {
+    command.on(event, () => {
+      const source = command.getOptionValueSource('backend');
+      if (source !== undefined && source !== (event === 'option:backend' ? 'cli' : 'env')) command.setOptionValueWithSource('backend', undefined, 'default');
+    });
+  }
+  return withKeyfileFlag(command).addOption(
+    new Option(
+      '--backend <url>',
+      'where the backups live: a folder, file:///abs/path, sftp://user@host[:port]/path or s3://bucket/prefix; repeat it to write to several and read from the first good copy',
+    )
+      .env('PRESERVE_BACKEND')
+      .argParser((url: string, previous: readonly string[] | undefined) => [...(previous ?? []), url]),
+  );
+}
+
+/** --exclude and --exclude-file; patterns from the config file and the command line both apply. */
+export function withExcludeFlags(command: Command): Command {
+  return command
+    .option('--exclude <pattern>', 'leave out matching entries; repeatable (see README)', collect, [])
+    .option('--exclude-file <file>', 'leave out entries matching the patterns in FILE, one per line; repeatable', collect, []);
+}
+
+export function withCacheDirFlag(command: Command): Command {
+  return command.addOption(
+    new Option('--cache-dir <folder>', 'where to remember unchanged files (default ~/.cache/preserve)').env('PRESERVE_CACHE_DIR'),
+  );
+}
+
+const MIB = 1024 * 1024;
+const UNIT_SCALE: Record<string, number> = { '': MIB, K: 1024, M: MIB, G: 1024 * MIB };
+
+/** "256", "256M", "256MiB", "1G": a plain number means MiB. */
+export function parseSize(value: string): number {
+  const match = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(value.trim());
+  const bytes = match ? Number(match[1]) * (UNIT_SCALE[(match[2] ?? '').toUpperCase()] ?? MIB) : NaN;
+  if (!(bytes >= MIB)) throw new InvalidArgumentError('expected a size of at least 1 MiB, such as 256M or 1G');
+  return bytes;
+}
+
+export function withCacheSizeFlag(command: Command): Command {
+  return command.addOption(new Option('--cache-size <size>', 'memory for decrypted blocks, such as 512M or 1G').argParser(parseSize).default(256 * MIB, '256M'));
+}

@@ -1,0 +1,180 @@
+/**
+ * Locks on the backend, so that gc never deletes an object a running create is about to
+ * reference. create dedups by asking whether a block exists; an unreferenced block it
+ * finds and reuses would otherwise be garbage to a concurrent gc. A grace period on fresh
+ * objects would not help there (the reused block is old), so: create holds a shared lock,
+ * gc an exclusive one.
+ *
+ * A lock is an object `locks/<kind>-<random>` holding who took it and when. To take one, a
+ * process writes its lock, then lists `locks/`: if it sees a conflicting live lock it
+ * removes its own and gives up. Of two processes racing, at least one sees the other's
+ * lock (both write before they list), so they never both proceed. Holders rewrite their
+ * lock every few minutes; a lock not rewritten for STALE_AFTER_MS, or left by a process
+ * of this host that is gone, is stale: whoever finds it removes it, and its holder, if it
+ * was only stalled, notices at its next check (assertHeld) and stops.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Backend } from '../backend/index.js';
+import { ObjectNotFoundError, PreserveError, ExitStatus, describeError } from '../errors/index.js';
+
+export type LockKind = 'shared' | 'exclusive';
+
+const LOCKS_PREFIX = 'locks/';
+const REFRESH_MS = 5 * 60_000;
+const STALE_AFTER_MS = 30 * 60_000;
+
+export interface LockInfo {
+  readonly kind: LockKind;
+  /** The command holding it: create, gc. */
+  readonly command: string;
+  readonly host: string;
+  readonly pid: number;
+  /** Milliseconds since the epoch, by the holder's clock. */
+  readonly takenAt: number;
+  readonly refreshedAt: number;
+}
+
+/** Another process holds a conflicting lock; exit 1, as the run could not do its work now. */
+export class BackendLockedError extends PreserveError {
+  constructor(location: string, holder: LockInfo | string) {
+    const who =
+      typeof holder === 'string'
+        ? holder
+        : `\`preserve ${holder.command}\` (${holder.kind} lock) on host ${holder.host}, pid ${holder.pid}, since ${new Date(holder.takenAt).toISOString()}`;
+    super(`${location} is in use by ${who}; try again when it has finished`, ExitStatus.problem);
+  }
+}
+
+function parseLock(bytes: Buffer): LockInfo | undefined {
+  try {
+    const value = JSON.parse(bytes.toString('utf8')) as Partial<LockInfo>;
+    const ok =
+      (value.kind === 'shared' || value.kind === 'exclusive') &&
+      typeof value.command === 'string' &&
+      typeof value.host === 'string' &&
+      Number.isSafeInteger(value.pid) &&
+      Number.isFinite(value.takenAt) &&
+      Number.isFinite(value.refreshedAt);
+    return ok ? (value as LockInfo) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function processIsGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+function isStale(lock: LockInfo, now: number): boolean {
+  return now - lock.refreshedAt > STALE_AFTER_MS || (lock.host === hostname() && lock.pid !== process.pid && processIsGone(lock.pid));
+}
+
+export class BackendLock {
+  private key: string;
+  private lost: unknown;
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(
+    private readonly backend: Backend,
+    private info: LockInfo,
+    key: string,
+  ) {
+    this.key = key;
+    this.timer = setInterval(() => void this.refresh(), REFRESH_MS).unref();
+  }
+
+  /** Takes a lock of kind for command, or throws BackendLockedError naming the holder of a conflicting one. */
+  static async acquire(backend: Backend, kind: LockKind, command: string, onWarning: (message: string) => void): Promise<BackendLock> {
+    const now = Date.now();
+    const info: LockInfo = { kind, command, host: hostname(), pid: process.pid, takenAt: now, refreshedAt: now };
+    const key = await writeLock(backend, info);
+    try {
+      for await (const { key: other } of backend.list(LOCKS_PREFIX)) {
+        if (other === key) continue;
+        const holder = await readLock(backend, other);
+        if (holder === 'gone') continue;
+        if (holder === 'unreadable') throw new BackendLockedError(backend.location, `an unreadable lock ${other} (remove it if no preserve runs on this backend)`);
+        if (isStale(holder, Date.now())) {
+          onWarning(`removing the stale lock ${other} of \`preserve ${holder.command}\` on ${holder.host} (pid ${holder.pid}, last sign of life ${new Date(holder.refreshedAt).toISOString()})`);
+          await backend.delete(other);
+          continue;
+        }
+        if (kind === 'exclusive' || holder.kind === 'exclusive') throw new BackendLockedError(backend.location, holder);
+      }
+    } catch (error) {
+      await backend.delete(key);
+      throw error;
+    }
+    return new BackendLock(backend, info, key);
+  }
+
+  /** Throws when the lock was removed behind this process's back (judged stale); callers check before acting on it. */
+  async assertHeld(): Promise<void> {
+    if (this.lost === undefined && (await this.backend.has(this.key))) return;
+    throw new BackendLockedError(this.backend.location, `another process, which removed this run's lock as stale (${describeError(this.lost ?? 'it is gone')}); nothing was changed since`);
+  }
+
+  /** Rewrites the lock with a fresh time (objects are immutable: a new one, then the old one removed). */
+  private async refresh(): Promise<void> {
+    try {
+      if (!(await this.backend.has(this.key))) throw new ObjectNotFoundError(this.key);
+      this.info = { ...this.info, refreshedAt: Date.now() };
+      const old = this.key;
+      this.key = await writeLock(this.backend, this.info);
+      await this.backend.delete(old);
+    } catch (error) {
+      this.lost ??= error;
+    }
+  }
+
+  async release(): Promise<void> {
+    clearInterval(this.timer);
+    await this.backend.delete(this.key);
+  }
+}
+
+/**
+ * Runs work under a lock and releases it. When work fails, a release that fails too (the
+ * backend is gone) is only a warning: the lock goes stale by itself, and work's error is
+ * the one the user needs to see.
+ */
+export async function withLock<T>(
+  backend: Backend,
+  kind: LockKind,
+  command: string,
+  onWarning: (message: string) => void,
+  work: (lock: BackendLock) => Promise<T>,
+): Promise<T> {
+  const lock = await BackendLock.acquire(backend, kind, command, onWarning);
+  let result: T;
+  try {
+    result = await work(lock);
+  } catch (error) {
+    await lock.release().catch((releaseError: unknown) => onWarning(`this run's lock stays on the backend until it goes stale: ${describeError(releaseError)}`));
+    throw error;
+  }
+  await lock.release();
+  return result;
+}
+
+async function writeLock(backend: Backend, info: LockInfo): Promise<string> {
+  const key = `${LOCKS_PREFIX}${info.kind}-${randomBytes(8).toString('hex')}`;
+  await backend.put(key, Buffer.from(JSON.stringify(info), 'utf8'));
+  return key;
+}
+
+async function readLock(backend: Backend, key: string): Promise<LockInfo | 'gone' | 'unreadable'> {
+  try {
+    return parseLock(await backend.get(key)) ?? 'unreadable';
+  } catch (error) {
+    // Released between the listing and this read.
+    if (error instanceof ObjectNotFoundError) return 'gone';
+    throw error;
+  }
+}

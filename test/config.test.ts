@@ -1,0 +1,77 @@
+/** The config file: precedence (command line > environment > file > default), use by commands, and malformed files. */
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { makeTestRepo } from './cli-support.js';
+import { makeTempDir, runPreserve } from './support.js';
+
+test('commands take keyfile, backend and excludes from the config file', async () => {
+  const repo = await makeTestRepo('config-use');
+  try {
+    const config = join(repo.dir, 'config.json');
+    await writeFile(config, JSON.stringify({ keyfile: repo.keyfile, backend: repo.backend, exclude: ['*.bin'] }));
+    const created = await runPreserve(['create', '--config', config, 'nightly', repo.source, '--exclude', 'docs']);
+    assert.is(created.status, 0, created.stderr);
+    const listed = await runPreserve(['list', '--json'], { PRESERVE_CONFIG: config });
+    assert.is(listed.status, 0, listed.stderr);
+    assert.equal((JSON.parse(listed.stdout) as { name: string }[]).map((a) => a.name), ['nightly']);
+    const target = join(repo.dir, 'out');
+    assert.is((await runPreserve(['restore', '--config', config, 'nightly', target])).status, 0);
+    const names = await readdir(target);
+    assert.not.ok(names.includes('big.bin'), 'config exclude applied');
+    assert.not.ok(names.includes('docs'), 'command-line exclude applied too');
+    assert.ok(names.includes('empty'));
+  } finally {
+    await repo.remove();
+  }
+});
+
+test('config show: the command line beats the environment, which beats the file', async () => {
+  const dir = await makeTempDir('config-show');
+  try {
+    const config = join(dir.path, 'config.json');
+    await writeFile(config, JSON.stringify({ keyfile: '/from/file', backend: '/from/file', cacheDir: '/from/file', cacheSize: '1G' }));
+    const result = await runPreserve(['config', 'show', '--json', '--config', config, '--keyfile', '/from/cli'], { PRESERVE_BACKEND: '/from/env', PRESERVE_KEYFILE: '/from/env' });
+    assert.is(result.status, 0, result.stderr);
+    const shown = JSON.parse(result.stdout) as Record<string, { value: unknown; source: string }>;
+    assert.equal(shown.keyfile, { value: '/from/cli', source: 'command line' });
+    // --backend is repeatable, so its value is a list even from one source.
+    assert.equal(shown.backend, { value: ['/from/env'], source: 'environment PRESERVE_BACKEND' });
+    // The test runner sets PRESERVE_CACHE_DIR, which beats the file's cacheDir.
+    assert.is(shown.cacheDir?.source, 'environment PRESERVE_CACHE_DIR');
+    assert.equal(shown.cacheSize, { value: 1024 ** 3, source: `config file ${config}` });
+    assert.equal(shown.excludeFile, { value: [], source: 'default' });
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('a malformed config file names the file and the key, exit 2', async () => {
+  const dir = await makeTempDir('config-bad');
+  try {
+    const cases: [string, RegExp][] = [
+      ['{"keyfile": 3}', /key "keyfile" must be a string/],
+      ['{"exclude": "*.tmp"}', /key "exclude" must be a list of strings/],
+      ['{"colour": "blue"}', /unknown key "colour"/],
+      ['{"cacheSize": "tiny"}', /key "cacheSize": expected a size of at least 1 MiB/],
+      ['{not json', /is not valid JSON/],
+      ['[1, 2]', /must hold a JSON object/],
+    ];
+    for (const [content, message] of cases) {
+      const config = join(dir.path, 'config.json');
+      await writeFile(config, content);
+      const result = await runPreserve(['list', '--config', config]);
+      assert.is(result.status, 2, content);
+      assert.match(result.stderr, new RegExp(`config file ${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      assert.match(result.stderr, message);
+    }
+    const missing = await runPreserve(['list', '--config', join(dir.path, 'absent.json')]);
+    assert.is(missing.status, 2);
+    assert.match(missing.stderr, /cannot read config file .*absent\.json: ENOENT/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test.run();

@@ -1,0 +1,158 @@
+/**
+ * delete and gc end to end: gc frees exactly what no remaining archive uses (checked
+ * against a backend that only ever held the remaining archives), reports the same with
+ * --dry-run first, refuses to run beside a create, and finishes the work of a gc that was
+ * killed part way.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { makeTestRepo, objectFiles, type TestRepo } from './cli-support.js';
+import { type CliResult, PRESERVE_BIN, runPreserve, seededBytes } from './support.js';
+
+function assertOk(result: CliResult, what: string): void {
+  assert.is(result.status, 0, `${what} failed: ${result.stderr}`);
+}
+
+/** blocks/ and trees/ object keys of a backend folder. */
+async function contentObjects(backend: string): Promise<string[]> {
+  const files = [...(await objectFiles(backend, 'blocks')), ...(await objectFiles(backend, 'trees'))];
+  return files.map((path) => path.slice(backend.length + 1)).sort();
+}
+
+/** The CLI in a child process that the test can pause or kill. */
+function startPreserve(args: readonly string[]): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [PRESERVE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ status: code ?? 1, stdout, stderr })));
+  return { child, done };
+}
+
+async function waitForLock(backend: string): Promise<void> {
+  while ((await readdir(join(backend, 'locks')).catch(() => [])).length === 0) await new Promise((done) => setTimeout(done, 5));
+}
+
+/**
+ * Archive a (the fixture), b (a + two extra files), c (a + one of them, created after b), then
+ * b deleted: in `repo.backend`. `reference` gets only a and c, from the same source states.
+ */
+async function buildScenario(repo: TestRepo, reference: string): Promise<void> {
+  const onReference = (...args: string[]) => runPreserve([args[0] as string, '--keyfile', repo.keyfile, '--backend', reference, ...args.slice(1)]);
+  assertOk(await repo.run('create', 'a', repo.source), 'create a');
+  assertOk(await onReference('create', 'a', repo.source), 'create a on the reference');
+  await mkdir(join(repo.source, 'extra'));
+  await writeFile(join(repo.source, 'extra', 'kept.bin'), seededBytes(11, 1_500_000));
+  await writeFile(join(repo.source, 'extra', 'dropped.bin'), seededBytes(12, 2_500_000));
+  assertOk(await repo.run('create', 'b', repo.source), 'create b');
+  await unlink(join(repo.source, 'extra', 'dropped.bin'));
+  assertOk(await repo.run('create', 'c', repo.source), 'create c');
+  assertOk(await onReference('create', 'c', repo.source), 'create c on the reference');
+  const deleted = await repo.run('delete', 'b');
+  assertOk(deleted, 'delete b');
+  assert.match(deleted.stdout, /deleted archive "b"/);
+}
+
+test('gc after delete frees exactly the unreferenced objects; --dry-run said so first; the rest verifies', async () => {
+  const repo = await makeTestRepo('gc-exact');
+  try {
+    const reference = join(repo.dir, 'reference');
+    await buildScenario(repo, reference);
+    const before = await contentObjects(repo.backend);
+    const expected = await contentObjects(reference);
+    const garbage = before.filter((key) => !expected.includes(key));
+    const freedTrees = garbage.filter((key) => key.startsWith('trees/')).length;
+    const freedBlocks = garbage.length - freedTrees;
+    assert.ok(freedTrees > 0 && freedBlocks > 0, 'the scenario leaves garbage of both kinds');
+
+    const dry = await repo.run('gc', '--dry-run');
+    assertOk(dry, 'gc --dry-run');
+    assert.match(dry.stdout, new RegExp(`2 archives use .*; gc would free ${freedTrees} folders and ${freedBlocks} blocks \\(`));
+    assert.equal(await contentObjects(repo.backend), before, 'a dry run deletes nothing');
+
+    const gc = await repo.run('gc');
+    assertOk(gc, 'gc');
+    assert.match(gc.stdout, new RegExp(`freed ${freedTrees} folders and ${freedBlocks} blocks`));
+    assert.equal(await contentObjects(repo.backend), expected);
+    assert.equal(await readdir(join(repo.backend, 'locks')), [], 'gc released its lock');
+    const verified = await repo.run('verify');
+    assertOk(verified, 'verify');
+    assert.match(verified.stdout, /checked 2 archives/);
+    assert.match((await repo.run('gc')).stdout, /freed 0 folders and 0 blocks/);
+  } finally {
+    await repo.remove();
+  }
+});
+
+test('gc refuses to run while a create holds its lock, so the blocks the create reuses survive', async () => {
+  const repo = await makeTestRepo('gc-concurrent');
+  try {
+    // "old" leaves its blocks as garbage; "new" backs the same content up and reuses them.
+    assertOk(await repo.run('create', 'old', repo.source), 'create old');
+    assertOk(await repo.run('delete', 'old'), 'delete old');
+    const create = startPreserve(['create', 'new', repo.source, '--keyfile', repo.keyfile, '--backend', repo.backend]);
+    await waitForLock(repo.backend);
+    create.child.kill('SIGSTOP');
+    let gc: CliResult;
+    try {
+      gc = await repo.run('gc');
+    } finally {
+      create.child.kill('SIGCONT');
+    }
+    assert.is(gc.status, 1, gc.stderr);
+    assert.match(gc.stderr, /is in use by `preserve create` \(shared lock\) on host .*; try again when it has finished/);
+    assertOk(await create.done, 'create');
+    assertOk(await repo.run('gc'), 'gc after the create');
+    assertOk(await repo.run('verify', 'new'), 'verify');
+  } finally {
+    await repo.remove();
+  }
+});
+
+test('a gc killed part way leaves a stale lock and some garbage; the next gc finishes the job', async () => {
+  const repo = await makeTestRepo('gc-resume');
+  try {
+    const reference = join(repo.dir, 'reference');
+    await buildScenario(repo, reference);
+    const expected = await contentObjects(reference);
+    const gc = startPreserve(['gc', '--keyfile', repo.keyfile, '--backend', repo.backend]);
+    await waitForLock(repo.backend);
+    gc.child.kill('SIGKILL');
+    await gc.done;
+    // Wherever the kill landed, take the sweep to half way, as an interrupted one would be.
+    const garbage = (await contentObjects(repo.backend)).filter((key) => !expected.includes(key));
+    for (const key of garbage.slice(0, garbage.length >> 1)) await rm(join(repo.backend, key));
+    const rerun = await repo.run('gc');
+    assertOk(rerun, 'gc rerun');
+    assert.match(rerun.stderr, /warning: removing the stale lock locks\/exclusive-[0-9a-f]+ of `preserve gc`/);
+    assert.equal(await contentObjects(repo.backend), expected);
+    assertOk(await repo.run('verify'), 'verify');
+  } finally {
+    await repo.remove();
+  }
+});
+
+test('gc stops before deleting anything when a tree cannot be read', async () => {
+  const repo = await makeTestRepo('gc-damaged');
+  try {
+    assertOk(await repo.run('create', 'a', repo.source), 'create a');
+    assertOk(await repo.run('create', 'b', join(repo.source, 'docs')), 'create b');
+    assertOk(await repo.run('delete', 'b'), 'delete b');
+    const trees = await objectFiles(repo.backend, 'trees');
+    const before = await contentObjects(repo.backend);
+    // Every tree damaged: b's garbage must not be freed while a's references cannot be known.
+    for (const tree of trees) await writeFile(tree, 'damaged');
+    const gc = await repo.run('gc');
+    assert.is(gc.status, 1);
+    assert.match(gc.stderr, /gc stopped before deleting anything: tree [0-9a-f]{64} of archive "a" cannot be read .*failed authentication/);
+    assert.equal(await contentObjects(repo.backend), before);
+  } finally {
+    await repo.remove();
+  }
+});
+
+test.run();
