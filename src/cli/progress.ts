@@ -44,12 +44,12 @@ export class ProgressDisplay implements ProgressListener {
     this.bar?.update(this.bytes, { summary: this.summary() });
   }
 
-  /** Ends the display; off a terminal, a last line says where it ended. */
+  /** Ends the display; off a terminal, a last line says where it ended, if it got anywhere. */
   stop(): void {
     if (this.bar) this.bar.stop();
     else {
       clearInterval(this.timer);
-      this.printLine();
+      if (this.files > 0 || this.bytes > 0) this.printLine();
     }
   }
 
