@@ -9,7 +9,6 @@ import type { Repository } from '../src/repository/index.js';
 import { UsageError, describeError, isErrnoException } from '../src/errors/index.js';
 import { readSystemAccounts } from '../src/owners/index.js';
 import { BlockCache } from './block-cache.js';
-import { DecryptPool } from './decrypt-pool.js';
 import { FolderCache } from './folder-cache.js';
 import { type FuseClass, isMounted, mountWith, unmountWith } from './fuse.js';
 import { InodeTable } from './inodes.js';
@@ -71,15 +70,15 @@ export async function prepareMountpoint(path: string): Promise<string> {
 
 export async function serveMount(
   Fuse: FuseClass,
-  repository: Pick<Repository, 'backend' | 'blocks' | 'readTree'>,
+  repository: Pick<Repository, 'readBlock' | 'readTree'>,
   options: MountOptions,
   events: MountEvents,
   stop: AbortSignal,
 ): Promise<MountSummary> {
   const reporter = new OnceReporter(events.problem);
   const view = await buildView(repository, options);
-  const decrypter = new DecryptPool(repository.backend, (id) => repository.blocks.locate(id), repository.blocks.keys);
-  const operations = fuseOperations(view, { cache: new BlockCache(decrypter, options.cacheBytes), readahead: options.readahead }, reporter);
+  // Blocks are decrypted on the repository's worker threads, off the thread that answers FUSE.
+  const operations = fuseOperations(view, { cache: new BlockCache(repository, options.cacheBytes), readahead: options.readahead }, reporter);
   const fuse = new Fuse(options.mountpoint, operations, {
     fsname: FSNAME_WITH_OPTIONS,
     allowOther: options.allowOther,
@@ -92,16 +91,12 @@ export async function serveMount(
     // Every handler answers through serve(); a slow backend must not turn into ETIMEDOUT.
     timeout: false,
   });
+  await mountWith(fuse, options.mountpoint);
   try {
-    await mountWith(fuse, options.mountpoint);
-    try {
-      events.mounted();
-      await untilStopped(options.mountpoint, stop);
-    } finally {
-      await unmountWith(fuse);
-    }
+    events.mounted();
+    await untilStopped(options.mountpoint, stop);
   } finally {
-    await decrypter.close();
+    await unmountWith(fuse);
   }
   return { problems: reporter.count };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KEY_SET_ORDER, type KeySetName, constantTimeEqual, decrypt, deriveKeys, encrypt } from '../src/crypto/index.js';
+import { CryptoPool, KEY_SET_ORDER, type KeySetName, constantTimeEqual, decrypt, deriveKeys, encrypt } from '../src/crypto/index.js';
 import { AuthenticationError } from '../src/errors/index.js';
 import { seededBytes } from './support.js';
 
@@ -83,6 +83,32 @@ test('constantTimeEqual compares content and length', () => {
 
 test('a master key of the wrong length is refused', () => {
   assert.throws(() => deriveKeys(Buffer.alloc(64)), /128 bytes/);
+});
+
+test('the crypto pool seals and opens like the inline construction, on workers for large objects', async () => {
+  const pool = new CryptoPool(keys.block, 2);
+  try {
+    for (const plaintext of [Buffer.alloc(0), Buffer.from('small'), seededBytes(12, 1024 * 1024 + 3)]) {
+      const sealed = await pool.seal(plaintext);
+      const inline = encrypt(keys.block, Buffer.alloc(0), plaintext);
+      assert.ok(sealed.id.equals(inline.id) && sealed.ciphertext.equals(inline.ciphertext), `${plaintext.length} bytes`);
+      assert.ok((await pool.open(sealed.id, Buffer.from(sealed.ciphertext), 'block')).equals(plaintext));
+    }
+    // Small objects are handled inline, large ones on a worker: damage must show on both.
+    for (const size of [100, 100_000]) {
+      const sealed = encrypt(keys.block, Buffer.alloc(0), seededBytes(13, size));
+      sealed.ciphertext[3] = (sealed.ciphertext[3] as number) ^ 1;
+      try {
+        await pool.open(sealed.id, sealed.ciphertext, 'block x');
+        assert.unreachable('a damaged object was opened');
+      } catch (error) {
+        assert.instance(error, AuthenticationError);
+        assert.match((error as Error).message, 'block x');
+      }
+    }
+  } finally {
+    await pool.close();
+  }
 });
 
 test.run();

@@ -7,11 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BlockSource, Entry, FileEntry, TreeSource } from '../src/archive/index.js';
 import { type BlockId, type TreeId, asId } from '../src/store/ids.js';
-import { randomBytes } from 'node:crypto';
-import { deriveKeys, encrypt } from '../src/crypto/index.js';
-import { AuthenticationError, ObjectNotFoundError } from '../src/errors/index.js';
 import { BlockCache } from '../mount/block-cache.js';
-import { DecryptPool } from '../mount/decrypt-pool.js';
 import { FolderCache } from '../mount/folder-cache.js';
 import { InodeTable, ROOT_INODE } from '../mount/inodes.js';
 import { OpenFile } from '../mount/open-file.js';
@@ -154,47 +150,6 @@ test('inode numbers depend only on the archive and the path, and skip 0 and the 
   assert.is(new Set(numbers).size, numbers.length);
   assert.ok(numbers.every((inode) => inode > ROOT_INODE && inode < 2 ** 32));
   assert.is.not(first.inodeOf('archive-b', '/folder/file-0'), numbers[0]);
-});
-
-test('the decrypt pool returns authenticated plaintext and refuses damaged or missing blocks', async () => {
-  const keys = deriveKeys(randomBytes(128)).block;
-  const objects = new Map<string, Buffer>();
-  const store = (plaintext: Buffer): BlockId => {
-    const sealed = encrypt(keys, Buffer.alloc(0), plaintext);
-    objects.set(`blocks/${sealed.id.toString('hex')}`, sealed.ciphertext);
-    return asId(sealed.id, 'block');
-  };
-  const backend = {
-    get: async (key: string): Promise<Buffer> => {
-      const object = objects.get(key);
-      if (!object) throw new ObjectNotFoundError(key);
-      return Buffer.from(object);
-    },
-  };
-  const pool = new DecryptPool(backend, (id) => `blocks/${id.toString('hex')}`, keys, 2);
-  try {
-    const contents = [Buffer.alloc(0), Buffer.from('small'), randomBytes(1024 * 1024 + 3)];
-    const ids = contents.map(store);
-    const plaintexts = await Promise.all(ids.map((id) => pool.readBlock(id)));
-    plaintexts.forEach((plaintext, index) => assert.ok(plaintext.equals(contents[index] as Buffer), `block ${index}`));
-    // Small blocks are decrypted inline, large ones on a worker: damage must show on both.
-    const damaged = [store(Buffer.from('small, will be damaged')), store(randomBytes(100_000))];
-    for (const id of damaged) {
-      const ciphertext = objects.get(`blocks/${id.toString('hex')}`) as Buffer;
-      ciphertext[3] = (ciphertext[3] as number) ^ 1;
-    }
-    const failures: [BlockId, new (...args: never[]) => Error][] = [[damaged[0] as BlockId, AuthenticationError], [damaged[1] as BlockId, AuthenticationError], [blockId(7), ObjectNotFoundError]];
-    for (const [id, type] of failures) {
-      try {
-        await pool.readBlock(id);
-        assert.unreachable('a bad block was returned');
-      } catch (error) {
-        assert.instance(error, type);
-      }
-    }
-  } finally {
-    await pool.close();
-  }
 });
 
 test.run();

@@ -6,7 +6,7 @@ import { type ArchiveRecord, Catalog, type Entry, Snapshot, decodeTree } from '.
 import type { BlockSource, TreeSource } from '../archive/index.js';
 import { type Backend, openBackends } from '../backend/index.js';
 import { type Chunker, ContentDefinedChunker, GearBoundaries, gearTable } from '../chunker/index.js';
-import { type Keys, computeSiv, deriveKeys, wipe } from '../crypto/index.js';
+import { CryptoPool, type Keys, computeSiv, deriveKeys, inlineSealer, wipe } from '../crypto/index.js';
 import { loadKeyfile } from '../keyfile/index.js';
 import { ContentStore } from '../store/content-store.js';
 import { type BlockId, type TreeId, idToHex } from '../store/ids.js';
@@ -28,8 +28,10 @@ export class Repository implements TreeSource, BlockSource {
     readonly backend: Backend,
     keys: Keys,
   ) {
-    this.blocks = new ContentStore(backend, keys.block, 'block');
-    this.trees = new ContentStore(backend, keys.tree, 'tree');
+    // Blocks are up to 4 MiB and numerous: their cryptography runs on worker threads.
+    // Trees are small, and inline is faster than a round trip to a worker.
+    this.blocks = new ContentStore(backend, new CryptoPool(keys.block), 'block');
+    this.trees = new ContentStore(backend, inlineSealer(keys.tree), 'tree');
     this.catalog = new Catalog(backend, keys);
     this.chunker = new ContentDefinedChunker(new GearBoundaries(gearTable(keys.chunker.sivKey)));
     this.identity = computeSiv(keys.archiveName, Buffer.from('cache identity'), Buffer.from(backend.location)).toString('hex').slice(0, 32);
@@ -53,6 +55,7 @@ export class Repository implements TreeSource, BlockSource {
 
   /** Releases the backend's connections (SFTP, S3); the repository is not used afterwards. */
   async close(): Promise<void> {
+    await this.blocks.close();
     await this.backend.close?.();
   }
 }

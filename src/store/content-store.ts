@@ -1,15 +1,14 @@
 /**
  * Content-addressed encrypted objects: data blocks and folder trees. put() encrypts with
  * the kind's key set and uploads only when the backend lacks the object; get() fetches,
- * authenticates and decrypts.
+ * authenticates and decrypts. The sealer decides where the cryptography runs.
  */
 import { type Backend, readObject } from '../backend/index.js';
-import { type KeySet, decrypt, encrypt } from '../crypto/index.js';
+import type { Sealer } from '../crypto/index.js';
 import { type ObjectId, asId, idToHex } from './ids.js';
 import { blockKey, treeKey } from './layout.js';
 
 type ContentKind = 'block' | 'tree';
-const EMPTY = Buffer.alloc(0);
 
 export interface PutResult<K extends ContentKind> {
   readonly id: ObjectId<K>;
@@ -24,8 +23,8 @@ export class ContentStore<K extends ContentKind> {
 
   constructor(
     private readonly backend: Backend,
-    /** Public so that decryption can also run on worker threads (mount/decrypt-pool.ts). */
-    readonly keys: KeySet,
+    /** Seals and opens with this kind's key set. */
+    private readonly sealer: Sealer,
     readonly kind: K,
   ) {
     // Both layouts take any content id; the kind parameter only keeps callers honest.
@@ -33,7 +32,7 @@ export class ContentStore<K extends ContentKind> {
   }
 
   async put(plaintext: Uint8Array): Promise<PutResult<K>> {
-    const sealed = encrypt(this.keys, EMPTY, plaintext);
+    const sealed = await this.sealer.seal(plaintext);
     const id = asId(sealed.id, this.kind);
     const hex = idToHex(id);
     if (this.knownPresent.has(hex)) return { id, storedBytes: 0 };
@@ -54,7 +53,12 @@ export class ContentStore<K extends ContentKind> {
 
   /** Fetches, authenticates and decrypts; a backend with several copies retries a bad one. */
   get(id: ObjectId<K>): Promise<Buffer> {
-    return readObject(this.backend, this.keyOf(id), (ciphertext) => decrypt(this.keys, id, EMPTY, ciphertext, `${this.kind} ${idToHex(id)}`));
+    return readObject(this.backend, this.keyOf(id), (ciphertext) => this.sealer.open(id, ciphertext, `${this.kind} ${idToHex(id)}`));
+  }
+
+  /** Stops the sealer's worker threads, if it has any. */
+  close(): Promise<void> {
+    return this.sealer.close();
   }
 
   /** The backend key of an object, for reports that name it. */

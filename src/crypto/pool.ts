@@ -1,0 +1,76 @@
+/**
+ * Encryption and decryption of content objects on worker threads (piscina), one per core:
+ * HMAC-SHA512 and ChaCha20 run at about 560 MiB/s per core, the budget of create, restore
+ * and mount, and off the main thread they no longer hold up I/O or FUSE requests.
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { AuthenticationError } from '../errors/index.js';
+import type { KeySet } from './keys.js';
+import { type CryptoResult, type CryptoTask, ownsItsMemory } from './pool-protocol.js';
+import { SIV_LENGTH, type Sealed, decrypt, encrypt } from './siv.js';
+
+/** Objects up to this size are handled inline: the round trip to a worker costs more. */
+const INLINE_LIMIT = 16 * 1024;
+const EMPTY = Buffer.alloc(0);
+/** Idle workers stop after this long; a mount left idle starts them again on demand. */
+const IDLE_MS = 10_000;
+
+/** How content objects are sealed and opened: inline (Sealer) or on workers (CryptoPool). */
+export interface Sealer {
+  seal(plaintext: Uint8Array): Promise<Sealed>;
+  /** Throws AuthenticationError, naming `what`, when the ciphertext does not authenticate. */
+  open(id: Uint8Array, ciphertext: Uint8Array, what: string): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+/** On the calling thread: for small objects, and for commands that handle few. */
+export function inlineSealer(keys: KeySet): Sealer {
+  return {
+    seal: async (plaintext) => encrypt(keys, EMPTY, plaintext),
+    open: async (id, ciphertext, what) => decrypt(keys, id, EMPTY, ciphertext, what),
+    close: async () => undefined,
+  };
+}
+
+export class CryptoPool implements Sealer {
+  private readonly pool: Piscina<CryptoTask, CryptoResult>;
+  private readonly inline: Sealer;
+
+  constructor(keys: KeySet, threads = availableParallelism()) {
+    this.inline = inlineSealer(keys);
+    // Threads start with the first large object and stop when idle, so commands that
+    // handle none (list, diff) never start one.
+    this.pool = new Piscina({
+      filename: new URL('./pool-worker.js', import.meta.url).href,
+      workerData: keys,
+      minThreads: 0,
+      maxThreads: threads,
+      idleTimeout: IDLE_MS,
+    });
+  }
+
+  async seal(plaintext: Uint8Array): Promise<Sealed> {
+    if (plaintext.length <= INLINE_LIMIT) return this.inline.seal(plaintext);
+    // A copy of its own: the caller keeps using the plaintext, which may also be a view
+    // into a larger read buffer (posting a view would clone all of that buffer).
+    const data = Buffer.from(plaintext);
+    const result = await this.pool.run({ op: 'encrypt', data }, { transferList: [data.buffer as ArrayBuffer] });
+    if (!(result instanceof Uint8Array)) throw new Error('the crypto worker answered an encryption with a failure');
+    const bytes = Buffer.from(result.buffer, result.byteOffset, result.byteLength);
+    return { id: bytes.subarray(0, SIV_LENGTH), ciphertext: bytes.subarray(SIV_LENGTH) };
+  }
+
+  async open(id: Uint8Array, ciphertext: Uint8Array, what: string): Promise<Buffer> {
+    if (ciphertext.length <= INLINE_LIMIT) return this.inline.open(id, ciphertext, what);
+    // The ciphertext was fetched for this call alone; it moves when it owns its memory.
+    const transferList = ownsItsMemory(ciphertext) ? [ciphertext.buffer as ArrayBuffer] : [];
+    const result = await this.pool.run({ op: 'decrypt', id, data: ciphertext }, { transferList });
+    if (!(result instanceof Uint8Array)) throw new AuthenticationError(what);
+    return Buffer.from(result.buffer, result.byteOffset, result.byteLength);
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
+}
