@@ -4,7 +4,7 @@
  * saying so; a backend that cannot be reached is reported and the others still get the
  * archive. Two folders stand for two servers here: the fallback logic does not care.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,7 +13,7 @@ import { parseKeyText } from '../src/keyfile/index.js';
 import { asId } from '../src/store/ids.js';
 import { blockKey } from '../src/store/layout.js';
 import { flipByte, makeTestRepo, objectFiles, type TestRepo } from './cli-support.js';
-import { type CliResult, describeTree, runPreserve } from './support.js';
+import { type CliResult, describeTree, makeTempDir, runPreserve } from './support.js';
 
 interface Mirror {
   readonly repo: TestRepo;
@@ -107,6 +107,24 @@ test('a backend that cannot be reached is reported; the others get the archive (
     assertOk(await repo.run('verify', 'a'), 'verify on the backend that was up');
   } finally {
     await repo.remove();
+  }
+});
+
+test('repeated --backend adds up; the command line replaces the environment, which replaces the config file', async () => {
+  const dir = await makeTempDir('backend-flags');
+  try {
+    const config = join(dir.path, 'config.json');
+    await writeFile(config, JSON.stringify({ backend: '/from/file' }));
+    const shown = async (args: string[], env: Record<string, string> = {}) => {
+      const result = await runPreserve(['config', 'show', '--json', '--config', config, ...args], env);
+      assert.is(result.status, 0, result.stderr);
+      return (JSON.parse(result.stdout) as { backend: { value: unknown } }).backend.value;
+    };
+    assert.equal(await shown([]), ['/from/file']);
+    assert.equal(await shown([], { PRESERVE_BACKEND: '/from/env' }), ['/from/env']);
+    assert.equal(await shown(['--backend', '/a', '--backend', '/b'], { PRESERVE_BACKEND: '/from/env' }), ['/a', '/b']);
+  } finally {
+    await dir.remove();
   }
 });
 

@@ -45,7 +45,7 @@ const PARALLEL_READS = 16;
 const PARALLEL_DELETES = 16;
 /** Deletions between two checks that the lock is still this run's. */
 const DELETES_PER_LOCK_CHECK = 512;
-const CONTENT_KEY = /^(blocks|trees)\/[0-9a-f]{2}\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
+const CONTENT_KEY = /^(?:blocks|trees)\/([0-9a-f]{2})\/([0-9a-f]{2})\/(\1\2[0-9a-f]{60})$/;
 
 type Gcable = Pick<Repository, 'backend' | 'catalog' | 'readTree'>;
 
@@ -67,8 +67,8 @@ async function markAndSweep(repository: Gcable, options: GcOptions, lock: Backen
   const counts = { trees: { kept: 0, freed: 0, freedBytes: 0 }, blocks: { kept: 0, freed: 0, freedBytes: 0 } };
   for (const kind of ['trees', 'blocks'] as const) {
     for await (const { key, size } of repository.backend.list(`${kind}/`)) {
-      const hex = CONTENT_KEY.exec(key)?.[2];
-      // Anything that is not a well-formed object key is not gc's to judge.
+      const hex = CONTENT_KEY.exec(key)?.[3];
+      // Anything that is not where the layout puts an object is not gc's to judge.
       if (hex === undefined) continue;
       if (live[kind].has(hex)) {
         counts[kind].kept++;

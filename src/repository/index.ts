@@ -53,7 +53,7 @@ export class Repository implements TreeSource, BlockSource {
     return this.snapshotOf(await this.catalog.read(name));
   }
 
-  /** Releases the backend's connections (SFTP, S3); the repository is not used afterwards. */
+  /** Stops the crypto workers and releases the backend's connections (SFTP, S3); the repository is not used afterwards. */
   async close(): Promise<void> {
     await this.blocks.close();
     await this.backend.close?.();
