@@ -26,6 +26,8 @@ export interface OpenOptions {
   readonly createIfMissing?: boolean;
   /** With several backends, fail on any backend's failure instead of going on without it (gc). */
   readonly strict?: boolean;
+  /** Block cryptography on worker threads (the mount). */
+  readonly cryptoWorkers?: boolean;
 }
 
 /** What run() closes when the command ends: repositories and bare backends. */
@@ -85,6 +87,7 @@ export class CliContext implements ProblemReporter {
       backends: flags.backend ?? [],
       createIfMissing: options.createIfMissing ?? false,
       tolerateFailures: options.strict !== true,
+      cryptoWorkers: options.cryptoWorkers === true,
       onWarning: (m) => this.warning(m),
     });
     this.opened.push(repository);

@@ -50,7 +50,7 @@ export function registerMount(program: Command, context: CliContext): void {
       const { loadFuse, prepareMountpoint, serveMount } = await import('../../mount/index.js');
       const mountpoint = await prepareMountpoint(mountpointArgument);
       const Fuse = await loadFuse();
-      const repository = await context.openRepository(flags);
+      const repository = await context.openRepository(flags, { cryptoWorkers: true });
       const listing = await repository.catalog.select(name);
       // A damaged archive object is reported and left out of the view; the others are shown.
       const archives = context.readableArchives(listing);

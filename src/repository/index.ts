@@ -27,10 +27,14 @@ export class Repository implements TreeSource, BlockSource {
   constructor(
     readonly backend: Backend,
     keys: Keys,
+    /**
+     * Decrypt blocks on worker threads (the mount: off the thread that answers FUSE).
+     * create and restore do not: buffers handed between threads escaped the garbage
+     * collector's accounting there and peak memory grew with the data (docs/DESIGN.md).
+     */
+    cryptoWorkers = false,
   ) {
-    // Blocks are up to 4 MiB and numerous: their cryptography runs on worker threads.
-    // Trees are small, and inline is faster than a round trip to a worker.
-    this.blocks = new ContentStore(backend, new CryptoPool(keys.block), 'block');
+    this.blocks = new ContentStore(backend, cryptoWorkers ? new CryptoPool(keys.block) : inlineSealer(keys.block), 'block');
     this.trees = new ContentStore(backend, inlineSealer(keys.tree), 'tree');
     this.catalog = new Catalog(backend, keys);
     this.chunker = new ContentDefinedChunker(new GearBoundaries(gearTable(keys.chunker.sivKey)));
@@ -66,6 +70,8 @@ export interface RepositoryOptions {
   readonly backends: readonly string[];
   /** Only `create` makes a missing backend folder. */
   readonly createIfMissing?: boolean;
+  /** Block cryptography on worker threads (see Repository). */
+  readonly cryptoWorkers?: boolean;
   /** With several backends, whether the run may go on without one that fails (true unless gc). */
   readonly tolerateFailures?: boolean;
   readonly onWarning: (message: string) => void;
@@ -80,5 +86,5 @@ export async function openRepository(options: RepositoryOptions): Promise<Reposi
     tolerateFailures: options.tolerateFailures ?? true,
     onWarning: options.onWarning,
   });
-  return new Repository(backend, keys);
+  return new Repository(backend, keys, options.cryptoWorkers ?? false);
 }
