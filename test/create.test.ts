@@ -9,21 +9,8 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Level } from 'level';
-import { makeTestRepo, objectFiles, type TestRepo } from './cli-support.js';
+import { assertOk, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
 import { PRESERVE_BIN, describeTree, seededBytes } from './support.js';
-
-async function withRepo(label: string, body: (repo: TestRepo) => Promise<void>): Promise<void> {
-  const repo = await makeTestRepo(label);
-  try {
-    await body(repo);
-  } finally {
-    await repo.remove();
-  }
-}
-
-function assertOk(result: { status: number; stderr: string }, what: string): void {
-  assert.is(result.status, 0, `${what} failed: ${result.stderr}`);
-}
 
 async function storedBytes(repo: TestRepo, backend = repo.backend): Promise<Map<string, number>> {
   const result = await repo.run('list', '--json', '--backend', backend);
@@ -33,7 +20,7 @@ async function storedBytes(repo: TestRepo, backend = repo.backend): Promise<Map<
 const MiB = 1024 * 1024;
 
 test('inserting bytes at the front or middle of a large file stores only the chunks around the edit', () =>
-  withRepo('dedup-edit', async (repo) => {
+  withTestRepo('dedup-edit', async (repo) => {
     const big = seededBytes(21, 32 * MiB);
     await writeFile(join(repo.source, 'big.bin'), big);
     assertOk(await repo.run('create', 'original', repo.source), 'create');
@@ -50,7 +37,7 @@ test('inserting bytes at the front or middle of a large file stores only the chu
   }));
 
 test('a second create of an unchanged tree reads no file and stores no block', () =>
-  withRepo('unchanged', async (repo) => {
+  withTestRepo('unchanged', async (repo) => {
     // Files modified in the last seconds are deliberately not trusted to the cache; a
     // nightly backup sees mostly older ones.
     for (const [path, facts] of await describeTree(repo.source)) {
@@ -71,7 +58,7 @@ test('a second create of an unchanged tree reads no file and stores no block', (
   }));
 
 test('the cache never hides blocks another backend, or a damaged one, lacks', () =>
-  withRepo('two-backends', async (repo) => {
+  withTestRepo('two-backends', async (repo) => {
     const source = await describeTree(repo.source);
     assertOk(await repo.run('create', 'a', repo.source), 'create on the first backend');
     const second = join(repo.dir, 'second-backend');
@@ -93,7 +80,7 @@ test('the cache never hides blocks another backend, or a damaged one, lacks', ()
   }));
 
 test('cache entries of files no longer in the tree are cleaned out; the cache folder is never backed up', () =>
-  withRepo('cache-clean', async (repo) => {
+  withTestRepo('cache-clean', async (repo) => {
     const cacheDir = join(repo.source, 'inner-cache');
     const run = (name: string) => repo.run('create', name, repo.source, '--cache-dir', cacheDir, '--rescan-delay', '0');
     assertOk(await run('one'), 'create one');
@@ -137,7 +124,7 @@ function createWatching(repo: TestRepo, args: string[], signal: RegExp, during: 
 }
 
 test('a file changed after it was read is read again after the rescan', () =>
-  withRepo('rescan', async (repo) => {
+  withTestRepo('rescan', async (repo) => {
     const path = join(repo.source, 'docs', 'readme.txt');
     const result = await createWatching(repo, ['edited', repo.source, '--rescan-delay', '1500'], /checking the \d+ files read for changes/, () =>
       writeFile(path, 'edited during the backup\n'),
@@ -150,7 +137,7 @@ test('a file changed after it was read is read again after the rescan', () =>
   }));
 
 test('a file that keeps changing while it is read is reported and left out', () =>
-  withRepo('churn', async (repo) => {
+  withTestRepo('churn', async (repo) => {
     await rm(join(repo.source, 'big.bin'));
     const path = join(repo.source, 'churning.bin');
     await writeFile(path, seededBytes(30, 64 * MiB));
@@ -171,7 +158,7 @@ test('a file that keeps changing while it is read is reported and left out', () 
   }));
 
 test('--exclude-file patterns, and warnings for links whose targets are not backed up', () =>
-  withRepo('exclude-file', async (repo) => {
+  withTestRepo('exclude-file', async (repo) => {
     const patterns = join(repo.dir, 'excludes');
     await writeFile(patterns, '# build output\n*.bin\n\nnested\n');
     const created = await repo.run('create', 'x', repo.source, '--exclude-file', patterns, '--rescan-delay', '0');
@@ -195,7 +182,7 @@ async function restored(repo: TestRepo, name: string, ...args: string[]): Promis
 }
 
 test('restore --dereference writes what links point to; --hard-dereference separates hardlinks', () =>
-  withRepo('restore-deref', async (repo) => {
+  withTestRepo('restore-deref', async (repo) => {
     await symlink('..', join(repo.source, 'docs', 'nested', 'up'));
     await symlink(join(repo.source, 'docs', 'readme.txt'), join(repo.source, 'absolute-link'));
     await symlink('/etc/hostname', join(repo.source, 'outside-link'));

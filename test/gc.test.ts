@@ -9,12 +9,8 @@ import { mkdir, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeTestRepo, objectFiles, type TestRepo } from './cli-support.js';
+import { assertOk, makeTestRepo, objectFiles, type TestRepo } from './cli-support.js';
 import { type CliResult, PRESERVE_BIN, runPreserve, seededBytes } from './support.js';
-
-function assertOk(result: CliResult, what: string): void {
-  assert.is(result.status, 0, `${what} failed: ${result.stderr}`);
-}
 
 /** blocks/ and trees/ object keys of a backend folder. */
 async function contentObjects(backend: string): Promise<string[]> {

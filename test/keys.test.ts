@@ -10,15 +10,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ByteWriter } from '../src/archive/codec.js';
 import { type KeyBackup, parseKeyBackup } from '../src/keyfile/key-backup.js';
-import { makeTestRepo, type TestRepo } from './cli-support.js';
+import { assertOk, makeTestRepo, type TestRepo } from './cli-support.js';
 import { type CliResult, describeTree, makeTempDir, runPreserve } from './support.js';
 
 const PASSPHRASE = 'correct horse battery staple';
 const FAST = { PRESERVE_KDF_SECONDS: '0.01' };
-
-function assertOk(result: CliResult, what: string): void {
-  assert.is(result.status, 0, `${what} failed: ${result.stderr}`);
-}
 
 async function withBackedUpKey(label: string, body: (repo: TestRepo, backupFile: string) => Promise<void>): Promise<void> {
   const repo = await makeTestRepo(label);

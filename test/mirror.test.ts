@@ -12,7 +12,7 @@ import { deriveKeys, encrypt } from '../src/crypto/index.js';
 import { parseKeyText } from '../src/keyfile/index.js';
 import { asId } from '../src/store/ids.js';
 import { blockKey } from '../src/store/layout.js';
-import { flipByte, makeTestRepo, objectFiles, type TestRepo } from './cli-support.js';
+import { assertOk, flipByte, makeTestRepo, objectFiles, type TestRepo } from './cli-support.js';
 import { type CliResult, describeTree, makeTempDir, runPreserve } from './support.js';
 
 interface Mirror {
@@ -32,10 +32,6 @@ async function withMirror(label: string, body: (mirror: Mirror) => Promise<void>
   } finally {
     await repo.remove();
   }
-}
-
-function assertOk(result: CliResult, what: string): void {
-  assert.is(result.status, 0, `${what} failed: ${result.stderr}`);
 }
 
 /** The key, under a backend, of the one block holding the fixture's small readme. */

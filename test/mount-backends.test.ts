@@ -7,33 +7,19 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { flipByte, makeTestRepo, objectFiles, type TestRepo } from './cli-support.js';
+import { assertOk, flipByte, objectFiles, withTestRepo } from './cli-support.js';
 import { mustRunMountTests, withMount } from './mount-support.js';
 import { startSshServer } from './servers.js';
-import type { CliResult } from './support.js';
 
 const it = mustRunMountTests ? test : test.skip;
 const SAMPLES = ['big.bin', 'docs/readme.txt', 'ünïcødé-目录/ファイル.txt'];
-
-async function withRepo(label: string, body: (repo: TestRepo) => Promise<void>): Promise<void> {
-  const repo = await makeTestRepo(label);
-  try {
-    await body(repo);
-  } finally {
-    await repo.remove();
-  }
-}
-
-function assertOk(result: CliResult, what: string): void {
-  assert.is(result.status, 0, `${what} failed: ${result.stderr}`);
-}
 
 async function assertSameFiles(mountpoint: string, source: string): Promise<void> {
   for (const path of SAMPLES) assert.ok((await readFile(join(mountpoint, path))).equals(await readFile(join(source, path))), path);
 }
 
 it('an archive on an SFTP server mounts and reads back', () =>
-  withRepo('mount-sftp', async (repo) => {
+  withTestRepo('mount-sftp', async (repo) => {
     const server = await startSshServer();
     const saved = Object.fromEntries(Object.keys(server.env).map((name) => [name, process.env[name]]));
     try {
@@ -52,7 +38,7 @@ it('an archive on an SFTP server mounts and reads back', () =>
   }));
 
 it('with two backends, the mount reads blocks that fail authentication on the first from the second, and says so', () =>
-  withRepo('mount-mirror', async (repo) => {
+  withTestRepo('mount-mirror', async (repo) => {
     const second = join(repo.dir, 'second-backend');
     assertOk(await repo.run('create', 'a', repo.source, '--backend', repo.backend, '--backend', second), 'create');
     for (const block of await objectFiles(repo.backend, 'blocks')) await flipByte(block, 2);

@@ -9,7 +9,7 @@ import { chmod, chown, link, lstat, lutimes, mkdir, open, readFile, readdir, rea
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type TestRepo, flipByte, makeTestRepo, objectFiles } from './cli-support.js';
+import { flipByte, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
 import { type Exit, canMount, exec, isMounted, mustRunMountTests, startMount, withMount } from './mount-support.js';
 import { type EntryFacts, PRESERVE_BIN, describeTree, seededBytes } from './support.js';
 
@@ -18,15 +18,6 @@ if (!mustRunMountTests) console.log('mount tests skipped: they need root and /de
 if (!canMount && mustRunMountTests) console.log('mount tests: not root or no /dev/fuse, yet CI requires them; expect failures');
 
 const CHUNK = 1024 * 1024;
-
-async function withRepo(label: string, body: (repo: TestRepo) => Promise<void>): Promise<void> {
-  const repo = await makeTestRepo(label);
-  try {
-    await body(repo);
-  } finally {
-    await repo.remove();
-  }
-}
 
 async function createArchive(repo: TestRepo, name: string): Promise<void> {
   const created = await repo.run('create', name, repo.source);
@@ -61,7 +52,7 @@ async function assertRejects(work: Promise<unknown>, code: string, what: string)
 }
 
 it('a mounted archive shows every attribute and byte of the source, hardlinks as one inode', () =>
-  withRepo('mount-walk', async (repo) => {
+  withTestRepo('mount-walk', async (repo) => {
     await createArchive(repo, 'first');
     await withMount(repo, ['first'], async (mountpoint) => {
       await assertSameTree(mountpoint, repo.source);
@@ -78,7 +69,7 @@ it('a mounted archive shows every attribute and byte of the source, hardlinks as
   }));
 
 it('inode numbers are the same at the next mount of the archive', () =>
-  withRepo('mount-inodes', async (repo) => {
+  withTestRepo('mount-inodes', async (repo) => {
     await createArchive(repo, 'first');
     const inodes = (mountpoint: string): Promise<number[]> =>
       Promise.all(['big.bin', 'docs', 'docs/nested/deeper/note.md', 'dangling'].map(async (path) => (await lstat(join(mountpoint, path))).ino));
@@ -108,7 +99,7 @@ async function pastTimesForFoldersAndLinks(root: string): Promise<void> {
 }
 
 it('cp -a and rsync -aH out of the mount reproduce the source', () =>
-  withRepo('mount-copy', async (repo) => {
+  withTestRepo('mount-copy', async (repo) => {
     await pastTimesForFoldersAndLinks(repo.source);
     await createArchive(repo, 'first');
     await withMount(repo, ['first'], async (mountpoint) => {
@@ -122,7 +113,7 @@ it('cp -a and rsync -aH out of the mount reproduce the source', () =>
   }));
 
 it('reads at random offsets and lengths, across block boundaries, equal the source', () =>
-  withRepo('mount-ranges', async (repo) => {
+  withTestRepo('mount-ranges', async (repo) => {
     const content = seededBytes(11, 5 * CHUNK + 777);
     await writeFile(join(repo.source, 'ranges.bin'), content);
     await createArchive(repo, 'first');
@@ -150,7 +141,7 @@ it('reads at random offsets and lengths, across block boundaries, equal the sour
   }));
 
 it('writes, creates and changes are refused with EROFS', () =>
-  withRepo('mount-readonly', async (repo) => {
+  withTestRepo('mount-readonly', async (repo) => {
     await createArchive(repo, 'first');
     await withMount(repo, ['first'], async (mountpoint) => {
       await assertRejects(writeFile(join(mountpoint, 'new.txt'), 'x'), 'EROFS', 'create');
@@ -164,7 +155,7 @@ it('writes, creates and changes are refused with EROFS', () =>
   }));
 
 it('without NAME the root holds one folder per archive and latest -> the newest', () =>
-  withRepo('mount-catalog', async (repo) => {
+  withTestRepo('mount-catalog', async (repo) => {
     await createArchive(repo, 'monday');
     await writeFile(join(repo.source, 'added-tuesday.txt'), 'new\n');
     await createArchive(repo, 'tuesday');
@@ -195,7 +186,7 @@ async function addPeople(ids: readonly [number, number]): Promise<void> {
 }
 
 it('owners are mapped by name to local ids that differ from the archived ones', () =>
-  withRepo('mount-owners', async (repo) => {
+  withTestRepo('mount-owners', async (repo) => {
     await removePeople();
     try {
       // At backup ann/ops are 23101 and bob/dev 23102; afterwards the ids are swapped.
@@ -228,7 +219,7 @@ it('owners are mapped by name to local ids that differ from the archived ones', 
   }));
 
 it('a damaged block fails reads of its file with EIO, logged once; the rest stays readable', () =>
-  withRepo('mount-damaged', async (repo) => {
+  withTestRepo('mount-damaged', async (repo) => {
     await createArchive(repo, 'before');
     const blocksBefore = new Set(await objectFiles(repo.backend, 'blocks'));
     await writeFile(join(repo.source, 'victim.bin'), seededBytes(99, 200_000));
@@ -259,7 +250,7 @@ it('a damaged block fails reads of its file with EIO, logged once; the rest stay
   }));
 
 it('SIGINT and SIGTERM unmount cleanly, and so does an unmount from outside', () =>
-  withRepo('mount-stop', async (repo) => {
+  withTestRepo('mount-stop', async (repo) => {
     await createArchive(repo, 'first');
     for (const stop of ['SIGINT', 'SIGTERM', 'umount'] as const) {
       await withMount(repo, ['first'], async (mountpoint, mount) => {
@@ -274,7 +265,7 @@ it('SIGINT and SIGTERM unmount cleanly, and so does an unmount from outside', ()
   }));
 
 it('a missing or non-empty mountpoint, an unknown archive or no FUSE: one sentence, exit 2', () =>
-  withRepo('mount-errors', async (repo) => {
+  withTestRepo('mount-errors', async (repo) => {
     await createArchive(repo, 'first');
     const attempt = async (args: string[], expected: RegExp): Promise<void> => {
       const mount = startMount(repo, args.pop() as string, args);

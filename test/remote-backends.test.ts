@@ -7,7 +7,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeTestRepo, type TestRepo } from './cli-support.js';
+import { assertOk, makeTestRepo, type TestRepo } from './cli-support.js';
 import { type TestServer, startS3Server, startSshServer } from './servers.js';
 import { type CliResult, describeTree, runPreserve, seededBytes } from './support.js';
 
@@ -27,10 +27,6 @@ async function withServer(kind: keyof typeof KINDS, body: (server: TestServer, r
 
 function runOn(server: TestServer, repo: TestRepo, url: string, command: string, ...args: string[]): Promise<CliResult> {
   return runPreserve([command, '--keyfile', repo.keyfile, '--backend', url, ...args], server.env);
-}
-
-function assertOk(result: CliResult, what: string): void {
-  assert.is(result.status, 0, `${what} failed: ${result.stderr}`);
 }
 
 /** Files under the server's data folder whose path has /blocks/ in it. */
