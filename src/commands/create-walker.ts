@@ -114,8 +114,12 @@ export class TreeWalker {
     const files = indices
       .filter((i) => !isFolder(i))
       .map((i) => this.fileSlots(() => this.nonFolder(children[i] as Child, infos[i] as BigIntStats)).then((entry) => (entries[i] = entry)));
-    for (const i of indices.filter(isFolder)) entries[i] = await this.subfolder(children[i] as Child, infos[i] as BigIntStats, inside);
-    await Promise.all(files);
+    const walkFolders = async () => {
+      for (const i of indices.filter(isFolder)) entries[i] = await this.subfolder(children[i] as Child, infos[i] as BigIntStats, inside);
+    };
+    // One Promise.all over both, so that a failure on either side never leaves the other's
+    // rejection unhandled (which would end the process with a stack trace).
+    await Promise.all([walkFolders(), ...files]);
     const { id, storedBytes } = await this.context.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
     this.addStored(storedBytes);
     return { ...this.attributes(relativePath.slice(relativePath.lastIndexOf('/') + 1), info), type: 'directory', tree: id };

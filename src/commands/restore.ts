@@ -221,8 +221,11 @@ class Restorer {
     // Files queue for the restore-wide slots while the subfolders are restored, one at a
     // time; the folder stays open (for the dereference loop check) until all are done.
     const files = entries.filter((entry) => entry.type !== 'directory').map((entry) => this.fileSlots(() => restore(entry)));
-    for (const entry of entries.filter((entry) => entry.type === 'directory')) await restore(entry);
-    await Promise.all(files);
+    const restoreFolders = async () => {
+      for (const entry of entries.filter((entry) => entry.type === 'directory')) await restore(entry);
+    };
+    // One Promise.all over both: a failure on either side never leaves a rejection unhandled.
+    await Promise.all([restoreFolders(), ...files]);
     this.openFolders.delete(tree);
   }
 
