@@ -7,19 +7,11 @@ import * as assert from 'uvu/assert';
 import { openBackend } from '../src/backend/index.js';
 import { BackendUnavailableError } from '../src/errors/index.js';
 import { runBackendSuite } from './backend-suite.js';
-import { type TestServer, startS3Server } from './servers.js';
+import { sharedServer, startS3Server } from './servers.js';
 
-let server: Promise<TestServer> | undefined;
+const server = sharedServer(startS3Server);
+const s3Server = server.get;
 let count = 0;
-
-/** One S3 server for the whole file, started by the first test that needs it. */
-async function s3Server(): Promise<TestServer> {
-  server ??= startS3Server().then((started) => {
-    Object.assign(process.env, started.env);
-    return started;
-  });
-  return server;
-}
 
 runBackendSuite('s3 backend', async () => {
   const url = (await s3Server()).backendUrl(`suite-${count++}`);
@@ -54,8 +46,6 @@ test('s3 backend: refused credentials are a clear configuration error', async ()
   }
 });
 
-test.after(async () => {
-  await (await server)?.stop();
-});
+test.after(server.stop);
 
 test.run();

@@ -256,3 +256,20 @@ async function loopbackProxy(target: number): Promise<{ port: number; cut: () =>
   await resume();
   return { port, cut, resume };
 }
+
+/**
+ * One server for a whole test file, started by the first test that needs it, with its
+ * environment (credentials, known hosts) applied to this process; stop() is for test.after.
+ */
+export function sharedServer(start: () => Promise<TestServer>): { get(): Promise<TestServer>; stop(): Promise<void> } {
+  let server: Promise<TestServer> | undefined;
+  return {
+    get: () =>
+      (server ??= start().then((started) => {
+        Object.assign(process.env, started.env);
+        return started;
+      })),
+    stop: async () => (await server)?.stop(),
+  };
+}
+

@@ -15,22 +15,14 @@ import { openBackend } from '../src/backend/index.js';
 import { checkHostKey } from '../src/backend/sftp/known-hosts.js';
 import { BackendUnavailableError } from '../src/errors/index.js';
 import { runBackendSuite } from './backend-suite.js';
-import { type TestServer, startSshServer } from './servers.js';
+import { sharedServer, startSshServer } from './servers.js';
 import { makeTempDir } from './support.js';
 
 const exec = promisify(execFile);
 
-let server: Promise<TestServer> | undefined;
+const server = sharedServer(startSshServer);
+const sshServer = server.get;
 let count = 0;
-
-/** One sshd for the whole file, started by the first test that needs it. */
-async function sshServer(): Promise<TestServer> {
-  server ??= startSshServer().then((started) => {
-    Object.assign(process.env, started.env);
-    return started;
-  });
-  return server;
-}
 
 runBackendSuite('sftp backend', async () => {
   const url = (await sshServer()).backendUrl(`suite-${count++}`);
@@ -121,8 +113,6 @@ function hashedName(name: string): string {
   return createHmac('sha1', Buffer.from('c2FsdHNhbHRzYWx0c2FsdHNhbHQ=', 'base64')).update(name).digest('base64');
 }
 
-test.after(async () => {
-  await (await server)?.stop();
-});
+test.after(server.stop);
 
 test.run();
