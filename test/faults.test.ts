@@ -37,12 +37,17 @@ async function assertRestores(repo: TestRepo, name: string, expected: string): P
 test('create killed with SIGKILL at random moments leaves only whole objects; the next create and restore work', () =>
   withTestRepo('kill', async (repo) => {
     assertOk(await repo.run('create', 'base', repo.source), 'create base');
+    // A run like the killed ones, timed, so that the kills fall inside a run on any machine.
+    await writeFile(join(repo.source, 'new-probe.bin'), seededBytes(99, 6 * MiB));
+    const started = Date.now();
+    assertOk(await repo.run('create', 'probe', repo.source, '--rescan-delay', '0'), 'create probe');
+    const runMs = Date.now() - started;
     const delays: number[] = [];
     for (let round = 0; round < 10; round++) {
       // New content each time, so that every run has blocks to write when it is killed.
       await writeFile(join(repo.source, `new-${round}.bin`), seededBytes(100 + round, 6 * MiB));
       await appendFile(join(repo.source, 'docs', 'readme.txt'), `round ${round}\n`);
-      const delay = 150 + Math.floor(Math.random() * 1100);
+      const delay = Math.floor(runMs * (0.1 + 0.8 * Math.random()));
       delays.push(delay);
       const create = startPreserve(repo, 'create', [`killed-${round}`, repo.source, '--rescan-delay', '0']);
       await new Promise((resolve) => setTimeout(resolve, delay));
@@ -54,7 +59,7 @@ test('create killed with SIGKILL at random moments leaves only whole objects; th
     assert.ok(leftovers.every((name) => name.endsWith('.tmp')), `only temporary files in tmp/: ${leftovers.join(', ')}`);
     assertOk(await repo.run('verify'), `verify every finished archive ${what}`);
     const names = await archiveNames(repo);
-    assert.ok(names.includes('base'));
+    assert.ok(names.includes('base') && names.includes('probe'));
     assert.ok(names.filter((name) => name.startsWith('killed-')).length < 10, `some kill must land before the archive is written (${what})`);
     assertOk(await repo.run('create', 'after', repo.source, '--rescan-delay', '0'), `create ${what}`);
     await assertRestores(repo, 'after', repo.source);
