@@ -289,11 +289,13 @@ class Restorer {
   private async writeContent(entry: FileEntry, path: string): Promise<void> {
     const handle = await open(path, CREATE_FILE, 0o600);
     try {
+      // A queue, not an array indexed by chunk: a block is let go once written, so a large
+      // file holds only the blocks fetched ahead, not all of its content.
       const fetches = entry.chunks.slice(0, FETCH_AHEAD).map((chunk) => this.prefetch(chunk));
       for (let index = 0; index < entry.chunks.length; index++) {
         const next = entry.chunks[index + FETCH_AHEAD];
         if (next) fetches.push(this.prefetch(next));
-        const chunk = await (fetches[index] as Promise<Buffer>);
+        const chunk = await (fetches.shift() as Promise<Buffer>);
         await handle.write(chunk, 0, chunk.length);
       }
     } catch (error) {
