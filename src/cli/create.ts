@@ -1,8 +1,6 @@
 import { mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import type { ArchiveMetadata } from '../archive/index.js';
 import { FileCache, cacheFolder } from '../cache/index.js';
 import { type CreateResult, createArchive } from '../commands/index.js';
 import { PartialFailureError, describeError } from '../errors/index.js';
@@ -48,8 +46,6 @@ export function registerCreate(program: Command, context: CliContext): void {
       const progress = context.progress('create', 'files');
       let result: CreateResult;
       try {
-        const previous = await previousArchive(repository, resolve(path));
-        if (previous) progress.expect(previous.totals.files, previous.totals.bytes);
         result = await createArchive(
           repository,
           {
@@ -80,12 +76,6 @@ export function registerCreate(program: Command, context: CliContext): void {
         throw new PartialFailureError(`${t.skipped} ${t.skipped === 1 ? 'entry' : 'entries'} could not be read and ${t.skipped === 1 ? 'was' : 'were'} left out of the archive`);
       }
     });
-}
-
-/** The newest archive of the same folder from this host: its totals estimate this run's. */
-async function previousArchive(repository: Repository, sourcePath: string): Promise<ArchiveMetadata | undefined> {
-  const { archives } = await repository.catalog.list();
-  return archives.map((record) => record.metadata).filter((m) => m.sourcePath === sourcePath && m.hostname === hostname()).at(-1);
 }
 
 /** The repository's cache; a cache that cannot be opened (another create holds it) only costs speed. */
