@@ -5,8 +5,7 @@
  * nothing lands outside the target. A file whose blocks are missing or fail
  * authentication is removed again, reported, and the rest goes on.
  */
-import { constants } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, symlink, unlink } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import {
@@ -21,10 +20,22 @@ import {
   SnapshotDirectory,
   readChunk,
 } from '../archive/index.js';
-import { UsageError, describeError, isErrnoException } from '../errors/index.js';
+import { UsageError, describeError } from '../errors/index.js';
 import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
 import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
+import {
+  type OwnerMapping,
+  closeFile,
+  createFile,
+  createFolder,
+  createLink,
+  createSymlink,
+  removeFile,
+  setFileAttributes,
+  setPathAttributes,
+  writeAll,
+} from './restore-target.js';
 
 export interface RestoreOptions {
   readonly target: string;
@@ -51,7 +62,6 @@ export interface RestoreSummary {
 const PARALLEL_FILES = 16;
 /** Blocks fetched ahead of the one being written, so fetching overlaps writing. */
 const FETCH_AHEAD = 4;
-const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 export async function restoreArchive(
   snapshot: Snapshot,
@@ -89,11 +99,6 @@ async function prepareTarget(target: string): Promise<void> {
     throw new UsageError(`cannot use restore target ${target}: ${describeError(error)}`, { cause: error });
   }
   if (!(await lstat(target)).isDirectory()) throw new UsageError(`restore target ${target} is not a folder`);
-}
-
-interface OwnerMapping {
-  readonly uid: (archiveUid: number) => number;
-  readonly gid: (archiveGid: number) => number;
 }
 
 async function ownerMapping(snapshot: Snapshot, numeric: boolean): Promise<OwnerMapping> {
@@ -137,7 +142,7 @@ class Restorer {
     for (const selection of selections) await this.restoreSelection(root, target, selection);
     // Deepest first, so setting a parent's mtime is not undone by work in its children.
     for (const folder of this.pendingFolders.reverse()) {
-      await this.attempt(folder.path, () => this.applyAttributes(folder.path, folder.entry));
+      await this.attempt(folder.path, async () => setPathAttributes(folder.path, folder.entry, this.owners));
     }
   }
 
@@ -241,24 +246,9 @@ class Restorer {
     }
   }
 
-  /** mkdir, or reuse a real folder already there; never a symlink to one. */
   private async makeFolder(path: string, entry: DirectoryEntry): Promise<void> {
-    try {
-      await mkdir(path, 0o700);
-    } catch (error) {
-      if (!(isErrnoException(error) && error.code === 'EEXIST')) throw error;
-      if (!(await lstat(path)).isDirectory()) throw new Error('something other than a folder is in the way');
-    }
+    createFolder(path);
     this.pendingFolders.push({ path, entry });
-  }
-
-  /** Removes a non-folder left at path by an earlier restore; unlink never follows a link. */
-  private async clearWay(path: string): Promise<void> {
-    try {
-      await unlink(path);
-    } catch (error) {
-      if (!(isErrnoException(error) && error.code === 'ENOENT')) throw error;
-    }
   }
 
   /** The group lookup happens before any await, so concurrent members cannot both claim it. */
@@ -272,22 +262,25 @@ class Restorer {
   }
 
   private async linkTo(existing: string, path: string): Promise<void> {
-    await this.clearWay(path);
-    await link(existing, path);
+    await createLink(existing, path);
     this.options.progress?.advance(1, 0); // its bytes were counted with the first link
   }
 
+  /** Content, then attributes through the still open file; a file whose content failed is removed. */
   private async writeFile(entry: FileEntry, path: string): Promise<void> {
-    await this.clearWay(path);
-    await this.writeContent(entry, path);
-    await this.applyAttributes(path, entry);
+    const fd = await createFile(path);
+    try {
+      await this.writeContent(entry, fd, path);
+      setFileAttributes(fd, entry, this.owners);
+    } finally {
+      closeFile(fd);
+    }
     this.summary.bytes += entry.size;
     this.options.progress?.advance(1, entry.size);
   }
 
   /** Writes every chunk after authenticating it; on any failure the partial file is removed. */
-  private async writeContent(entry: FileEntry, path: string): Promise<void> {
-    const handle = await open(path, CREATE_FILE, 0o600);
+  private async writeContent(entry: FileEntry, fd: number, path: string): Promise<void> {
     try {
       // A queue, not an array indexed by chunk: a block is let go once written, so a large
       // file holds only the blocks fetched ahead, not all of its content.
@@ -295,15 +288,12 @@ class Restorer {
       for (let index = 0; index < entry.chunks.length; index++) {
         const next = entry.chunks[index + FETCH_AHEAD];
         if (next) fetches.push(this.prefetch(next));
-        const chunk = await (fetches.shift() as Promise<Buffer>);
-        await handle.write(chunk, 0, chunk.length);
+        writeAll(fd, await (fetches.shift() as Promise<Buffer>));
       }
     } catch (error) {
-      await handle.close();
-      await unlink(path);
+      removeFile(path);
       throw error;
     }
-    await handle.close();
   }
 
   /** Starts a block fetch whose failure is seen when awaited, never as an unhandled rejection. */
@@ -314,25 +304,7 @@ class Restorer {
   }
 
   private async restoreSymlink(entry: SymlinkEntry, path: string): Promise<void> {
-    await this.clearWay(path);
-    await symlink(entry.target, path);
-    if (this.owners) await lchown(path, this.owners.uid(entry.uid), this.owners.gid(entry.gid));
-    await lutimes(path, timeOf(entry), timeOf(entry));
+    await createSymlink(path, entry.target);
+    setPathAttributes(path, entry, this.owners);
   }
-
-  /** Owner first (chown clears setuid bits), then mode, then times. */
-  private async applyAttributes(path: string, entry: Entry): Promise<void> {
-    if (this.owners) await lchown(path, this.owners.uid(entry.uid), this.owners.gid(entry.gid));
-    await chmod(path, entry.mode);
-    await lutimes(path, timeOf(entry), timeOf(entry));
-  }
-}
-
-/**
- * Seconds as a number for utimes. A double cannot hold nanoseconds at this scale and the
- * kernel call truncates, so aim at the middle of the microsecond: the result is exact to
- * the microsecond.
- */
-function timeOf(entry: Entry): number {
-  return (Number(entry.mtimeNs / 1000n) + 0.5) / 1e6;
 }

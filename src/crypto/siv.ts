@@ -38,9 +38,11 @@ export function applyCipher(keys: KeySet, siv: Uint8Array, data: Uint8Array): Bu
   const iv = Buffer.alloc(16);
   h.copy(iv, 8, 32, 40);
   const cipher = createCipheriv('chacha20', h.subarray(0, 32), iv);
-  const out = Buffer.concat([cipher.update(data), cipher.final()]);
+  const out = cipher.update(data);
+  // A stream cipher: final() adds nothing, so the output is returned without a second copy.
+  const rest = cipher.final();
   wipe(h);
-  return out;
+  return rest.length === 0 ? out : Buffer.concat([out, rest]);
 }
 
 export interface Sealed {
