@@ -60,6 +60,12 @@ export interface RestoreSummary {
 
 /** Files restored at once, across the whole restore: overlaps fetching, decrypting and writing. */
 const PARALLEL_FILES = 16;
+/**
+ * Entries the walk may queue ahead of those being restored. The walk goes on into the
+ * next folders while files are written, so folders of a few files each still keep all
+ * slots busy; the bound keeps memory independent of the size of a folder or of the tree.
+ */
+const QUEUED_ENTRIES = 256;
 /** Blocks fetched ahead of the one being written, so fetching overlaps writing. */
 const FETCH_AHEAD = 4;
 
@@ -121,7 +127,9 @@ class Restorer {
   private readonly pendingFolders: { path: string; entry: DirectoryEntry }[] = [];
 
   private readonly fileSlots = pLimit(PARALLEL_FILES);
-  /** Trees of the folders being restored: a dereferenced link into one would loop. */
+  /** Restores of files and symlinks, queued or in flight, oldest first. */
+  private readonly queued: Promise<void>[] = [];
+  /** Trees of the folders the walk is inside: a dereferenced link into one would loop. */
   private readonly openFolders = new Set<string>();
 
   constructor(
@@ -139,7 +147,12 @@ class Restorer {
   }
 
   async restoreSelections(root: SnapshotDirectory, target: string, selections: string[][]): Promise<void> {
-    for (const selection of selections) await this.restoreSelection(root, target, selection);
+    try {
+      for (const selection of selections) await this.restoreSelection(root, target, selection);
+    } finally {
+      // Also when the walk failed: nothing is left writing once restore returns.
+      await Promise.all(this.queued);
+    }
     // Deepest first, so setting a parent's mtime is not undone by work in its children.
     for (const folder of this.pendingFolders.reverse()) {
       await this.attempt(folder.path, async () => setPathAttributes(folder.path, folder.entry, this.owners));
@@ -165,6 +178,11 @@ class Restorer {
     await this.restoreFolderContent(root, target);
   }
 
+  /**
+   * Walks into a folder at once; queues a file or symlink for the restore-wide slots. A
+   * link to dereference is resolved here in the walk, so that the folders it is inside
+   * are known (openFolders) and restoring its target never waits for a slot inside one.
+   */
   private async restoreEntry(parent: SnapshotDirectory, entry: Entry, path: string): Promise<void> {
     switch (entry.type) {
       case 'directory':
@@ -174,16 +192,30 @@ class Restorer {
         }
         return;
       case 'file':
-        if (await this.attempt(path, () => this.restoreFile(entry, path))) this.summary.files++;
-        return;
+        return this.queue(async () => {
+          if (await this.attempt(path, () => this.restoreFile(entry, path))) this.summary.files++;
+        });
       case 'symlink': {
         const target = this.options.dereference ? await this.dereference(parent, entry, path) : undefined;
         // The target keeps its own name: links inside a folder resolve from where it really is.
-        if (target?.parent) await this.restoreEntry(target.parent, target.entry, path);
-        else if (await this.attempt(path, () => this.restoreSymlink(entry, path))) this.summary.symlinks++;
-        return;
+        if (target?.parent) return this.restoreEntry(target.parent, target.entry, path);
+        return this.queue(async () => {
+          if (await this.attempt(path, () => this.restoreSymlink(entry, path))) this.summary.symlinks++;
+        });
       }
     }
+  }
+
+  /**
+   * Queues work for a slot, first waiting for the oldest queued work while QUEUED_ENTRIES
+   * are queued. A failure is seen where the work is awaited (here or at the end of the
+   * restore), never as an unhandled rejection.
+   */
+  private async queue(work: () => Promise<void>): Promise<void> {
+    while (this.queued.length >= QUEUED_ENTRIES) await this.queued.shift();
+    const restoring = this.fileSlots(work);
+    restoring.catch(() => undefined);
+    this.queued.push(restoring);
   }
 
   /**
@@ -222,16 +254,11 @@ class Restorer {
     }
     const tree = directory.entry.tree.toString('hex');
     this.openFolders.add(tree);
-    const restore = (entry: Entry) => this.restoreEntry(directory, entry, join(path, entry.name));
-    // Files queue for the restore-wide slots while the subfolders are restored, one at a
-    // time; the folder stays open (for the dereference loop check) until all are done.
-    const files = entries.filter((entry) => entry.type !== 'directory').map((entry) => this.fileSlots(() => restore(entry)));
-    const restoreFolders = async () => {
-      for (const entry of entries.filter((entry) => entry.type === 'directory')) await restore(entry);
-    };
-    // One Promise.all over both: a failure on either side never leaves a rejection unhandled.
-    await Promise.all([restoreFolders(), ...files]);
-    this.openFolders.delete(tree);
+    try {
+      for (const entry of entries) await this.restoreEntry(directory, entry, join(path, entry.name));
+    } finally {
+      this.openFolders.delete(tree);
+    }
   }
 
   /** Runs one item's work; a failure is reported against its path and the restore goes on. */
