@@ -35,6 +35,13 @@ export function runBackendSuite(name: string, make: BackendFactory): void {
       assert.ok((await backend.get('blocks/aa/bb/x')).equals(data));
     }));
 
+  test(`${name}: get returns a multi-MiB object whole`, () =>
+    withBackend(make, async (backend) => {
+      const data = seededBytes(2, 5 * 1024 * 1024 + 17);
+      assert.ok(await backend.put('blocks/aa/cc/large', data));
+      assert.ok((await backend.get('blocks/aa/cc/large')).equals(data));
+    }));
+
   test(`${name}: objects are immutable; a second put keeps the first and returns false`, () =>
     withBackend(make, async (backend) => {
       assert.ok(await backend.put('archives/a', Buffer.from('first')));

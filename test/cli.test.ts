@@ -49,6 +49,34 @@ test('restore of chosen paths brings back only them and their parent folders', (
     await assert.not.ok(await access(join(repo.dir, 'none', 'no')).then(() => true, () => false));
   }));
 
+test('restore over an earlier restore replaces its files, hardlinks and symlinks', () =>
+  withTestRepo('restore-again', async (repo) => {
+    assertOk(await repo.run('create', 'a', repo.source), 'create');
+    const target = join(repo.dir, 'again');
+    assertOk(await repo.run('restore', 'a', target), 'first restore');
+    await writeFile(join(target, 'docs', 'readme.txt'), 'changed since the restore\n');
+    await unlink(join(target, 'docs', 'link-to-file'));
+    await writeFile(join(target, 'docs', 'link-to-file'), 'a file where a link was\n');
+    assertOk(await repo.run('restore', 'a', target), 'second restore');
+    assert.equal(await describeTree(target), await describeTree(repo.source));
+  }));
+
+test('restore of more entries than the walk queues ahead, in folders of a few files each, brings back every one', () =>
+  withTestRepo('many-folders', async (repo) => {
+    const source = join(repo.dir, 'many');
+    for (let folder = 0; folder < 100; folder++) {
+      await mkdir(join(source, `folder-${folder}`, 'inner'), { recursive: true });
+      for (let file = 0; file < 3; file++) await writeFile(join(source, `folder-${folder}`, `file-${file}`), `${folder}/${file}\n`);
+      await writeFile(join(source, `folder-${folder}`, 'inner', 'last'), `${folder}\n`);
+    }
+    assertOk(await repo.run('create', 'many', source), 'create');
+    const target = join(repo.dir, 'many-restored');
+    assertOk(await repo.run('restore', 'many', target), 'restore');
+    const restored = await describeTree(target);
+    assert.is([...restored.values()].filter((facts) => facts.type === 'file').length, 400);
+    assert.equal(restored, await describeTree(source));
+  }));
+
 test('a second archive of unchanged data stores only its new folder objects', () =>
   withTestRepo('dedup', async (repo) => {
     assertOk(await repo.run('create', 'one', repo.source), 'create one');
