@@ -6,7 +6,7 @@
 import type { BigIntStats } from 'node:fs';
 import { type FileHandle, lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import {
   type ChunkRef,
   type DirectoryEntry,
@@ -19,6 +19,7 @@ import {
 } from '../archive/index.js';
 import { type ChunkListCache, type FileFingerprint, fingerprintOf } from '../cache/index.js';
 import { isErrnoException } from '../errors/index.js';
+import { SMALL_FILE_LIMIT, type SmallFileReader } from '../pipeline/small-files.js';
 import type { Repository } from '../repository/index.js';
 import { compileExcludes, type ExcludeTest } from '../selection/index.js';
 import type { ProgressListener } from './progress.js';
@@ -34,11 +35,10 @@ export interface WalkOptions {
 export interface WalkContext {
   readonly repository: Pick<Repository, 'blocks' | 'trees' | 'chunker'>;
   readonly cache: ChunkListCache;
+  readonly smallFiles: Pick<SmallFileReader, 'read'>;
   readonly reporter: ProblemReporter;
   /** dev:ino of folders never to back up (the cache's own folder). */
   readonly skippedFolders: ReadonlySet<string>;
-  /** Ciphertext bytes uploaded, summed over every walk of one create. */
-  readonly stored: { bytes: number };
   readonly progress: ProgressListener;
 }
 
@@ -48,10 +48,17 @@ export interface FileRead {
   readonly fingerprint: FileFingerprint;
 }
 
-/** Files read and stored at once, across the whole walk: overlaps reads, encryption and fsyncs. */
-const PARALLEL_FILES = 16;
+/**
+ * Files read and stored at once, across the whole walk. Small files are many and cheap
+ * (read on worker threads, in batches: enough of them to fill batches for every core);
+ * a large one holds a read buffer of up to 8 MiB and keeps the main thread busy.
+ */
+const PARALLEL_SMALL_FILES = 128;
+const PARALLEL_LARGE_FILES = 4;
 /** lstat calls at once. */
 const PARALLEL_STATS = 16;
+/** Subfolders scanned ahead of their turn, per folder being walked. */
+const SCAN_AHEAD = 4;
 /** A file modified this recently may still change within the same timestamp: not cached. */
 const RACY_NS = 2_000_000_000n;
 
@@ -61,20 +68,30 @@ interface Child {
   readonly relativePath: string;
 }
 
-type Totals = { -readonly [K in keyof ArchiveTotals]: ArchiveTotals[K] };
+/** The archive's totals but the bytes stored, which create counts once the writes behind the walk are done. */
+interface FolderScan {
+  readonly children: readonly Child[];
+  /** Per child: its metadata, or undefined when it could not be read or is never backed up. */
+  readonly infos: readonly (BigIntStats | undefined)[];
+}
+
+type WalkTotals = { -readonly [K in Exclude<keyof ArchiveTotals, 'storedBytes'>]: ArchiveTotals[K] };
 
 export class TreeWalker {
-  readonly totals: Totals = { files: 0, directories: 0, symlinks: 0, bytes: 0, storedBytes: 0, skipped: 0 };
+  readonly totals: WalkTotals = { files: 0, directories: 0, symlinks: 0, bytes: 0, skipped: 0 };
   readonly uids = new Set<number>();
   readonly gids = new Set<number>();
   readonly linkGroupSizes = new Map<number, number>();
   readonly filesRead: FileRead[] = [];
   /** Files whose chunk list came from the cache. */
   filesUnchanged = 0;
+  /** Files of the folders being walked that findUnchanged() found unchanged, by path, with their chunk lists. */
+  private readonly unchanged = new Map<string, readonly ChunkRef[]>();
   /** dev:ino of multiply-linked files already stored, so their content is read once. */
   private readonly hardlinks = new Map<string, Promise<FileEntry>>();
   private readonly isExcluded: ExcludeTest;
-  private readonly fileSlots = pLimit(PARALLEL_FILES);
+  private readonly smallFileSlots = pLimit(PARALLEL_SMALL_FILES);
+  private readonly largeFileSlots = pLimit(PARALLEL_LARGE_FILES);
   private readonly statSlots = pLimit(PARALLEL_STATS);
   private readonly startedNs = BigInt(Date.now()) * 1_000_000n;
 
@@ -95,47 +112,101 @@ export class TreeWalker {
     return { name, mode: Number(info.mode & 0o7777n), uid, gid, mtimeNs: info.mtimeNs };
   }
 
-  /** Stores a folder's tree; `ancestors` holds dev:ino of the folders above, to stop symlink loops. */
-  async directory(path: string, relativePath: string, info: BigIntStats, ancestors: ReadonlySet<string>): Promise<DirectoryEntry> {
+  /**
+   * Stores a folder's tree; `ancestors` holds dev:ino of the folders above, to stop symlink
+   * loops. `scanned` is the folder's scan when it was started ahead of time.
+   */
+  async directory(path: string, relativePath: string, info: BigIntStats, ancestors: ReadonlySet<string>, scanned?: Promise<FolderScan>): Promise<DirectoryEntry> {
     this.totals.directories++;
+    const { children, infos } = await (scanned ?? this.scan(path, relativePath, info));
+    const inside = new Set(ancestors).add(identity(info));
+    const entries: (Entry | undefined)[] = [];
+    const isFolder = (i: number) => infos[i]?.isDirectory() === true;
+    const indices = [...children.keys()].filter((i) => infos[i] !== undefined);
+    // Files queue for the walk-wide slots and are stored while the walk goes on into the
+    // subfolders, one at a time; the folder's tree waits for both.
+    const files = indices
+      .filter((i) => !isFolder(i))
+      .map((i) => this.slotsFor(infos[i] as BigIntStats)(() => this.nonFolder(children[i] as Child, infos[i] as BigIntStats)).then((entry) => (entries[i] = entry)));
+    const folders = indices.filter(isFolder);
+    const walkFolders = async () => {
+      const subfolders = await this.subfolders(folders.map((i) => ({ child: children[i] as Child, info: infos[i] as BigIntStats })), inside);
+      folders.forEach((i, k) => (entries[i] = subfolders[k]));
+    };
+    // One Promise.all over both, so that a failure on either side never leaves the other's
+    // rejection unhandled (which would end the process with a stack trace).
+    await Promise.all([walkFolders(), ...files]);
+    const id = await this.context.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
+    return { ...this.attributes(relativePath.slice(relativePath.lastIndexOf('/') + 1), info), type: 'directory', tree: id };
+  }
+
+  /**
+   * A folder's children, not excluded, with their metadata (undefined for one that could
+   * not be read or is never backed up), and its unchanged files noted (findUnchanged).
+   */
+  private async scan(path: string, relativePath: string, info: BigIntStats): Promise<FolderScan> {
     const crossesDevice = this.options.oneFileSystem && info.dev !== this.root.device;
     const names = crossesDevice ? [] : await fromSource(path, () => readdir(path));
-    const inside = new Set(ancestors).add(identity(info));
     const children = names
       .sort(compareNames)
       .map((name) => ({ name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}` }))
       .filter((child) => !this.isExcluded(child.relativePath));
     const infos = await Promise.all(children.map((child) => this.statSlots(() => this.skippingUnreadable(() => this.statEntry(child.path)))));
-    const entries: (Entry | undefined)[] = [];
-    const isFolder = (i: number) => infos[i]?.isDirectory() === true;
-    const indices = [...children.keys()].filter((i) => infos[i] !== undefined && !this.context.skippedFolders.has(identity(infos[i] as BigIntStats)));
-    // Files queue for the walk-wide slots and are stored while the walk goes on into the
-    // subfolders, one at a time; the folder's tree waits for both.
-    const files = indices
-      .filter((i) => !isFolder(i))
-      .map((i) => this.fileSlots(() => this.nonFolder(children[i] as Child, infos[i] as BigIntStats)).then((entry) => (entries[i] = entry)));
-    const walkFolders = async () => {
-      for (const i of indices.filter(isFolder)) entries[i] = await this.subfolder(children[i] as Child, infos[i] as BigIntStats, inside);
+    const kept = infos.map((child) => (child && !this.context.skippedFolders.has(identity(child)) ? child : undefined));
+    await this.findUnchanged(children.flatMap((child, i) => (kept[i]?.isFile() ? [{ path: child.path, info: kept[i] }] : [])));
+    return { children, infos: kept };
+  }
+
+  /**
+   * Subfolders one after the other (depth first, which bounds memory), each scanned a few
+   * folders before its turn, so that their readdir, lstat and cache round trips overlap
+   * with the work on the folders before them.
+   */
+  private async subfolders(folders: readonly { readonly child: Child; readonly info: BigIntStats }[], inside: ReadonlySet<string>): Promise<(Entry | undefined)[]> {
+    const scans: Promise<FolderScan>[] = [];
+    const scanEarly = (k: number) => {
+      const folder = folders[k];
+      if (!folder || scans[k] || inside.has(identity(folder.info))) return;
+      const scan = this.scan(folder.child.path, folder.child.relativePath, folder.info);
+      // Awaited in its turn, where a failure is reported; until then it is not unhandled.
+      scan.catch(() => undefined);
+      scans[k] = scan;
     };
-    // One Promise.all over both, so that a failure on either side never leaves the other's
-    // rejection unhandled (which would end the process with a stack trace).
-    await Promise.all([walkFolders(), ...files]);
-    const { id, storedBytes } = await this.context.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
-    this.addStored(storedBytes);
-    return { ...this.attributes(relativePath.slice(relativePath.lastIndexOf('/') + 1), info), type: 'directory', tree: id };
+    const entries: (Entry | undefined)[] = [];
+    for (const [k, { child, info }] of folders.entries()) {
+      for (let ahead = k; ahead <= k + SCAN_AHEAD; ahead++) scanEarly(ahead);
+      entries.push(await this.subfolder(child, info, inside, scans[k]));
+    }
+    return entries;
   }
 
-  private addStored(bytes: number): void {
-    this.totals.storedBytes += bytes;
-    this.context.stored.bytes += bytes;
+  /**
+   * Notes which of a folder's files are unchanged since the cache saw them and still have
+   * every block on the backend (blocks may have been deleted, or this may be a copy of
+   * half a backend): one cache read and one existence check for the whole folder.
+   */
+  private async findUnchanged(files: readonly { readonly path: string; readonly info: BigIntStats }[]): Promise<void> {
+    const lists = await this.context.cache.lookup(files.map(({ path, info }) => ({ path, fingerprint: fingerprintOf(info) })));
+    const present = await this.context.repository.blocks.hasMany(lists.flatMap((chunks) => chunks?.map((chunk) => chunk.id) ?? []));
+    let next = 0;
+    lists.forEach((chunks, i) => {
+      if (!chunks) return;
+      const stored = present.slice(next, next + chunks.length).every(Boolean);
+      next += chunks.length;
+      if (stored) this.unchanged.set((files[i] as (typeof files)[number]).path, chunks);
+    });
   }
 
-  private subfolder(child: Child, info: BigIntStats, ancestors: ReadonlySet<string>): Promise<Entry | undefined> {
+  private slotsFor(info: BigIntStats): LimitFunction {
+    return info.size <= SMALL_FILE_LIMIT ? this.smallFileSlots : this.largeFileSlots;
+  }
+
+  private subfolder(child: Child, info: BigIntStats, ancestors: ReadonlySet<string>, scanned: Promise<FolderScan> | undefined): Promise<Entry | undefined> {
     if (ancestors.has(identity(info))) {
       this.context.reporter.warning(`${child.path}: skipped, it is a symlink loop back to a folder above it`);
       return Promise.resolve(undefined);
     }
-    return this.skippingUnreadable(() => this.directory(child.path, child.relativePath, info, ancestors));
+    return this.skippingUnreadable(() => this.directory(child.path, child.relativePath, info, ancestors, scanned));
   }
 
   private nonFolder(child: Child, info: BigIntStats): Promise<Entry | undefined> {
@@ -200,6 +271,7 @@ export class TreeWalker {
     const key = identity(info);
     const earlier = this.hardlinks.get(key);
     if (earlier) {
+      this.unchanged.delete(path); // the first link's content is this one's
       const first = await earlier;
       this.totals.files++;
       this.context.progress.advance(1, 0); // content counted with the first link
@@ -224,29 +296,35 @@ export class TreeWalker {
   }
 
   /**
-   * The chunk list from the cache when the file is unchanged and every block is still on
-   * the backend (blocks may have been deleted, or this may be a copy of half a backend);
-   * otherwise read and stored. The metadata returned is the one matching the content.
+   * The chunk list from the cache when findUnchanged() found the file unchanged; otherwise
+   * read and stored. The metadata returned is the one matching the content.
    */
   private async content(path: string, statInfo: BigIntStats): Promise<{ chunks: readonly ChunkRef[]; info: BigIntStats }> {
-    const fingerprint = fingerprintOf(statInfo);
-    const cached = await this.context.cache.lookup(path, fingerprint);
-    if (cached && (await this.allStored(cached))) {
+    const cached = this.unchanged.get(path);
+    if (cached) {
+      this.unchanged.delete(path);
       this.filesUnchanged++;
       // Remembered again so that this run counts as having seen it (see forgetUnseen).
-      await this.context.cache.remember(path, { fingerprint, chunks: cached });
+      this.context.cache.remember(path, { fingerprint: fingerprintOf(statInfo), chunks: cached });
       return { chunks: cached, info: statInfo };
     }
-    const { result: chunks, info } = await readConsistently(path, statInfo, (handle, size) => this.storeChunks(path, handle, size));
+    const small = statInfo.size <= SMALL_FILE_LIMIT ? await this.readSmallFile(path, statInfo) : undefined;
+    const { result: chunks, info } = small ?? (await readConsistently(path, statInfo, (handle, size) => this.storeChunks(path, handle, size)));
     const read = fingerprintOf(info);
     this.filesRead.push({ path, fingerprint: read });
-    if (read.mtimeNs < this.startedNs - RACY_NS) await this.context.cache.remember(path, { fingerprint: read, chunks });
+    if (read.mtimeNs < this.startedNs - RACY_NS) this.context.cache.remember(path, { fingerprint: read, chunks });
     return { chunks, info };
   }
 
-  private async allStored(chunks: readonly ChunkRef[]): Promise<boolean> {
-    for (const chunk of chunks) if (!(await this.context.repository.blocks.has(chunk.id))) return false;
-    return true;
+  /** A small file read and sealed on the workers; undefined when it changed since the walk's lstat (it is then read the careful way). */
+  private async readSmallFile(path: string, statInfo: BigIntStats): Promise<{ result: ChunkRef[]; info: BigIntStats } | undefined> {
+    const outcome = await this.context.smallFiles.read(path, fingerprintOf(statInfo));
+    if (outcome.kind === 'changed') return undefined;
+    if (outcome.kind === 'failed') throw new SourceError(path, outcome.error);
+    const chunks: ChunkRef[] = [];
+    for (const sealed of outcome.chunks) chunks.push({ id: await this.context.repository.blocks.putSealed(sealed), length: sealed.ciphertext.length });
+    // Read while its metadata matched the walk's lstat, which therefore describes it.
+    return { result: chunks, info: statInfo };
   }
 
   private async storeChunks(path: string, handle: FileHandle, size: number): Promise<ChunkRef[]> {
@@ -255,9 +333,7 @@ export class TreeWalker {
     for (;;) {
       const next = await fromSource(path, () => source.next());
       if (next.done) return chunks;
-      const { id, storedBytes } = await this.context.repository.blocks.put(next.value);
-      this.addStored(storedBytes);
-      chunks.push({ id, length: next.value.length });
+      chunks.push({ id: await this.context.repository.blocks.put(next.value), length: next.value.length });
     }
   }
 }
