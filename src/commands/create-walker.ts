@@ -3,8 +3,7 @@
  * after its children, each file a chunk list — from the cache when the file is unchanged
  * and its blocks are on the backend, otherwise read, chunked and stored.
  */
-import type { BigIntStats } from 'node:fs';
-import { type FileHandle, lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { type FileHandle, lstat, readlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import {
@@ -18,8 +17,8 @@ import {
   encodeTree,
 } from '../archive/index.js';
 import { type ChunkListCache, type FileFingerprint, fingerprintOf } from '../cache/index.js';
-import { isErrnoException } from '../errors/index.js';
-import { SMALL_FILE_LIMIT, type SmallFileReader } from '../pipeline/small-files.js';
+import type { EntryStats } from '../pipeline/entry-stats.js';
+import { SMALL_FILE_LIMIT, type SourceReader } from '../pipeline/source-reader.js';
 import type { Repository } from '../repository/index.js';
 import { compileExcludes, type ExcludeTest } from '../selection/index.js';
 import type { ProgressListener } from './progress.js';
@@ -35,7 +34,7 @@ export interface WalkOptions {
 export interface WalkContext {
   readonly repository: Pick<Repository, 'blocks' | 'trees' | 'chunker'>;
   readonly cache: ChunkListCache;
-  readonly smallFiles: Pick<SmallFileReader, 'read'>;
+  readonly source: Pick<SourceReader, 'scan' | 'read'>;
   readonly reporter: ProblemReporter;
   /** dev:ino of folders never to back up (the cache's own folder). */
   readonly skippedFolders: ReadonlySet<string>;
@@ -55,8 +54,6 @@ export interface FileRead {
  */
 const PARALLEL_SMALL_FILES = 128;
 const PARALLEL_LARGE_FILES = 4;
-/** lstat calls at once. */
-const PARALLEL_STATS = 16;
 /** Subfolders scanned ahead of their turn, per folder being walked. */
 const SCAN_AHEAD = 4;
 /** A file modified this recently may still change within the same timestamp: not cached. */
@@ -72,7 +69,9 @@ interface Child {
 interface FolderScan {
   readonly children: readonly Child[];
   /** Per child: its metadata, or undefined when it could not be read or is never backed up. */
-  readonly infos: readonly (BigIntStats | undefined)[];
+  readonly infos: readonly (EntryStats | undefined)[];
+  /** Settles once findUnchanged() has noted the folder's unchanged files. */
+  readonly unchangedFound: Promise<void>;
 }
 
 type WalkTotals = { -readonly [K in Exclude<keyof ArchiveTotals, 'storedBytes'>]: ArchiveTotals[K] };
@@ -92,7 +91,6 @@ export class TreeWalker {
   private readonly isExcluded: ExcludeTest;
   private readonly smallFileSlots = pLimit(PARALLEL_SMALL_FILES);
   private readonly largeFileSlots = pLimit(PARALLEL_LARGE_FILES);
-  private readonly statSlots = pLimit(PARALLEL_STATS);
   private readonly startedNs = BigInt(Date.now()) * 1_000_000n;
 
   constructor(
@@ -104,7 +102,7 @@ export class TreeWalker {
     this.isExcluded = compileExcludes(options.excludes);
   }
 
-  private attributes(name: string, info: BigIntStats): EntryAttributes {
+  private attributes(name: string, info: EntryStats): EntryAttributes {
     const uid = Number(info.uid);
     const gid = Number(info.gid);
     this.uids.add(uid);
@@ -116,45 +114,55 @@ export class TreeWalker {
    * Stores a folder's tree; `ancestors` holds dev:ino of the folders above, to stop symlink
    * loops. `scanned` is the folder's scan when it was started ahead of time.
    */
-  async directory(path: string, relativePath: string, info: BigIntStats, ancestors: ReadonlySet<string>, scanned?: Promise<FolderScan>): Promise<DirectoryEntry> {
+  async directory(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>, scanned?: Promise<FolderScan>): Promise<DirectoryEntry> {
     this.totals.directories++;
-    const { children, infos } = await (scanned ?? this.scan(path, relativePath, info));
+    const { children, infos, unchangedFound } = await (scanned ?? this.scan(path, relativePath, info));
     const inside = new Set(ancestors).add(identity(info));
     const entries: (Entry | undefined)[] = [];
     const isFolder = (i: number) => infos[i]?.isDirectory() === true;
     const indices = [...children.keys()].filter((i) => infos[i] !== undefined);
     // Files queue for the walk-wide slots and are stored while the walk goes on into the
-    // subfolders, one at a time; the folder's tree waits for both.
+    // subfolders, one at a time; the folder's tree waits for both. Files wait for the
+    // cache's answer about them; the subfolders do not.
     const files = indices
       .filter((i) => !isFolder(i))
-      .map((i) => this.slotsFor(infos[i] as BigIntStats)(() => this.nonFolder(children[i] as Child, infos[i] as BigIntStats)).then((entry) => (entries[i] = entry)));
+      .map((i) =>
+        this.slotsFor(infos[i] as EntryStats)(async () => {
+          await unchangedFound;
+          return this.nonFolder(children[i] as Child, infos[i] as EntryStats);
+        }).then((entry) => (entries[i] = entry)),
+      );
     const folders = indices.filter(isFolder);
     const walkFolders = async () => {
-      const subfolders = await this.subfolders(folders.map((i) => ({ child: children[i] as Child, info: infos[i] as BigIntStats })), inside);
+      const subfolders = await this.subfolders(folders.map((i) => ({ child: children[i] as Child, info: infos[i] as EntryStats })), inside);
       folders.forEach((i, k) => (entries[i] = subfolders[k]));
     };
     // One Promise.all over both, so that a failure on either side never leaves the other's
     // rejection unhandled (which would end the process with a stack trace).
-    await Promise.all([walkFolders(), ...files]);
+    await Promise.all([walkFolders(), unchangedFound, ...files]);
     const id = await this.context.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
     return { ...this.attributes(relativePath.slice(relativePath.lastIndexOf('/') + 1), info), type: 'directory', tree: id };
   }
 
   /**
    * A folder's children, not excluded, with their metadata (undefined for one that could
-   * not be read or is never backed up), and its unchanged files noted (findUnchanged).
+   * not be read or is never backed up), and its unchanged files being looked for (findUnchanged).
    */
-  private async scan(path: string, relativePath: string, info: BigIntStats): Promise<FolderScan> {
+  private async scan(path: string, relativePath: string, info: EntryStats): Promise<FolderScan> {
     const crossesDevice = this.options.oneFileSystem && info.dev !== this.root.device;
-    const names = crossesDevice ? [] : await fromSource(path, () => readdir(path));
-    const children = names
-      .sort(compareNames)
-      .map((name) => ({ name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}` }))
-      .filter((child) => !this.isExcluded(child.relativePath));
-    const infos = await Promise.all(children.map((child) => this.statSlots(() => this.skippingUnreadable(() => this.statEntry(child.path)))));
-    const kept = infos.map((child) => (child && !this.context.skippedFolders.has(identity(child)) ? child : undefined));
-    await this.findUnchanged(children.flatMap((child, i) => (kept[i]?.isFile() ? [{ path: child.path, info: kept[i] }] : [])));
-    return { children, infos: kept };
+    const listing = crossesDevice ? { names: [], stats: [] } : await fromSource(path, () => this.context.source.scan(path, this.options.dereference));
+    const children = listing.names
+      .map((name, i) => ({ name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}`, stats: listing.stats[i] }))
+      .filter((child) => !this.isExcluded(child.relativePath))
+      .sort((a, b) => compareNames(a.name, b.name));
+    const infos = children.map(({ path: childPath, stats }) => {
+      if (stats instanceof Error) return this.reportUnreadable(new SourceError(childPath, stats));
+      return stats && !this.context.skippedFolders.has(identity(stats)) ? stats : undefined;
+    });
+    const unchangedFound = this.findUnchanged(children.flatMap((child, i) => (infos[i]?.isFile() ? [{ path: child.path, info: infos[i] }] : [])));
+    // Awaited by directory(); until then a failure must not count as unhandled.
+    unchangedFound.catch(() => undefined);
+    return { children, infos, unchangedFound };
   }
 
   /**
@@ -162,7 +170,7 @@ export class TreeWalker {
    * folders before its turn, so that their readdir, lstat and cache round trips overlap
    * with the work on the folders before them.
    */
-  private async subfolders(folders: readonly { readonly child: Child; readonly info: BigIntStats }[], inside: ReadonlySet<string>): Promise<(Entry | undefined)[]> {
+  private async subfolders(folders: readonly { readonly child: Child; readonly info: EntryStats }[], inside: ReadonlySet<string>): Promise<(Entry | undefined)[]> {
     const scans: Promise<FolderScan>[] = [];
     const scanEarly = (k: number) => {
       const folder = folders[k];
@@ -185,7 +193,7 @@ export class TreeWalker {
    * every block on the backend (blocks may have been deleted, or this may be a copy of
    * half a backend): one cache read and one existence check for the whole folder.
    */
-  private async findUnchanged(files: readonly { readonly path: string; readonly info: BigIntStats }[]): Promise<void> {
+  private async findUnchanged(files: readonly { readonly path: string; readonly info: EntryStats }[]): Promise<void> {
     const lists = await this.context.cache.lookup(files.map(({ path, info }) => ({ path, fingerprint: fingerprintOf(info) })));
     const present = await this.context.repository.blocks.hasMany(lists.flatMap((chunks) => chunks?.map((chunk) => chunk.id) ?? []));
     let next = 0;
@@ -197,11 +205,11 @@ export class TreeWalker {
     });
   }
 
-  private slotsFor(info: BigIntStats): LimitFunction {
+  private slotsFor(info: EntryStats): LimitFunction {
     return info.size <= SMALL_FILE_LIMIT ? this.smallFileSlots : this.largeFileSlots;
   }
 
-  private subfolder(child: Child, info: BigIntStats, ancestors: ReadonlySet<string>, scanned: Promise<FolderScan> | undefined): Promise<Entry | undefined> {
+  private subfolder(child: Child, info: EntryStats, ancestors: ReadonlySet<string>, scanned: Promise<FolderScan> | undefined): Promise<Entry | undefined> {
     if (ancestors.has(identity(info))) {
       this.context.reporter.warning(`${child.path}: skipped, it is a symlink loop back to a folder above it`);
       return Promise.resolve(undefined);
@@ -209,7 +217,7 @@ export class TreeWalker {
     return this.skippingUnreadable(() => this.directory(child.path, child.relativePath, info, ancestors, scanned));
   }
 
-  private nonFolder(child: Child, info: BigIntStats): Promise<Entry | undefined> {
+  private nonFolder(child: Child, info: EntryStats): Promise<Entry | undefined> {
     return this.skippingUnreadable(async () => {
       if (info.isFile()) return this.file(child.path, child.name, info);
       if (info.isSymbolicLink()) {
@@ -246,26 +254,17 @@ export class TreeWalker {
       return await work();
     } catch (error) {
       if (!(error instanceof SourceError)) throw error;
-      this.totals.skipped++;
-      this.context.reporter.problem(error.path, error.cause);
-      return undefined;
+      return this.reportUnreadable(error);
     }
   }
 
-  /** lstat, or with --dereference stat; a dangling link is then kept as a link. */
-  private async statEntry(path: string): Promise<BigIntStats> {
-    if (this.options.dereference) {
-      try {
-        return await stat(path, { bigint: true });
-      } catch (error) {
-        // A dangling link is kept as a link; nonFolder() says so, with the link's text.
-        if (!(isErrnoException(error) && (error.code === 'ENOENT' || error.code === 'ELOOP'))) throw new SourceError(path, error);
-      }
-    }
-    return fromSource(path, () => lstat(path, { bigint: true }));
+  private reportUnreadable(error: SourceError): undefined {
+    this.totals.skipped++;
+    this.context.reporter.problem(error.path, error.cause);
+    return undefined;
   }
 
-  private async file(path: string, name: string, info: BigIntStats): Promise<FileEntry> {
+  private async file(path: string, name: string, info: EntryStats): Promise<FileEntry> {
     if (info.nlink === 1n) return this.fileWithContent(path, name, info, 0);
     // The first link seen stores the content; the others wait for it and share it.
     const key = identity(info);
@@ -286,7 +285,7 @@ export class TreeWalker {
     return stored;
   }
 
-  private async fileWithContent(path: string, name: string, statInfo: BigIntStats, linkGroup: number): Promise<FileEntry> {
+  private async fileWithContent(path: string, name: string, statInfo: EntryStats, linkGroup: number): Promise<FileEntry> {
     const { chunks, info } = await this.content(path, statInfo);
     const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
     this.totals.files++;
@@ -299,7 +298,7 @@ export class TreeWalker {
    * The chunk list from the cache when findUnchanged() found the file unchanged; otherwise
    * read and stored. The metadata returned is the one matching the content.
    */
-  private async content(path: string, statInfo: BigIntStats): Promise<{ chunks: readonly ChunkRef[]; info: BigIntStats }> {
+  private async content(path: string, statInfo: EntryStats): Promise<{ chunks: readonly ChunkRef[]; info: EntryStats }> {
     const cached = this.unchanged.get(path);
     if (cached) {
       this.unchanged.delete(path);
@@ -317,8 +316,8 @@ export class TreeWalker {
   }
 
   /** A small file read and sealed on the workers; undefined when it changed since the walk's lstat (it is then read the careful way). */
-  private async readSmallFile(path: string, statInfo: BigIntStats): Promise<{ result: ChunkRef[]; info: BigIntStats } | undefined> {
-    const outcome = await this.context.smallFiles.read(path, fingerprintOf(statInfo));
+  private async readSmallFile(path: string, statInfo: EntryStats): Promise<{ result: ChunkRef[]; info: EntryStats } | undefined> {
+    const outcome = await this.context.source.read(path, fingerprintOf(statInfo));
     if (outcome.kind === 'changed') return undefined;
     if (outcome.kind === 'failed') throw new SourceError(path, outcome.error);
     const chunks: ChunkRef[] = [];
@@ -339,11 +338,11 @@ export class TreeWalker {
 }
 
 /** dev:ino, which names a file or folder uniquely while it exists. */
-export function identity(info: BigIntStats): string {
+export function identity(info: EntryStats): string {
   return `${info.dev}:${info.ino}`;
 }
 
-function fileTypeName(info: BigIntStats): string {
+function fileTypeName(info: EntryStats): string {
   if (info.isSocket()) return 'sockets';
   if (info.isFIFO()) return 'named pipes';
   if (info.isBlockDevice()) return 'block devices';

@@ -14,7 +14,7 @@ import { type ArchiveMetadata, unsafeNameReason } from '../archive/index.js';
 import { type ChunkListCache, MemoryFileCache, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { UsageError, describeError } from '../errors/index.js';
 import { namesFor, readSystemAccounts } from '../owners/index.js';
-import type { SmallFileReader } from '../pipeline/small-files.js';
+import type { SourceReader } from '../pipeline/source-reader.js';
 import { type BackendLock, type Repository, withLock } from '../repository/index.js';
 import type { ArchiveId } from '../store/ids.js';
 import { type FileRead, TreeWalker, type WalkContext, type WalkOptions, identity } from './create-walker.js';
@@ -47,7 +47,7 @@ const MAX_REWALKS = 2;
 
 /** Stores the archive under a shared lock on the backend, so that no gc runs meanwhile (src/repository/lock.ts). */
 export async function createArchive(
-  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'backend' | 'flush' | 'storedBytes' | 'openSmallFileReader'>,
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'backend' | 'flush' | 'storedBytes' | 'openSourceReader'>,
   options: CreateOptions,
   reporter: ProblemReporter,
 ): Promise<CreateResult> {
@@ -64,16 +64,16 @@ export async function createArchive(
 }
 
 async function storeArchive(
-  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'flush' | 'storedBytes' | 'openSmallFileReader'>,
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'flush' | 'storedBytes' | 'openSourceReader'>,
   options: CreateOptions,
   reporter: ProblemReporter,
   lock: BackendLock,
 ): Promise<CreateResult> {
-  const smallFiles = repository.openSmallFileReader();
+  const source = repository.openSourceReader();
   try {
-    return await walkAndCommit(repository, options, reporter, lock, smallFiles);
+    return await walkAndCommit(repository, options, reporter, lock, source);
   } finally {
-    await smallFiles.close();
+    await source.close();
   }
 }
 
@@ -82,7 +82,7 @@ async function walkAndCommit(
   options: CreateOptions,
   reporter: ProblemReporter,
   lock: BackendLock,
-  smallFiles: SmallFileReader,
+  source: SourceReader,
 ): Promise<CreateResult> {
   const sourcePath = resolve(options.sourcePath);
   const rootInfo = await statSourceRoot(sourcePath);
@@ -90,7 +90,7 @@ async function walkAndCommit(
     repository,
     reporter,
     cache: options.cache ?? new MemoryFileCache(),
-    smallFiles,
+    source,
     skippedFolders: new Set(await folderIdentities(options.skippedFolders ?? [])),
     progress: options.progress ?? noProgress,
   };

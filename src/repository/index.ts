@@ -8,7 +8,7 @@ import { type Backend, openBackends } from '../backend/index.js';
 import { type Chunker, ContentDefinedChunker, GearBoundaries, gearTable } from '../chunker/index.js';
 import { CryptoPool, type Keys, computeSiv, deriveKeys, inlineSealer, wipe } from '../crypto/index.js';
 import { loadKeyfile } from '../keyfile/index.js';
-import { SmallFileReader, type SmallFileSetup } from '../pipeline/small-files.js';
+import { SourceReader, type SourceSetup } from '../pipeline/source-reader.js';
 import { ContentStore } from '../store/content-store.js';
 import { type BlockId, type TreeId, idToHex } from '../store/ids.js';
 
@@ -24,7 +24,7 @@ export class Repository implements TreeSource, BlockSource {
    * or another key, gets a cache of its own.
    */
   readonly identity: string;
-  private readonly smallFileSetup: SmallFileSetup;
+  private readonly sourceSetup: SourceSetup;
 
   constructor(
     readonly backend: Backend,
@@ -42,13 +42,13 @@ export class Repository implements TreeSource, BlockSource {
     const gear = gearTable(keys.chunker.sivKey);
     const boundaries = new GearBoundaries(gear);
     this.chunker = new ContentDefinedChunker(boundaries);
-    this.smallFileSetup = { blockKeys: keys.block, gear, sizes: boundaries.sizes };
+    this.sourceSetup = { blockKeys: keys.block, gear, sizes: boundaries.sizes };
     this.identity = computeSiv(keys.archiveName, Buffer.from('cache identity'), Buffer.from(backend.location)).toString('hex').slice(0, 32);
   }
 
-  /** Reads, chunks and seals small files on worker threads, for the blocks store; the caller closes it. */
-  openSmallFileReader(): SmallFileReader {
-    return new SmallFileReader(this.smallFileSetup);
+  /** Lists folders, and reads, chunks and seals small files for the blocks store, on worker threads; the caller closes it. */
+  openSourceReader(): SourceReader {
+    return new SourceReader(this.sourceSetup);
   }
 
   /** Returns once every block and tree put so far is on the backend: call it before writing an archive that refers to them. */

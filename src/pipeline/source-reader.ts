@@ -1,17 +1,19 @@
 /**
- * Small files of a backup, read, chunked and sealed on worker threads (one per core), in
- * batches. A small file's content costs about as much as the calls that read it, so on
- * the main thread it cost four thread-pool round trips for little work; here a batch of
- * files costs one message each way, and the cryptography of small files leaves the main
- * thread to the walk, the cache and the writes.
+ * Reading the folder being backed up on worker threads (piscina, one per core), with
+ * synchronous calls: a folder's listing and lstats in one task, and small files read,
+ * chunked and sealed in batches. On the main thread each lstat, and each small file's open,
+ * read, fstat and close, was a thread-pool round trip costing more than the work itself;
+ * here a folder or a batch of files costs one message each way, and the cryptography of
+ * small files leaves the main thread to the walk, the cache and the writes.
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { FileFingerprint } from '../cache/fingerprint.js';
 import { SIV_LENGTH, type Sealed } from '../crypto/siv.js';
-import type { FileOutcome, SmallFileBatch, SmallFileRequest, SmallFileSetup } from './small-file-protocol.js';
+import { type EntryStats, ScannedStats } from './entry-stats.js';
+import type { FailureValue, FileOutcome, FolderListing, SmallFileBatch, SmallFileRequest, SourceSetup } from './source-protocol.js';
 
-export type { SmallFileSetup } from './small-file-protocol.js';
+export type { SourceSetup } from './source-protocol.js';
 
 /** Files up to this size go to the workers; larger ones are streamed by the main thread. */
 export const SMALL_FILE_LIMIT = 1024 * 1024;
@@ -26,20 +28,34 @@ export type SmallFileOutcome =
   | { readonly kind: 'changed' }
   | { readonly kind: 'failed'; readonly error: NodeJS.ErrnoException };
 
+/** A folder's children in readdir's order, each with its stats or the error that kept them from being read. */
+export interface Listing {
+  readonly names: readonly string[];
+  readonly stats: readonly (EntryStats | NodeJS.ErrnoException)[];
+}
+
 interface Waiting {
   readonly request: SmallFileRequest;
   readonly resolve: (outcome: SmallFileOutcome) => void;
   readonly reject: (error: unknown) => void;
 }
 
-export class SmallFileReader {
-  private pool: Piscina<{ files: SmallFileRequest[] }, SmallFileBatch> | undefined;
+export class SourceReader {
+  private pool: Piscina | undefined;
   private waiting: Waiting[] = [];
   private waitingBytes = 0;
   private sendScheduled = false;
 
-  constructor(private readonly setup: SmallFileSetup) {}
+  constructor(private readonly setup: SourceSetup) {}
 
+  /** Lists a folder and stats its children (stat with `dereference`); throws the error when the folder cannot be listed. */
+  async scan(path: string, dereference: boolean): Promise<Listing> {
+    const listing: FolderListing = await this.workers().run({ path, dereference }, { name: 'scanFolder' });
+    if ('failure' in listing) throw errnoError(listing.failure);
+    return { names: listing.names, stats: listing.stats.map((raw) => ('failure' in raw ? errnoError(raw.failure) : new ScannedStats(raw))) };
+  }
+
+  /** Reads, chunks and seals a small file, batched with others asked for in the same turn. */
   read(path: string, fingerprint: FileFingerprint): Promise<SmallFileOutcome> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ request: { path, fingerprint }, resolve, reject });
@@ -60,23 +76,33 @@ export class SmallFileReader {
     if (batch.length === 0) return;
     this.waiting = [];
     this.waitingBytes = 0;
+    this.workers()
+      .run({ files: batch.map((w) => w.request) })
+      .then(
+        (result: SmallFileBatch) => distribute(batch, result),
+        (error: unknown) => batch.forEach((w) => w.reject(error)),
+      );
+  }
+
+  private workers(): Piscina {
     this.pool ??= new Piscina({
-      filename: new URL('./small-file-worker.js', import.meta.url).href,
+      filename: new URL('./source-worker.js', import.meta.url).href,
       workerData: this.setup,
       minThreads: 0,
       maxThreads: availableParallelism(),
       idleTimeout: IDLE_MS,
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
-    this.pool.run({ files: batch.map((w) => w.request) }).then(
-      (result) => distribute(batch, result),
-      (error: unknown) => batch.forEach((w) => w.reject(error)),
-    );
+    return this.pool;
   }
 
   close(): Promise<void> {
     return this.pool?.destroy() ?? Promise.resolve();
   }
+}
+
+function errnoError(failure: FailureValue): NodeJS.ErrnoException {
+  return Object.assign(new Error(failure.message), failure.code === undefined ? {} : { code: failure.code });
 }
 
 /** Hands each waiting caller its outcome, with its chunks cut out of the batch's buffer. */
@@ -86,7 +112,7 @@ function distribute(batch: readonly Waiting[], result: SmallFileBatch): void {
   batch.forEach((waiting, index) => {
     const outcome = result.outcomes[index] as FileOutcome;
     if ('changed' in outcome) return waiting.resolve({ kind: 'changed' });
-    if ('failure' in outcome) return waiting.resolve({ kind: 'failed', error: Object.assign(new Error(outcome.failure.message), { code: outcome.failure.code }) });
+    if ('failure' in outcome) return waiting.resolve({ kind: 'failed', error: errnoError(outcome.failure) });
     const chunks = outcome.chunkLengths.map((length) => {
       // A copy: the id lives on in the folder's tree and the cache, and a view would keep
       // the whole batch's ciphertexts in memory with it.
