@@ -14,6 +14,7 @@ import { type ArchiveMetadata, unsafeNameReason } from '../archive/index.js';
 import { type ChunkListCache, MemoryFileCache, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { UsageError, describeError } from '../errors/index.js';
 import { namesFor, readSystemAccounts } from '../owners/index.js';
+import type { SourceReader } from '../pipeline/source-reader.js';
 import { type BackendLock, type Repository, withLock } from '../repository/index.js';
 import type { ArchiveId } from '../store/ids.js';
 import { type FileRead, TreeWalker, type WalkContext, type WalkOptions, identity } from './create-walker.js';
@@ -46,7 +47,7 @@ const MAX_REWALKS = 2;
 
 /** Stores the archive under a shared lock on the backend, so that no gc runs meanwhile (src/repository/lock.ts). */
 export async function createArchive(
-  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'backend'>,
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'backend' | 'flush' | 'storedBytes' | 'openSourceReader'>,
   options: CreateOptions,
   reporter: ProblemReporter,
 ): Promise<CreateResult> {
@@ -63,10 +64,25 @@ export async function createArchive(
 }
 
 async function storeArchive(
-  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker'>,
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'flush' | 'storedBytes' | 'openSourceReader'>,
   options: CreateOptions,
   reporter: ProblemReporter,
   lock: BackendLock,
+): Promise<CreateResult> {
+  const source = repository.openSourceReader();
+  try {
+    return await walkAndCommit(repository, options, reporter, lock, source);
+  } finally {
+    await source.close();
+  }
+}
+
+async function walkAndCommit(
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'flush' | 'storedBytes'>,
+  options: CreateOptions,
+  reporter: ProblemReporter,
+  lock: BackendLock,
+  source: SourceReader,
 ): Promise<CreateResult> {
   const sourcePath = resolve(options.sourcePath);
   const rootInfo = await statSourceRoot(sourcePath);
@@ -74,8 +90,8 @@ async function storeArchive(
     repository,
     reporter,
     cache: options.cache ?? new MemoryFileCache(),
+    source,
     skippedFolders: new Set(await folderIdentities(options.skippedFolders ?? [])),
-    stored: { bytes: 0 },
     progress: options.progress ?? noProgress,
   };
   let walk = await walkOnce(context, options, sourcePath, rootInfo);
@@ -88,6 +104,8 @@ async function storeArchive(
     walk = await walkOnce(context, options, sourcePath, rootInfo);
   }
   const { walker, root } = walk;
+  // Blocks and trees are written behind the walk; the archive may refer only to stored ones.
+  await repository.flush();
   const accounts = await readSystemAccounts();
   const metadata: ArchiveMetadata = {
     name: options.name,
@@ -95,7 +113,7 @@ async function storeArchive(
     hostname: hostname(),
     createdAtNs: BigInt(Date.now()) * 1_000_000n,
     root: { ...root, name: '' },
-    totals: { ...walker.totals, storedBytes: context.stored.bytes },
+    totals: { ...walker.totals, storedBytes: repository.storedBytes },
     userNames: namesFor(walker.uids, accounts.users),
     groupNames: namesFor(walker.gids, accounts.groups),
     linkGroupSizes: walker.linkGroupSizes,

@@ -38,11 +38,11 @@ export function applyCipher(keys: KeySet, siv: Uint8Array, data: Uint8Array): Bu
   const iv = Buffer.alloc(16);
   h.copy(iv, 8, 32, 40);
   const cipher = createCipheriv('chacha20', h.subarray(0, 32), iv);
+  // A stream cipher: final() returns nothing, so update's output is the whole result (no copy).
   const out = cipher.update(data);
-  // A stream cipher: final() adds nothing, so the output is returned without a second copy.
-  const rest = cipher.final();
+  cipher.final();
   wipe(h);
-  return rest.length === 0 ? out : Buffer.concat([out, rest]);
+  return out;
 }
 
 export interface Sealed {
