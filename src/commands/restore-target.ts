@@ -1,11 +1,11 @@
 /**
  * The restore target's side of a restore: creating files, links and folders and setting
- * their attributes. These calls are synchronous on purpose. Each is a short metadata or
- * page-cache update on the target file system; sent through libuv's thread pool, the
- * round trip (a thread woken, a completion posted back, a promise settled) cost more CPU
- * than the call itself, and a restore of tens of thousands of small files made hundreds
- * of thousands of them. Reading the backend, which waits on disks or networks, stays
- * asynchronous.
+ * their attributes. All but the creation of files are synchronous on purpose. Each is a
+ * short metadata or page-cache update on the target file system; sent through libuv's
+ * thread pool, the round trip (a thread woken, a completion posted back, a promise
+ * settled) cost more CPU than the call itself, and a restore of tens of thousands of
+ * small files made hundreds of thousands of them. Reading the backend, which waits on
+ * disks or networks, stays asynchronous.
  */
 import {
   closeSync,
