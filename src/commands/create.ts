@@ -5,11 +5,10 @@
  * that changed. The archive object is written last and is the commit point.
  */
 import type { BigIntStats } from 'node:fs';
-import { lstat, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pLimit from 'p-limit';
 import { type ArchiveMetadata, unsafeNameReason } from '../archive/index.js';
 import { type ChunkListCache, MemoryFileCache, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { UsageError, describeError } from '../errors/index.js';
@@ -97,8 +96,9 @@ async function walkAndCommit(
   let walk = await walkOnce(context, options, sourcePath, rootInfo);
   for (let rewalk = 1; rewalk <= MAX_REWALKS && walk.walker.filesRead.length > 0; rewalk++) {
     reporter.info(`pausing ${options.rescanDelayMs} ms, then checking the ${walk.walker.filesRead.length} files read for changes`);
-    await sleep(options.rescanDelayMs);
-    const changed = await changedSinceRead(walk.walker.filesRead);
+    // The blocks still queued are written meanwhile.
+    await Promise.all([sleep(options.rescanDelayMs), repository.flush()]);
+    const changed = await changedSinceRead(source, walk.walker.filesRead);
     if (changed.length === 0) break;
     reporter.warning(`${changed.length} ${changed.length === 1 ? 'file' : 'files'} changed during the backup (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}); reading again`);
     walk = await walkOnce(context, options, sourcePath, rootInfo);
@@ -141,18 +141,14 @@ function unreadableSourceFolder(sourcePath: string, cause: unknown): UsageError 
 }
 
 /** Paths of the files whose metadata is no longer what it was when they were read. */
-async function changedSinceRead(files: readonly FileRead[]): Promise<string[]> {
-  const slots = pLimit(16);
-  const changed = await Promise.all(
-    files.map(({ path, fingerprint }) =>
-      slots(async () => {
-        // A file that vanished or became unreadable is the next walk's to report.
-        const now = await lstat(path, { bigint: true }).catch(() => undefined);
-        return !now || !sameFingerprint(fingerprintOf(now), fingerprint) ? [path] : [];
-      }),
-    ),
-  );
-  return changed.flat().sort();
+async function changedSinceRead(source: Pick<SourceReader, 'lstatMany'>, files: readonly FileRead[]): Promise<string[]> {
+  const now = await source.lstatMany(files.map((file) => file.path));
+  // A file that vanished or became unreadable is the next walk's to report.
+  const changed = files.filter(({ fingerprint }, i) => {
+    const info = now[i];
+    return !info || !sameFingerprint(fingerprintOf(info), fingerprint);
+  });
+  return changed.map((file) => file.path).sort();
 }
 
 async function folderIdentities(paths: readonly string[]): Promise<string[]> {

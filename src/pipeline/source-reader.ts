@@ -11,7 +11,7 @@ import { Piscina } from 'piscina';
 import type { FileFingerprint } from '../cache/fingerprint.js';
 import { SIV_LENGTH, type Sealed } from '../crypto/siv.js';
 import { type EntryStats, ScannedStats } from './entry-stats.js';
-import type { FailureValue, FileOutcome, FolderListing, SmallFileBatch, SmallFileRequest, SourceSetup } from './source-protocol.js';
+import type { FailureValue, FileOutcome, FolderListing, RawStats, SmallFileBatch, SmallFileRequest, SourceSetup } from './source-protocol.js';
 
 export type { SourceSetup } from './source-protocol.js';
 
@@ -21,6 +21,8 @@ export const SMALL_FILE_LIMIT = 1024 * 1024;
 const BATCH_FILES = 64;
 const BATCH_BYTES = 4 * 1024 * 1024;
 const IDLE_MS = 5_000;
+/** Paths per lstatMany task. */
+const LSTAT_BATCH = 4096;
 
 export type SmallFileOutcome =
   | { readonly kind: 'sealed'; readonly chunks: readonly Sealed[] }
@@ -53,6 +55,15 @@ export class SourceReader {
     const listing: FolderListing = await this.workers().run({ path, dereference }, { name: 'scanFolder' });
     if ('failure' in listing) throw errnoError(listing.failure);
     return { names: listing.names, stats: listing.stats.map((raw) => ('failure' in raw ? errnoError(raw.failure) : new ScannedStats(raw))) };
+  }
+
+  /** lstat of many files, in order; undefined for one that is gone or cannot be read. */
+  async lstatMany(paths: readonly string[]): Promise<(EntryStats | undefined)[]> {
+    const tasks = [];
+    for (let start = 0; start < paths.length; start += LSTAT_BATCH) {
+      tasks.push(this.workers().run({ paths: paths.slice(start, start + LSTAT_BATCH) }, { name: 'lstatFiles' }) as Promise<(RawStats | null)[]>);
+    }
+    return (await Promise.all(tasks)).flat().map((raw) => (raw ? new ScannedStats(raw) : undefined));
   }
 
   /** Reads, chunks and seals a small file, batched with others asked for in the same turn. */

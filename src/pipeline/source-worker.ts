@@ -30,11 +30,22 @@ export function scanFolder({ path, dereference }: ScanTask): FolderListing {
 
 function statChild(path: string, dereference: boolean): RawStats | { failure: FailureValue } {
   try {
-    const info = dereference ? statOrLink(path) : lstatSync(path, { bigint: true });
-    return [info.dev, info.ino, info.mode, info.nlink, info.uid, info.gid, info.size, info.mtimeNs, info.ctimeNs];
+    return rawStats(dereference ? statOrLink(path) : lstatSync(path, { bigint: true }));
   } catch (error) {
     return { failure: failureValue(error) };
   }
+}
+
+/** lstat of each path, in order; null for one that cannot be (any more). */
+export function lstatFiles({ paths }: { readonly paths: readonly string[] }): (RawStats | null)[] {
+  return paths.map((path) => {
+    const info = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    return info ? rawStats(info) : null;
+  });
+}
+
+function rawStats(info: BigIntStats): RawStats {
+  return [info.dev, info.ino, info.mode, info.nlink, info.uid, info.gid, info.size, info.mtimeNs, info.ctimeNs];
 }
 
 /** What a link points to; the link itself when it dangles or loops (create keeps it as a link). */
