@@ -28,7 +28,7 @@ async function buildArchive(): Promise<void> {
   await mkdir(mountpoint, { recursive: true });
   await generateKeyfile(keyfile);
   const repository = await openRepository({ keyfile, backends: [backend], createIfMissing: true, onWarning: () => undefined });
-  const { id: block } = await repository.blocks.put(Buffer.from('the same small content in every file\n'));
+  const block = await repository.blocks.put(Buffer.from('the same small content in every file\n'));
   const files: Entry[] = Array.from({ length: FILES }, (_, i) => ({
     type: 'file', name: `file-${String(i).padStart(4, '0')}.txt`, mode: 0o644, uid: 0, gid: 0, mtimeNs, size: 37, linkGroup: 0, chunks: [{ id: block, length: 37 }],
   }));
@@ -36,10 +36,11 @@ async function buildArchive(): Promise<void> {
   for (let f = 0; f < FOLDERS; f++) {
     // The first name differs per folder (and sorts first), so every folder is a tree of its own.
     const entries = [{ ...files[0], name: `a-note-in-folder-${f}.txt` } as Entry, ...files.slice(1)];
-    const { id } = await repository.trees.put(encodeTree(entries));
+    const id = await repository.trees.put(encodeTree(entries));
     folders.push({ type: 'directory', name: `d${String(f).padStart(4, '0')}`, mode: 0o755, uid: 0, gid: 0, mtimeNs, tree: id });
   }
-  const { id: root } = await repository.trees.put(encodeTree(folders));
+  const root = await repository.trees.put(encodeTree(folders));
+  await repository.flush();
   await repository.catalog.write({
     name: 'million', sourcePath: '/generated', hostname: 'bench', createdAtNs: mtimeNs,
     root: { type: 'directory', name: '', mode: 0o755, uid: 0, gid: 0, mtimeNs, tree: root },

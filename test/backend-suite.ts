@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Backend, ObjectInfo } from '../src/backend/index.js';
+import { type Backend, type ObjectInfo, putObjects } from '../src/backend/index.js';
 import { ObjectNotFoundError } from '../src/errors/index.js';
 import { seededBytes } from './support.js';
 
@@ -89,6 +89,21 @@ export function runBackendSuite(name: string, make: BackendFactory): void {
       assert.ok((await backend.get('blocks/ee/ff/same')).equals(data));
     }));
 
+  test(`${name}: putObjects stores a batch, says which objects it created, and keeps existing ones`, () =>
+    withBackend(make, async (backend) => {
+      await backend.put('blocks/12/34/old', Buffer.from('kept'));
+      const objects = [
+        { key: 'blocks/12/34/old', data: Buffer.from('replacement') },
+        { key: 'blocks/56/78/new', data: seededBytes(4, 300_000) },
+        { key: 'trees/9a/bc/empty', data: Buffer.alloc(0) },
+      ];
+      assert.equal(await putObjects(backend, objects), [false, true, true]);
+      assert.is((await backend.get('blocks/12/34/old')).toString(), 'kept');
+      for (const { key, data } of objects.slice(1)) assert.ok((await backend.get(key)).equals(data), key);
+      assert.equal(await putObjects(backend, objects.slice(1)), [false, false]);
+      assert.equal(await collect(backend.list('blocks/')), ['blocks/12/34/old', 'blocks/56/78/new']);
+    }));
+
   test(`${name}: keys that could escape the backend are refused`, () =>
     withBackend(make, async (backend) => {
       for (const key of ['../escape', 'blocks/../../x', '/abs', 'a//b']) {
@@ -99,6 +114,10 @@ export function runBackendSuite(name: string, make: BackendFactory): void {
           threw = true;
         }
         assert.ok(threw, `put ${key} should throw`);
+        await putObjects(backend, [{ key, data: Buffer.from('x') }]).then(
+          () => assert.unreachable(`putObjects ${key} should throw`),
+          (error: unknown) => assert.match(String(error), 'invalid backend key'),
+        );
       }
     }));
 }

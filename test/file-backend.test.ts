@@ -11,7 +11,8 @@ import { makeTempDir } from './support.js';
 
 runBackendSuite('file backend', async () => {
   const dir = await makeTempDir('backend');
-  return { backend: new FileBackend(dir.path), dispose: dir.remove };
+  const backend = new FileBackend(dir.path);
+  return { backend, dispose: async () => (await backend.close(), await dir.remove()) };
 });
 
 test('file backend: objects sit at their key path and tmp/ is left empty', async () => {
@@ -41,6 +42,27 @@ test('file backend: two processes writing the same objects at once both succeed'
     assert.is(Number(a.stdout) + Number(b.stdout), 300);
     const backend = new FileBackend(dir.path);
     for (let i = 0; i < 300; i++) assert.ok((await backend.get(`blocks/00/00/k${i}`)).equals(Buffer.alloc(4096, i)));
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('file backend: batches from two processes at once: each object created once, whole, tmp/ left empty', async () => {
+  const dir = await makeTempDir('backend-batch-race');
+  try {
+    const script = `
+      const { FileBackend } = await import(${JSON.stringify(new URL('../src/backend/index.js', import.meta.url).href)});
+      const b = new FileBackend(process.argv[1]);
+      const objects = Array.from({ length: 300 }, (_, i) => ({ key: 'blocks/00/' + String(i % 7).padStart(2, '0') + '/k' + i, data: Buffer.alloc(4096, i) }));
+      const created = (await b.putMany(objects)).filter(Boolean).length;
+      await b.close();
+      process.stdout.write(String(created));`;
+    const run = () => promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, dir.path]);
+    const [a, b] = await Promise.all([run(), run()]);
+    assert.is(Number(a.stdout) + Number(b.stdout), 300);
+    const backend = new FileBackend(dir.path);
+    for (let i = 0; i < 300; i++) assert.ok((await backend.get(`blocks/00/${String(i % 7).padStart(2, '0')}/k${i}`)).equals(Buffer.alloc(4096, i)));
+    assert.equal(await readdir(join(dir.path, 'tmp')), []);
   } finally {
     await dir.remove();
   }

@@ -26,13 +26,13 @@ class HostileWriter {
   constructor(private readonly repository: Repository) {}
 
   async file(name: string, content: string, extra: Partial<Entry> = {}): Promise<Entry> {
-    const { id } = await this.repository.blocks.put(Buffer.from(content));
+    const id = await this.repository.blocks.put(Buffer.from(content));
     return { ...ATTRIBUTES, name, type: 'file', size: content.length, linkGroup: 0, chunks: [{ id, length: content.length }], ...extra } as Entry;
   }
 
   /** A folder whose entries are encoded as given: unsorted, repeated or unsafe if so given. */
   async folder(name: string, entries: readonly Entry[]): Promise<Entry> {
-    const { id } = await this.repository.trees.put(encodeTree(entries));
+    const id = await this.repository.trees.put(encodeTree(entries));
     return { ...ATTRIBUTES, mode: 0o755, name, type: 'directory', tree: id };
   }
 
@@ -54,6 +54,7 @@ class HostileWriter {
       groupNames: new Map(),
       linkGroupSizes: new Map(),
     };
+    await this.repository.flush();
     await this.repository.catalog.write(metadata);
   }
 }

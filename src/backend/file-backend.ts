@@ -3,21 +3,32 @@
  * file under tmp/ inside the backend and are then hard-linked to their final name:
  * link() fails if the name exists, which makes creation atomic and exclusive even with
  * several processes writing at once, and a crash leaves at most a stray file in tmp/.
+ * Batches (putMany) are written on a worker thread and made durable together
+ * (file-batch-worker.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, link, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
 import { BackendWriteError, ObjectNotFoundError, isErrnoException } from '../errors/index.js';
-import type { Backend, ObjectInfo } from './backend.js';
+import type { Backend, NewObject, ObjectInfo } from './backend.js';
+import type { BatchResult } from './file-batch-worker.js';
 import { checkKey } from './keys.js';
 
 const TMP_FOLDER = 'tmp';
+/** Two: a batch mostly waits for its sync, and the next batch or a lookup need not wait behind it. */
+const BATCH_THREADS = 2;
+/** A writer left idle this long stops; the next batch starts it again. */
+const BATCH_IDLE_MS = 5_000;
 
 export class FileBackend implements Backend {
   readonly location: string;
   /** Folders known to exist, so each is made once per process rather than once per object. */
   private readonly madeFolders = new Set<string>();
+
+  /** Started with the first batch, so commands that write none never start a thread. */
+  private batchWorkers: Piscina | undefined;
 
   constructor(private readonly root: string) {
     this.location = pathToFileURL(root).href;
@@ -53,6 +64,7 @@ export class FileBackend implements Backend {
       await this.writeTemporary(tmpPath, data);
       await this.ensureFolder(dirname(finalPath));
       await link(tmpPath, finalPath);
+      await syncFolder(dirname(finalPath));
       return true;
     } catch (error) {
       if (isErrnoException(error) && error.code === 'EEXIST') return false;
@@ -75,6 +87,36 @@ export class FileBackend implements Backend {
     } finally {
       await handle.close();
     }
+  }
+
+  async hasMany(keys: readonly string[]): Promise<boolean[]> {
+    for (const key of keys) checkKey(key);
+    return this.workers().run({ root: this.root, keys }, { name: 'findObjects' });
+  }
+
+  async putMany(objects: readonly NewObject[]): Promise<boolean[]> {
+    for (const { key } of objects) checkKey(key);
+    // The buffers are copied to the writer: they may be views into memory the caller keeps.
+    const result: BatchResult = await this.workers().run({ root: this.root, tmpFolder: join(this.root, TMP_FOLDER), objects });
+    if ('created' in result) return result.created;
+    const { key, code, message } = result.failure;
+    throw new BackendWriteError(key, this.location, Object.assign(new Error(message), { code }));
+  }
+
+  private workers(): Piscina {
+    this.batchWorkers ??= new Piscina({
+      filename: new URL('./file-batch-worker.js', import.meta.url).href,
+      minThreads: 0,
+      maxThreads: BATCH_THREADS,
+      idleTimeout: BATCH_IDLE_MS,
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
+    return this.batchWorkers;
+  }
+
+  async close(): Promise<void> {
+    await this.batchWorkers?.destroy();
+    this.batchWorkers = undefined;
   }
 
   private async ensureFolder(path: string): Promise<void> {
@@ -121,5 +163,15 @@ export class FileBackend implements Backend {
     } catch (error) {
       if (!(isErrnoException(error) && error.code === 'ENOENT')) throw error;
     }
+  }
+}
+
+/** fsync of a folder, so that a name just linked into it survives a crash once put returns. */
+async function syncFolder(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

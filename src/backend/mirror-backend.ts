@@ -7,7 +7,7 @@
  * the run with a warning, unless failures are not tolerated (gc), when it ends the run.
  */
 import { AuthenticationError, FormatError, ObjectNotFoundError, describeError } from '../errors/index.js';
-import type { Backend, ObjectInfo, ObjectOpener } from './backend.js';
+import { type Backend, type NewObject, type ObjectInfo, type ObjectOpener, hasObjects, putObjects } from './backend.js';
 
 export interface MemberReport {
   readonly location: string;
@@ -92,6 +92,11 @@ export class MirrorBackend implements Backend {
     return (await this.onEach((backend) => backend.has(key))).every((has) => has !== false);
   }
 
+  async hasMany(keys: readonly string[]): Promise<boolean[]> {
+    const perMember = await this.onEach((backend) => hasObjects(backend, keys));
+    return keys.map((_, index) => perMember.every((has) => has?.[index] !== false));
+  }
+
   get(key: string): Promise<Buffer> {
     return this.read(key, (bytes) => bytes);
   }
@@ -123,15 +128,27 @@ export class MirrorBackend implements Backend {
 
   /** Writes to every live member; false when any member already had the object (names stay exclusive). */
   async put(key: string, data: Uint8Array): Promise<boolean> {
-    const created = await this.onEach(async (backend, member) => {
-      const made = await backend.put(key, data);
-      if (made) {
+    const [created] = await this.storeOnEach([{ key, data }], async (backend) => [await backend.put(key, data)]);
+    return created as boolean;
+  }
+
+  /** Each member stores the batch its own way (putObjects). */
+  putMany(objects: readonly NewObject[]): Promise<boolean[]> {
+    return this.storeOnEach(objects, (backend) => putObjects(backend, objects));
+  }
+
+  /** Counts what each member created; an object counts as created when every member created it. */
+  private async storeOnEach(objects: readonly NewObject[], store: (backend: Backend) => Promise<boolean[]>): Promise<boolean[]> {
+    const perMember = await this.onEach(async (backend, member) => {
+      const made = await store(backend);
+      made.forEach((created, index) => {
+        if (!created) return;
         member.objectsWritten++;
-        member.bytesWritten += data.length;
-      }
+        member.bytesWritten += (objects[index] as NewObject).data.length;
+      });
       return made;
     });
-    return created.every((made) => made !== false);
+    return objects.map((_, index) => perMember.every((made) => made?.[index] !== false));
   }
 
   /** The union of every live member's objects, each key once. */

@@ -18,13 +18,19 @@ export interface CachedFile {
   readonly chunks: readonly ChunkRef[];
 }
 
+/** A file as the walk found it, to look up in the cache. */
+export interface CacheQuery {
+  readonly path: string;
+  readonly fingerprint: FileFingerprint;
+}
+
 /** What create needs of a cache: the narrow interface both caches implement. */
 export interface ChunkListCache {
-  /** The chunk list of `path` if it is cached with exactly this fingerprint. */
-  lookup(path: string, fingerprint: FileFingerprint): Promise<readonly ChunkRef[] | undefined>;
-  /** Stores the entry, marking it seen by this run. */
-  remember(path: string, file: CachedFile): Promise<void>;
-  /** Deletes entries under `folder` (absolute) that this run did not remember. */
+  /** For each file, its chunk list if it is cached with exactly this fingerprint (one read for a whole folder). */
+  lookup(files: readonly CacheQuery[]): Promise<(readonly ChunkRef[] | undefined)[]>;
+  /** Stores the entry, marking it seen by this run. Written in batches; failures surface in forgetUnseen. */
+  remember(path: string, file: CachedFile): void;
+  /** Writes what is remembered, then deletes entries under `folder` (absolute) that this run did not remember. */
   forgetUnseen(folder: string): Promise<void>;
 }
 
@@ -58,7 +64,16 @@ function decodeEntryStrictly(bytes: Buffer): { file: CachedFile; runId: bigint }
   return { file: { fingerprint, chunks }, runId };
 }
 
+/** Entries written to the database at once. */
+const WRITE_BATCH = 1024;
+
 export class FileCache implements ChunkListCache {
+  /** Remembered entries not yet known to be in the database (queued or being written). */
+  private readonly unwritten = new Map<string, Buffer>();
+  private queued: [string, Buffer][] = [];
+  private writes: Promise<void> = Promise.resolve();
+  private failure: { readonly error: unknown } | undefined;
+
   private constructor(
     private readonly db: Level<string, Buffer>,
     /** Identifies this run; entries carry the id of the last run that saw them. */
@@ -72,18 +87,46 @@ export class FileCache implements ChunkListCache {
     return new FileCache(db, process.hrtime.bigint() ^ (BigInt(Date.now()) << 20n));
   }
 
-  async lookup(path: string, fingerprint: FileFingerprint): Promise<readonly ChunkRef[] | undefined> {
-    const stored = await this.db.get(path);
-    const entry = stored === undefined ? undefined : decodeEntry(stored);
-    if (!entry || !sameFingerprint(entry.file.fingerprint, fingerprint)) return undefined;
-    return entry.file.chunks;
+  async lookup(files: readonly CacheQuery[]): Promise<(readonly ChunkRef[] | undefined)[]> {
+    const stored = files.length === 0 ? [] : await this.db.getMany(files.map((file) => file.path));
+    return files.map(({ path, fingerprint }, i) => {
+      const bytes = this.unwritten.get(path) ?? stored[i];
+      const entry = bytes === undefined ? undefined : decodeEntry(bytes);
+      return entry && sameFingerprint(entry.file.fingerprint, fingerprint) ? entry.file.chunks : undefined;
+    });
   }
 
-  remember(path: string, file: CachedFile): Promise<void> {
-    return this.db.put(path, encodeEntry(file, this.runId));
+  remember(path: string, file: CachedFile): void {
+    const bytes = encodeEntry(file, this.runId);
+    this.unwritten.set(path, bytes);
+    this.queued.push([path, bytes]);
+    if (this.queued.length >= WRITE_BATCH) this.writeQueued();
+  }
+
+  /** One batch write per WRITE_BATCH entries, one after the other; a failure is kept for forgetUnseen. */
+  private writeQueued(): void {
+    const batch = this.queued;
+    this.queued = [];
+    this.writes = this.writes
+      .then(() => this.db.batch(batch.map(([key, value]) => ({ type: 'put' as const, key, value }))))
+      .then(
+        () => {
+          for (const [path, bytes] of batch) if (this.unwritten.get(path) === bytes) this.unwritten.delete(path);
+        },
+        (error: unknown) => {
+          this.failure ??= { error };
+        },
+      );
+  }
+
+  private async flushWrites(): Promise<void> {
+    if (this.queued.length > 0) this.writeQueued();
+    await this.writes;
+    if (this.failure) throw this.failure.error;
   }
 
   async forgetUnseen(folder: string): Promise<void> {
+    await this.flushWrites();
     const prefix = folder.endsWith('/') ? folder : `${folder}/`;
     const stale: string[] = [];
     for await (const [path, value] of this.db.iterator({ gte: prefix, lt: `${prefix}\u{10ffff}` })) {
@@ -92,7 +135,12 @@ export class FileCache implements ChunkListCache {
     await this.db.batch(stale.map((key) => ({ type: 'del' as const, key })));
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  /** Writes what is still queued (a run that failed keeps what it learnt), then closes. */
+  async close(): Promise<void> {
+    try {
+      await this.flushWrites();
+    } finally {
+      await this.db.close();
+    }
   }
 }

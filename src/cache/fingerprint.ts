@@ -8,7 +8,7 @@ export interface FileFingerprint {
   readonly inode: bigint;
 }
 
-export function fingerprintOf(info: BigIntStats): FileFingerprint {
+export function fingerprintOf(info: Pick<BigIntStats, 'size' | 'mtimeNs' | 'ctimeNs' | 'ino'>): FileFingerprint {
   return { size: Number(info.size), mtimeNs: info.mtimeNs, ctimeNs: info.ctimeNs, inode: info.ino };
 }
 

@@ -3,7 +3,7 @@
  * user's cache folder — for each file backed up, its metadata and chunk list, so an
  * unchanged file is not read again.
  */
-export { FileCache, type CachedFile, type ChunkListCache } from './file-cache.js';
+export { FileCache, type CacheQuery, type CachedFile, type ChunkListCache } from './file-cache.js';
 export { fingerprintOf, sameFingerprint, type FileFingerprint } from './fingerprint.js';
 export { MemoryFileCache } from './memory-cache.js';
 export { cacheFolder } from './location.js';

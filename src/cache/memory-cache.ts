@@ -1,6 +1,6 @@
 import type { ChunkRef } from '../archive/index.js';
-import type { CachedFile, ChunkListCache } from './file-cache.js';
-import { type FileFingerprint, sameFingerprint } from './fingerprint.js';
+import type { CacheQuery, CachedFile, ChunkListCache } from './file-cache.js';
+import { sameFingerprint } from './fingerprint.js';
 
 /**
  * The cache for runs without a cache folder (--no-cache): it lives only for one run, so
@@ -9,12 +9,14 @@ import { type FileFingerprint, sameFingerprint } from './fingerprint.js';
 export class MemoryFileCache implements ChunkListCache {
   private readonly files = new Map<string, CachedFile>();
 
-  async lookup(path: string, fingerprint: FileFingerprint): Promise<readonly ChunkRef[] | undefined> {
-    const file = this.files.get(path);
-    return file && sameFingerprint(file.fingerprint, fingerprint) ? file.chunks : undefined;
+  async lookup(files: readonly CacheQuery[]): Promise<(readonly ChunkRef[] | undefined)[]> {
+    return files.map(({ path, fingerprint }) => {
+      const file = this.files.get(path);
+      return file && sameFingerprint(file.fingerprint, fingerprint) ? file.chunks : undefined;
+    });
   }
 
-  async remember(path: string, file: CachedFile): Promise<void> {
+  remember(path: string, file: CachedFile): void {
     this.files.set(path, file);
   }
 

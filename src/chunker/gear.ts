@@ -72,4 +72,15 @@ export class GearBoundaries {
     }
     return available;
   }
+
+  /** Cuts a whole file held in memory, into the same chunks the streaming chunker finds. */
+  split(data: Buffer): Buffer[] {
+    const chunks: Buffer[] = [];
+    for (let offset = 0; offset < data.length; ) {
+      const length = this.cut(data, offset, data.length);
+      chunks.push(data.subarray(offset, offset + length));
+      offset += length;
+    }
+    return chunks;
+  }
 }

@@ -3,10 +3,9 @@
  * after its children, each file a chunk list — from the cache when the file is unchanged
  * and its blocks are on the backend, otherwise read, chunked and stored.
  */
-import type { BigIntStats } from 'node:fs';
-import { type FileHandle, lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { type FileHandle, lstat, readlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import {
   type ChunkRef,
   type DirectoryEntry,
@@ -18,7 +17,8 @@ import {
   encodeTree,
 } from '../archive/index.js';
 import { type ChunkListCache, type FileFingerprint, fingerprintOf } from '../cache/index.js';
-import { isErrnoException } from '../errors/index.js';
+import type { EntryStats } from '../pipeline/entry-stats.js';
+import { SMALL_FILE_LIMIT, type SourceReader } from '../pipeline/source-reader.js';
 import type { Repository } from '../repository/index.js';
 import { compileExcludes, type ExcludeTest } from '../selection/index.js';
 import type { ProgressListener } from './progress.js';
@@ -34,11 +34,10 @@ export interface WalkOptions {
 export interface WalkContext {
   readonly repository: Pick<Repository, 'blocks' | 'trees' | 'chunker'>;
   readonly cache: ChunkListCache;
+  readonly source: Pick<SourceReader, 'scan' | 'read'>;
   readonly reporter: ProblemReporter;
   /** dev:ino of folders never to back up (the cache's own folder). */
   readonly skippedFolders: ReadonlySet<string>;
-  /** Ciphertext bytes uploaded, summed over every walk of one create. */
-  readonly stored: { bytes: number };
   readonly progress: ProgressListener;
 }
 
@@ -48,10 +47,15 @@ export interface FileRead {
   readonly fingerprint: FileFingerprint;
 }
 
-/** Files read and stored at once, across the whole walk: overlaps reads, encryption and fsyncs. */
-const PARALLEL_FILES = 16;
-/** lstat calls at once. */
-const PARALLEL_STATS = 16;
+/**
+ * Files read and stored at once, across the whole walk. Small files are many and cheap
+ * (read on worker threads, in batches: enough of them to fill batches for every core);
+ * a large one holds a read buffer of up to 8 MiB and keeps the main thread busy.
+ */
+const PARALLEL_SMALL_FILES = 128;
+const PARALLEL_LARGE_FILES = 4;
+/** Subfolders scanned ahead of their turn, per folder being walked. */
+const SCAN_AHEAD = 4;
 /** A file modified this recently may still change within the same timestamp: not cached. */
 const RACY_NS = 2_000_000_000n;
 
@@ -61,21 +65,32 @@ interface Child {
   readonly relativePath: string;
 }
 
-type Totals = { -readonly [K in keyof ArchiveTotals]: ArchiveTotals[K] };
+/** The archive's totals but the bytes stored, which create counts once the writes behind the walk are done. */
+interface FolderScan {
+  readonly children: readonly Child[];
+  /** Per child: its metadata, or undefined when it could not be read or is never backed up. */
+  readonly infos: readonly (EntryStats | undefined)[];
+  /** Settles once findUnchanged() has noted the folder's unchanged files. */
+  readonly unchangedFound: Promise<void>;
+}
+
+type WalkTotals = { -readonly [K in Exclude<keyof ArchiveTotals, 'storedBytes'>]: ArchiveTotals[K] };
 
 export class TreeWalker {
-  readonly totals: Totals = { files: 0, directories: 0, symlinks: 0, bytes: 0, storedBytes: 0, skipped: 0 };
+  readonly totals: WalkTotals = { files: 0, directories: 0, symlinks: 0, bytes: 0, skipped: 0 };
   readonly uids = new Set<number>();
   readonly gids = new Set<number>();
   readonly linkGroupSizes = new Map<number, number>();
   readonly filesRead: FileRead[] = [];
   /** Files whose chunk list came from the cache. */
   filesUnchanged = 0;
+  /** Files of the folders being walked that findUnchanged() found unchanged, by path, with their chunk lists. */
+  private readonly unchanged = new Map<string, readonly ChunkRef[]>();
   /** dev:ino of multiply-linked files already stored, so their content is read once. */
   private readonly hardlinks = new Map<string, Promise<FileEntry>>();
   private readonly isExcluded: ExcludeTest;
-  private readonly fileSlots = pLimit(PARALLEL_FILES);
-  private readonly statSlots = pLimit(PARALLEL_STATS);
+  private readonly smallFileSlots = pLimit(PARALLEL_SMALL_FILES);
+  private readonly largeFileSlots = pLimit(PARALLEL_LARGE_FILES);
   private readonly startedNs = BigInt(Date.now()) * 1_000_000n;
 
   constructor(
@@ -87,7 +102,7 @@ export class TreeWalker {
     this.isExcluded = compileExcludes(options.excludes);
   }
 
-  private attributes(name: string, info: BigIntStats): EntryAttributes {
+  private attributes(name: string, info: EntryStats): EntryAttributes {
     const uid = Number(info.uid);
     const gid = Number(info.gid);
     this.uids.add(uid);
@@ -95,50 +110,114 @@ export class TreeWalker {
     return { name, mode: Number(info.mode & 0o7777n), uid, gid, mtimeNs: info.mtimeNs };
   }
 
-  /** Stores a folder's tree; `ancestors` holds dev:ino of the folders above, to stop symlink loops. */
-  async directory(path: string, relativePath: string, info: BigIntStats, ancestors: ReadonlySet<string>): Promise<DirectoryEntry> {
+  /**
+   * Stores a folder's tree; `ancestors` holds dev:ino of the folders above, to stop symlink
+   * loops. `scanned` is the folder's scan when it was started ahead of time.
+   */
+  async directory(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>, scanned?: Promise<FolderScan>): Promise<DirectoryEntry> {
     this.totals.directories++;
-    const crossesDevice = this.options.oneFileSystem && info.dev !== this.root.device;
-    const names = crossesDevice ? [] : await fromSource(path, () => readdir(path));
+    const { children, infos, unchangedFound } = await (scanned ?? this.scan(path, relativePath, info));
     const inside = new Set(ancestors).add(identity(info));
-    const children = names
-      .sort(compareNames)
-      .map((name) => ({ name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}` }))
-      .filter((child) => !this.isExcluded(child.relativePath));
-    const infos = await Promise.all(children.map((child) => this.statSlots(() => this.skippingUnreadable(() => this.statEntry(child.path)))));
     const entries: (Entry | undefined)[] = [];
     const isFolder = (i: number) => infos[i]?.isDirectory() === true;
-    const indices = [...children.keys()].filter((i) => infos[i] !== undefined && !this.context.skippedFolders.has(identity(infos[i] as BigIntStats)));
+    const indices = [...children.keys()].filter((i) => infos[i] !== undefined);
     // Files queue for the walk-wide slots and are stored while the walk goes on into the
-    // subfolders, one at a time; the folder's tree waits for both.
+    // subfolders, one at a time; the folder's tree waits for both. Files wait for the
+    // cache's answer about them; the subfolders do not.
     const files = indices
       .filter((i) => !isFolder(i))
-      .map((i) => this.fileSlots(() => this.nonFolder(children[i] as Child, infos[i] as BigIntStats)).then((entry) => (entries[i] = entry)));
+      .map((i) =>
+        this.slotsFor(infos[i] as EntryStats)(async () => {
+          await unchangedFound;
+          return this.nonFolder(children[i] as Child, infos[i] as EntryStats);
+        }).then((entry) => (entries[i] = entry)),
+      );
+    const folders = indices.filter(isFolder);
     const walkFolders = async () => {
-      for (const i of indices.filter(isFolder)) entries[i] = await this.subfolder(children[i] as Child, infos[i] as BigIntStats, inside);
+      const subfolders = await this.subfolders(folders.map((i) => ({ child: children[i] as Child, info: infos[i] as EntryStats })), inside);
+      folders.forEach((i, k) => (entries[i] = subfolders[k]));
     };
     // One Promise.all over both, so that a failure on either side never leaves the other's
     // rejection unhandled (which would end the process with a stack trace).
-    await Promise.all([walkFolders(), ...files]);
-    const { id, storedBytes } = await this.context.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
-    this.addStored(storedBytes);
+    await Promise.all([walkFolders(), unchangedFound, ...files]);
+    const id = await this.context.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
     return { ...this.attributes(relativePath.slice(relativePath.lastIndexOf('/') + 1), info), type: 'directory', tree: id };
   }
 
-  private addStored(bytes: number): void {
-    this.totals.storedBytes += bytes;
-    this.context.stored.bytes += bytes;
+  /**
+   * A folder's children, not excluded, with their metadata (undefined for one that could
+   * not be read or is never backed up), and its unchanged files being looked for (findUnchanged).
+   */
+  private async scan(path: string, relativePath: string, info: EntryStats): Promise<FolderScan> {
+    const crossesDevice = this.options.oneFileSystem && info.dev !== this.root.device;
+    const listing = crossesDevice ? { names: [], stats: [] } : await fromSource(path, () => this.context.source.scan(path, this.options.dereference));
+    const children = listing.names
+      .map((name, i) => ({ name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}`, stats: listing.stats[i] }))
+      .filter((child) => !this.isExcluded(child.relativePath))
+      .sort((a, b) => compareNames(a.name, b.name));
+    const infos = children.map(({ path: childPath, stats }) => {
+      if (stats instanceof Error) return this.reportUnreadable(new SourceError(childPath, stats));
+      return stats && !this.context.skippedFolders.has(identity(stats)) ? stats : undefined;
+    });
+    const unchangedFound = this.findUnchanged(children.flatMap((child, i) => (infos[i]?.isFile() ? [{ path: child.path, info: infos[i] }] : [])));
+    // Awaited by directory(); until then a failure must not count as unhandled.
+    unchangedFound.catch(() => undefined);
+    return { children, infos, unchangedFound };
   }
 
-  private subfolder(child: Child, info: BigIntStats, ancestors: ReadonlySet<string>): Promise<Entry | undefined> {
+  /**
+   * Subfolders one after the other (depth first, which bounds memory), each scanned a few
+   * folders before its turn, so that their readdir, lstat and cache round trips overlap
+   * with the work on the folders before them.
+   */
+  private async subfolders(folders: readonly { readonly child: Child; readonly info: EntryStats }[], inside: ReadonlySet<string>): Promise<(Entry | undefined)[]> {
+    const scans: Promise<FolderScan>[] = [];
+    const scanEarly = (k: number) => {
+      const folder = folders[k];
+      if (!folder || scans[k] || inside.has(identity(folder.info))) return;
+      const scan = this.scan(folder.child.path, folder.child.relativePath, folder.info);
+      // Awaited in its turn, where a failure is reported; until then it is not unhandled.
+      scan.catch(() => undefined);
+      scans[k] = scan;
+    };
+    const entries: (Entry | undefined)[] = [];
+    for (const [k, { child, info }] of folders.entries()) {
+      for (let ahead = k; ahead <= k + SCAN_AHEAD; ahead++) scanEarly(ahead);
+      entries.push(await this.subfolder(child, info, inside, scans[k]));
+    }
+    return entries;
+  }
+
+  /**
+   * Notes which of a folder's files are unchanged since the cache saw them and still have
+   * every block on the backend (blocks may have been deleted, or this may be a copy of
+   * half a backend): one cache read and one existence check for the whole folder.
+   */
+  private async findUnchanged(files: readonly { readonly path: string; readonly info: EntryStats }[]): Promise<void> {
+    const lists = await this.context.cache.lookup(files.map(({ path, info }) => ({ path, fingerprint: fingerprintOf(info) })));
+    const present = await this.context.repository.blocks.hasMany(lists.flatMap((chunks) => chunks?.map((chunk) => chunk.id) ?? []));
+    let next = 0;
+    lists.forEach((chunks, i) => {
+      if (!chunks) return;
+      const stored = present.slice(next, next + chunks.length).every(Boolean);
+      next += chunks.length;
+      if (stored) this.unchanged.set((files[i] as (typeof files)[number]).path, chunks);
+    });
+  }
+
+  private slotsFor(info: EntryStats): LimitFunction {
+    return info.size <= SMALL_FILE_LIMIT ? this.smallFileSlots : this.largeFileSlots;
+  }
+
+  private subfolder(child: Child, info: EntryStats, ancestors: ReadonlySet<string>, scanned: Promise<FolderScan> | undefined): Promise<Entry | undefined> {
     if (ancestors.has(identity(info))) {
       this.context.reporter.warning(`${child.path}: skipped, it is a symlink loop back to a folder above it`);
       return Promise.resolve(undefined);
     }
-    return this.skippingUnreadable(() => this.directory(child.path, child.relativePath, info, ancestors));
+    return this.skippingUnreadable(() => this.directory(child.path, child.relativePath, info, ancestors, scanned));
   }
 
-  private nonFolder(child: Child, info: BigIntStats): Promise<Entry | undefined> {
+  private nonFolder(child: Child, info: EntryStats): Promise<Entry | undefined> {
     return this.skippingUnreadable(async () => {
       if (info.isFile()) return this.file(child.path, child.name, info);
       if (info.isSymbolicLink()) {
@@ -175,31 +254,23 @@ export class TreeWalker {
       return await work();
     } catch (error) {
       if (!(error instanceof SourceError)) throw error;
-      this.totals.skipped++;
-      this.context.reporter.problem(error.path, error.cause);
-      return undefined;
+      return this.reportUnreadable(error);
     }
   }
 
-  /** lstat, or with --dereference stat; a dangling link is then kept as a link. */
-  private async statEntry(path: string): Promise<BigIntStats> {
-    if (this.options.dereference) {
-      try {
-        return await stat(path, { bigint: true });
-      } catch (error) {
-        // A dangling link is kept as a link; nonFolder() says so, with the link's text.
-        if (!(isErrnoException(error) && (error.code === 'ENOENT' || error.code === 'ELOOP'))) throw new SourceError(path, error);
-      }
-    }
-    return fromSource(path, () => lstat(path, { bigint: true }));
+  private reportUnreadable(error: SourceError): undefined {
+    this.totals.skipped++;
+    this.context.reporter.problem(error.path, error.cause);
+    return undefined;
   }
 
-  private async file(path: string, name: string, info: BigIntStats): Promise<FileEntry> {
+  private async file(path: string, name: string, info: EntryStats): Promise<FileEntry> {
     if (info.nlink === 1n) return this.fileWithContent(path, name, info, 0);
     // The first link seen stores the content; the others wait for it and share it.
     const key = identity(info);
     const earlier = this.hardlinks.get(key);
     if (earlier) {
+      this.unchanged.delete(path); // the first link's content is this one's
       const first = await earlier;
       this.totals.files++;
       this.context.progress.advance(1, 0); // content counted with the first link
@@ -214,7 +285,7 @@ export class TreeWalker {
     return stored;
   }
 
-  private async fileWithContent(path: string, name: string, statInfo: BigIntStats, linkGroup: number): Promise<FileEntry> {
+  private async fileWithContent(path: string, name: string, statInfo: EntryStats, linkGroup: number): Promise<FileEntry> {
     const { chunks, info } = await this.content(path, statInfo);
     const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
     this.totals.files++;
@@ -224,29 +295,35 @@ export class TreeWalker {
   }
 
   /**
-   * The chunk list from the cache when the file is unchanged and every block is still on
-   * the backend (blocks may have been deleted, or this may be a copy of half a backend);
-   * otherwise read and stored. The metadata returned is the one matching the content.
+   * The chunk list from the cache when findUnchanged() found the file unchanged; otherwise
+   * read and stored. The metadata returned is the one matching the content.
    */
-  private async content(path: string, statInfo: BigIntStats): Promise<{ chunks: readonly ChunkRef[]; info: BigIntStats }> {
-    const fingerprint = fingerprintOf(statInfo);
-    const cached = await this.context.cache.lookup(path, fingerprint);
-    if (cached && (await this.allStored(cached))) {
+  private async content(path: string, statInfo: EntryStats): Promise<{ chunks: readonly ChunkRef[]; info: EntryStats }> {
+    const cached = this.unchanged.get(path);
+    if (cached) {
+      this.unchanged.delete(path);
       this.filesUnchanged++;
       // Remembered again so that this run counts as having seen it (see forgetUnseen).
-      await this.context.cache.remember(path, { fingerprint, chunks: cached });
+      this.context.cache.remember(path, { fingerprint: fingerprintOf(statInfo), chunks: cached });
       return { chunks: cached, info: statInfo };
     }
-    const { result: chunks, info } = await readConsistently(path, statInfo, (handle, size) => this.storeChunks(path, handle, size));
+    const small = statInfo.size <= SMALL_FILE_LIMIT ? await this.readSmallFile(path, statInfo) : undefined;
+    const { result: chunks, info } = small ?? (await readConsistently(path, statInfo, (handle, size) => this.storeChunks(path, handle, size)));
     const read = fingerprintOf(info);
     this.filesRead.push({ path, fingerprint: read });
-    if (read.mtimeNs < this.startedNs - RACY_NS) await this.context.cache.remember(path, { fingerprint: read, chunks });
+    if (read.mtimeNs < this.startedNs - RACY_NS) this.context.cache.remember(path, { fingerprint: read, chunks });
     return { chunks, info };
   }
 
-  private async allStored(chunks: readonly ChunkRef[]): Promise<boolean> {
-    for (const chunk of chunks) if (!(await this.context.repository.blocks.has(chunk.id))) return false;
-    return true;
+  /** A small file read and sealed on the workers; undefined when it changed since the walk's lstat (it is then read the careful way). */
+  private async readSmallFile(path: string, statInfo: EntryStats): Promise<{ result: ChunkRef[]; info: EntryStats } | undefined> {
+    const outcome = await this.context.source.read(path, fingerprintOf(statInfo));
+    if (outcome.kind === 'changed') return undefined;
+    if (outcome.kind === 'failed') throw new SourceError(path, outcome.error);
+    const chunks: ChunkRef[] = [];
+    for (const sealed of outcome.chunks) chunks.push({ id: await this.context.repository.blocks.putSealed(sealed), length: sealed.ciphertext.length });
+    // Read while its metadata matched the walk's lstat, which therefore describes it.
+    return { result: chunks, info: statInfo };
   }
 
   private async storeChunks(path: string, handle: FileHandle, size: number): Promise<ChunkRef[]> {
@@ -255,19 +332,17 @@ export class TreeWalker {
     for (;;) {
       const next = await fromSource(path, () => source.next());
       if (next.done) return chunks;
-      const { id, storedBytes } = await this.context.repository.blocks.put(next.value);
-      this.addStored(storedBytes);
-      chunks.push({ id, length: next.value.length });
+      chunks.push({ id: await this.context.repository.blocks.put(next.value), length: next.value.length });
     }
   }
 }
 
 /** dev:ino, which names a file or folder uniquely while it exists. */
-export function identity(info: BigIntStats): string {
+export function identity(info: EntryStats): string {
   return `${info.dev}:${info.ino}`;
 }
 
-function fileTypeName(info: BigIntStats): string {
+function fileTypeName(info: EntryStats): string {
   if (info.isSocket()) return 'sockets';
   if (info.isFIFO()) return 'named pipes';
   if (info.isBlockDevice()) return 'block devices';

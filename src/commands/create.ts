@@ -5,15 +5,15 @@
  * that changed. The archive object is written last and is the commit point.
  */
 import type { BigIntStats } from 'node:fs';
-import { lstat, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pLimit from 'p-limit';
 import { type ArchiveMetadata, unsafeNameReason } from '../archive/index.js';
 import { type ChunkListCache, MemoryFileCache, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { UsageError, describeError } from '../errors/index.js';
 import { namesFor, readSystemAccounts } from '../owners/index.js';
+import type { SourceReader } from '../pipeline/source-reader.js';
 import { type BackendLock, type Repository, withLock } from '../repository/index.js';
 import type { ArchiveId } from '../store/ids.js';
 import { type FileRead, TreeWalker, type WalkContext, type WalkOptions, identity } from './create-walker.js';
@@ -46,7 +46,7 @@ const MAX_REWALKS = 2;
 
 /** Stores the archive under a shared lock on the backend, so that no gc runs meanwhile (src/repository/lock.ts). */
 export async function createArchive(
-  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'backend'>,
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'backend' | 'flush' | 'storedBytes' | 'openSourceReader'>,
   options: CreateOptions,
   reporter: ProblemReporter,
 ): Promise<CreateResult> {
@@ -63,10 +63,25 @@ export async function createArchive(
 }
 
 async function storeArchive(
-  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker'>,
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'flush' | 'storedBytes' | 'openSourceReader'>,
   options: CreateOptions,
   reporter: ProblemReporter,
   lock: BackendLock,
+): Promise<CreateResult> {
+  const source = repository.openSourceReader();
+  try {
+    return await walkAndCommit(repository, options, reporter, lock, source);
+  } finally {
+    await source.close();
+  }
+}
+
+async function walkAndCommit(
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'flush' | 'storedBytes'>,
+  options: CreateOptions,
+  reporter: ProblemReporter,
+  lock: BackendLock,
+  source: SourceReader,
 ): Promise<CreateResult> {
   const sourcePath = resolve(options.sourcePath);
   const rootInfo = await statSourceRoot(sourcePath);
@@ -74,20 +89,23 @@ async function storeArchive(
     repository,
     reporter,
     cache: options.cache ?? new MemoryFileCache(),
+    source,
     skippedFolders: new Set(await folderIdentities(options.skippedFolders ?? [])),
-    stored: { bytes: 0 },
     progress: options.progress ?? noProgress,
   };
   let walk = await walkOnce(context, options, sourcePath, rootInfo);
   for (let rewalk = 1; rewalk <= MAX_REWALKS && walk.walker.filesRead.length > 0; rewalk++) {
     reporter.info(`pausing ${options.rescanDelayMs} ms, then checking the ${walk.walker.filesRead.length} files read for changes`);
-    await sleep(options.rescanDelayMs);
-    const changed = await changedSinceRead(walk.walker.filesRead);
+    // The blocks still queued are written meanwhile.
+    await Promise.all([sleep(options.rescanDelayMs), repository.flush()]);
+    const changed = await changedSinceRead(source, walk.walker.filesRead);
     if (changed.length === 0) break;
     reporter.warning(`${changed.length} ${changed.length === 1 ? 'file' : 'files'} changed during the backup (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}); reading again`);
     walk = await walkOnce(context, options, sourcePath, rootInfo);
   }
   const { walker, root } = walk;
+  // Blocks and trees are written behind the walk; the archive may refer only to stored ones.
+  await repository.flush();
   const accounts = await readSystemAccounts();
   const metadata: ArchiveMetadata = {
     name: options.name,
@@ -95,7 +113,7 @@ async function storeArchive(
     hostname: hostname(),
     createdAtNs: BigInt(Date.now()) * 1_000_000n,
     root: { ...root, name: '' },
-    totals: { ...walker.totals, storedBytes: context.stored.bytes },
+    totals: { ...walker.totals, storedBytes: repository.storedBytes },
     userNames: namesFor(walker.uids, accounts.users),
     groupNames: namesFor(walker.gids, accounts.groups),
     linkGroupSizes: walker.linkGroupSizes,
@@ -123,18 +141,14 @@ function unreadableSourceFolder(sourcePath: string, cause: unknown): UsageError 
 }
 
 /** Paths of the files whose metadata is no longer what it was when they were read. */
-async function changedSinceRead(files: readonly FileRead[]): Promise<string[]> {
-  const slots = pLimit(16);
-  const changed = await Promise.all(
-    files.map(({ path, fingerprint }) =>
-      slots(async () => {
-        // A file that vanished or became unreadable is the next walk's to report.
-        const now = await lstat(path, { bigint: true }).catch(() => undefined);
-        return !now || !sameFingerprint(fingerprintOf(now), fingerprint) ? [path] : [];
-      }),
-    ),
-  );
-  return changed.flat().sort();
+async function changedSinceRead(source: Pick<SourceReader, 'lstatMany'>, files: readonly FileRead[]): Promise<string[]> {
+  const now = await source.lstatMany(files.map((file) => file.path));
+  // A file that vanished or became unreadable is the next walk's to report.
+  const changed = files.filter(({ fingerprint }, i) => {
+    const info = now[i];
+    return !info || !sameFingerprint(fingerprintOf(info), fingerprint);
+  });
+  return changed.map((file) => file.path).sort();
 }
 
 async function folderIdentities(paths: readonly string[]): Promise<string[]> {

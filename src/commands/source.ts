@@ -2,10 +2,10 @@
  * Reading the folder being backed up. A failure to read the source is a SourceError,
  * which create reports and skips; any other failure (storing, say) stops the run.
  */
-import type { BigIntStats } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { describeError } from '../errors/index.js';
+import type { EntryStats } from '../pipeline/entry-stats.js';
 
 export class SourceError extends Error {
   constructor(
@@ -35,10 +35,10 @@ const READ_ATTEMPTS = 3;
  */
 export async function readConsistently<T>(
   path: string,
-  statInfo: BigIntStats,
+  statInfo: EntryStats,
   consume: (file: FileHandle, size: number) => Promise<T>,
-): Promise<{ result: T; info: BigIntStats }> {
-  let before = statInfo;
+): Promise<{ result: T; info: EntryStats }> {
+  let before: EntryStats = statInfo;
   for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
     const handle = await fromSource(path, () => open(path, 'r'));
     try {

@@ -38,7 +38,9 @@ export function applyCipher(keys: KeySet, siv: Uint8Array, data: Uint8Array): Bu
   const iv = Buffer.alloc(16);
   h.copy(iv, 8, 32, 40);
   const cipher = createCipheriv('chacha20', h.subarray(0, 32), iv);
-  const out = Buffer.concat([cipher.update(data), cipher.final()]);
+  // A stream cipher: final() returns nothing, so update's output is the whole result (no copy).
+  const out = cipher.update(data);
+  cipher.final();
   wipe(h);
   return out;
 }

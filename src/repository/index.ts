@@ -8,6 +8,7 @@ import { type Backend, openBackends } from '../backend/index.js';
 import { type Chunker, ContentDefinedChunker, GearBoundaries, gearTable } from '../chunker/index.js';
 import { CryptoPool, type Keys, computeSiv, deriveKeys, inlineSealer, wipe } from '../crypto/index.js';
 import { loadKeyfile } from '../keyfile/index.js';
+import { SourceReader, type SourceSetup } from '../pipeline/source-reader.js';
 import { ContentStore } from '../store/content-store.js';
 import { type BlockId, type TreeId, idToHex } from '../store/ids.js';
 
@@ -23,6 +24,7 @@ export class Repository implements TreeSource, BlockSource {
    * or another key, gets a cache of its own.
    */
   readonly identity: string;
+  private readonly sourceSetup: SourceSetup;
 
   constructor(
     readonly backend: Backend,
@@ -37,8 +39,26 @@ export class Repository implements TreeSource, BlockSource {
     this.blocks = new ContentStore(backend, cryptoWorkers ? new CryptoPool(keys.block) : inlineSealer(keys.block), 'block');
     this.trees = new ContentStore(backend, inlineSealer(keys.tree), 'tree');
     this.catalog = new Catalog(backend, keys);
-    this.chunker = new ContentDefinedChunker(new GearBoundaries(gearTable(keys.chunker.sivKey)));
+    const gear = gearTable(keys.chunker.sivKey);
+    const boundaries = new GearBoundaries(gear);
+    this.chunker = new ContentDefinedChunker(boundaries);
+    this.sourceSetup = { blockKeys: keys.block, gear, sizes: boundaries.sizes };
     this.identity = computeSiv(keys.archiveName, Buffer.from('cache identity'), Buffer.from(backend.location)).toString('hex').slice(0, 32);
+  }
+
+  /** Lists folders, and reads, chunks and seals small files for the blocks store, on worker threads; the caller closes it. */
+  openSourceReader(): SourceReader {
+    return new SourceReader(this.sourceSetup);
+  }
+
+  /** Returns once every block and tree put so far is on the backend: call it before writing an archive that refers to them. */
+  async flush(): Promise<void> {
+    await Promise.all([this.blocks.flush(), this.trees.flush()]);
+  }
+
+  /** Ciphertext bytes of the blocks and trees this repository created on the backend. */
+  get storedBytes(): number {
+    return this.blocks.storedBytes + this.trees.storedBytes;
   }
 
   async readTree(id: TreeId): Promise<readonly Entry[]> {

@@ -1,25 +1,22 @@
 /**
  * Content-addressed encrypted objects: data blocks and folder trees. put() encrypts with
- * the kind's key set and uploads only when the backend lacks the object; get() fetches,
- * authenticates and decrypts. The sealer decides where the cryptography runs.
+ * the kind's key set and queues the object for the backend unless it is known to be
+ * there (write-behind.ts); flush() waits until every queued object is stored. get()
+ * fetches, authenticates and decrypts. The sealer decides where the cryptography runs.
  */
-import { type Backend, readObject } from '../backend/index.js';
-import type { Sealer } from '../crypto/index.js';
+import { type Backend, hasObjects, readObject } from '../backend/index.js';
+import type { Sealed, Sealer } from '../crypto/index.js';
 import { type ObjectId, asId, idToHex } from './ids.js';
 import { blockKey, treeKey } from './layout.js';
+import { WriteBehind } from './write-behind.js';
 
 type ContentKind = 'block' | 'tree';
 
-export interface PutResult<K extends ContentKind> {
-  readonly id: ObjectId<K>;
-  /** Ciphertext bytes this call uploaded; 0 when the object was already stored. */
-  readonly storedBytes: number;
-}
-
 export class ContentStore<K extends ContentKind> {
-  /** Ids known to be on the backend during this run, so each is checked at most once. */
+  /** Ids on the backend or queued for it during this run, so each is checked and stored at most once. */
   private readonly knownPresent = new Set<string>();
   private readonly keyOf: (id: ObjectId<K>) => string;
+  private readonly writes: WriteBehind;
 
   constructor(
     private readonly backend: Backend,
@@ -29,26 +26,47 @@ export class ContentStore<K extends ContentKind> {
   ) {
     // Both layouts take any content id; the kind parameter only keeps callers honest.
     this.keyOf = (kind === 'block' ? blockKey : treeKey) as (id: ObjectId<K>) => string;
+    this.writes = new WriteBehind(backend);
   }
 
-  async put(plaintext: Uint8Array): Promise<PutResult<K>> {
-    const sealed = await this.sealer.seal(plaintext);
+  /** The object's id; the object itself is stored once flush() has returned. */
+  async put(plaintext: Uint8Array): Promise<ObjectId<K>> {
+    return this.putSealed(await this.sealer.seal(plaintext));
+  }
+
+  /** put() for an object already sealed with this kind's key set (on another thread). */
+  async putSealed(sealed: Sealed): Promise<ObjectId<K>> {
     const id = asId(sealed.id, this.kind);
     const hex = idToHex(id);
-    if (this.knownPresent.has(hex)) return { id, storedBytes: 0 };
-    const key = this.keyOf(id);
-    const created = !(await this.backend.has(key)) && (await this.backend.put(key, sealed.ciphertext));
-    this.knownPresent.add(hex);
-    return { id, storedBytes: created ? sealed.ciphertext.length : 0 };
+    if (!this.knownPresent.has(hex)) {
+      this.knownPresent.add(hex);
+      await this.writes.add(this.keyOf(id), sealed.ciphertext);
+    }
+    return id;
   }
 
-  /** Whether the backend holds the object (remembered for the rest of the run). */
-  async has(id: ObjectId<K>): Promise<boolean> {
-    const hex = idToHex(id);
-    if (this.knownPresent.has(hex)) return true;
-    const present = await this.backend.has(this.keyOf(id));
-    if (present) this.knownPresent.add(hex);
-    return present;
+  /** Returns once every object put so far is on the backend; throws the first failure to store one. */
+  flush(): Promise<void> {
+    return this.writes.flush();
+  }
+
+  /** Ciphertext bytes this store created on the backend (objects it already had do not count). */
+  get storedBytes(): number {
+    return this.writes.storedBytes;
+  }
+
+  /** Whether the backend holds each object or it is queued for it, in order; one question to the backend for those not known yet. */
+  async hasMany(ids: readonly ObjectId<K>[]): Promise<boolean[]> {
+    const unknown = new Map<string, ObjectId<K>>();
+    for (const id of ids) {
+      const hex = idToHex(id);
+      if (!this.knownPresent.has(hex)) unknown.set(hex, id);
+    }
+    const present = await hasObjects(this.backend, [...unknown.values()].map(this.keyOf));
+    [...unknown.keys()].forEach((hex, i) => {
+      if (present[i]) this.knownPresent.add(hex);
+    });
+    return ids.map((id) => this.knownPresent.has(idToHex(id)));
   }
 
   /** Fetches, authenticates and decrypts; a backend with several copies retries a bad one. */

@@ -1,0 +1,104 @@
+/**
+ * A worker thread of the file backend (file-backend.ts): stores one batch of objects, or
+ * looks for many, with synchronous calls. A batch costs one message between threads instead of half a dozen
+ * thread-pool round trips per object, and it is made durable as a whole: every new object
+ * is written to a temporary file, one syncfs() puts all of their bytes on disk, only then
+ * is each linked to its final name, and a second syncfs() makes those names durable. One
+ * fsync per object cost ten times more here (docs/DESIGN.md, "Writing objects").
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+
+export interface BatchTask {
+  readonly root: string;
+  readonly tmpFolder: string;
+  readonly objects: readonly { readonly key: string; readonly data: Uint8Array }[];
+}
+
+/** A failure comes back as a value: an Error crossing threads loses its class and code. */
+export type BatchResult = { readonly created: boolean[] } | { readonly failure: { readonly key: string; readonly code?: string; readonly message: string } };
+
+/** Unique among every process and thread writing to the backend's temporary folder. */
+const tmpPrefix = `${process.pid}-${threadId}-${randomBytes(6).toString('hex')}`;
+let tmpCounter = 0;
+/** Folders made by this thread (mkdir -p is idempotent; this only saves the calls). */
+const madeFolders = new Set<string>();
+
+/** Which of the keys exist under root, in order (named task `findObjects`). */
+export function findObjects(task: { readonly root: string; readonly keys: readonly string[] }): boolean[] {
+  return task.keys.map((key) => existsSync(join(task.root, key)));
+}
+
+export default function storeBatch(task: BatchTask): BatchResult {
+  const staged: { readonly index: number; readonly tmpPath: string; readonly finalPath: string }[] = [];
+  let current = '';
+  try {
+    ensureFolder(task.tmpFolder);
+    task.objects.forEach(({ key, data }, index) => {
+      current = key;
+      const finalPath = join(task.root, key);
+      if (existsSync(finalPath)) return;
+      const tmpPath = join(task.tmpFolder, `${tmpPrefix}-${tmpCounter++}.tmp`);
+      staged.push({ index, tmpPath, finalPath });
+      writeFileSync(tmpPath, data, { flag: 'wx', mode: 0o600 });
+    });
+    if (staged.length === 0) return { created: task.objects.map(() => false) };
+    current = task.tmpFolder;
+    syncFileSystem(task.root);
+    const created = task.objects.map(() => false);
+    for (const { index, tmpPath, finalPath } of staged) {
+      current = (task.objects[index] as BatchTask['objects'][number]).key;
+      created[index] = linkNew(tmpPath, finalPath);
+    }
+    syncFileSystem(task.root);
+    return { created };
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    return { failure: { key: current, message, ...(code === undefined ? {} : { code }) } };
+  } finally {
+    // Also after a failure (a full disk): a temporary file only takes space.
+    for (const { tmpPath } of staged) unlinkIfPresent(tmpPath);
+  }
+}
+
+/** Links tmpPath to finalPath; false when another writer got there first (objects are immutable). */
+function linkNew(tmpPath: string, finalPath: string): boolean {
+  ensureFolder(dirname(finalPath));
+  try {
+    linkSync(tmpPath, finalPath);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/**
+ * syncfs(2) on the backend's file system, through coreutils' `sync -f` (node has no
+ * binding for it). It reports write-back errors, so a failed sync fails the batch.
+ */
+function syncFileSystem(path: string): void {
+  try {
+    execFileSync('sync', ['-f', path], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`sync -f ${path} failed${stderr ? `: ${stderr}` : ''}`, { cause: error });
+  }
+}
+
+function ensureFolder(path: string): void {
+  if (madeFolders.has(path)) return;
+  mkdirSync(path, { recursive: true });
+  madeFolders.add(path);
+}
+
+function unlinkIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}

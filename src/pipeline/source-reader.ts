@@ -1,0 +1,137 @@
+/**
+ * Reading the folder being backed up on worker threads (piscina, one per core), with
+ * synchronous calls: a folder's listing and lstats in one task, and small files read,
+ * chunked and sealed in batches. On the main thread each lstat, and each small file's open,
+ * read, fstat and close, was a thread-pool round trip costing more than the work itself;
+ * here a folder or a batch of files costs one message each way, and the cryptography of
+ * small files leaves the main thread to the walk, the cache and the writes.
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { FileFingerprint } from '../cache/fingerprint.js';
+import { SIV_LENGTH, type Sealed } from '../crypto/siv.js';
+import { type EntryStats, ScannedStats } from './entry-stats.js';
+import type { FailureValue, FileOutcome, FolderListing, RawStats, SmallFileBatch, SmallFileRequest, SourceSetup } from './source-protocol.js';
+
+export type { SourceSetup } from './source-protocol.js';
+
+/** Files up to this size go to the workers; larger ones are streamed by the main thread. */
+export const SMALL_FILE_LIMIT = 1024 * 1024;
+/** A batch is sent when it has this many files or bytes, or at the end of the current turn of the event loop. */
+const BATCH_FILES = 64;
+const BATCH_BYTES = 4 * 1024 * 1024;
+const IDLE_MS = 5_000;
+/** Paths per lstatMany task. */
+const LSTAT_BATCH = 4096;
+
+export type SmallFileOutcome =
+  | { readonly kind: 'sealed'; readonly chunks: readonly Sealed[] }
+  /** Not what the walk saw: the caller reads it the careful way (readConsistently). */
+  | { readonly kind: 'changed' }
+  | { readonly kind: 'failed'; readonly error: NodeJS.ErrnoException };
+
+/** A folder's children in readdir's order, each with its stats or the error that kept them from being read. */
+export interface Listing {
+  readonly names: readonly string[];
+  readonly stats: readonly (EntryStats | NodeJS.ErrnoException)[];
+}
+
+interface Waiting {
+  readonly request: SmallFileRequest;
+  readonly resolve: (outcome: SmallFileOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export class SourceReader {
+  private pool: Piscina | undefined;
+  private waiting: Waiting[] = [];
+  private waitingBytes = 0;
+  private sendScheduled = false;
+
+  constructor(private readonly setup: SourceSetup) {}
+
+  /** Lists a folder and stats its children (stat with `dereference`); throws the error when the folder cannot be listed. */
+  async scan(path: string, dereference: boolean): Promise<Listing> {
+    const listing: FolderListing = await this.workers().run({ path, dereference }, { name: 'scanFolder' });
+    if ('failure' in listing) throw errnoError(listing.failure);
+    return { names: listing.names, stats: listing.stats.map((raw) => ('failure' in raw ? errnoError(raw.failure) : new ScannedStats(raw))) };
+  }
+
+  /** lstat of many files, in order; undefined for one that is gone or cannot be read. */
+  async lstatMany(paths: readonly string[]): Promise<(EntryStats | undefined)[]> {
+    const tasks = [];
+    for (let start = 0; start < paths.length; start += LSTAT_BATCH) {
+      tasks.push(this.workers().run({ paths: paths.slice(start, start + LSTAT_BATCH) }, { name: 'lstatFiles' }) as Promise<(RawStats | null)[]>);
+    }
+    return (await Promise.all(tasks)).flat().map((raw) => (raw ? new ScannedStats(raw) : undefined));
+  }
+
+  /** Reads, chunks and seals a small file, batched with others asked for in the same turn. */
+  read(path: string, fingerprint: FileFingerprint): Promise<SmallFileOutcome> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ request: { path, fingerprint }, resolve, reject });
+      this.waitingBytes += fingerprint.size;
+      if (this.waiting.length >= BATCH_FILES || this.waitingBytes >= BATCH_BYTES) this.send();
+      else if (!this.sendScheduled) {
+        this.sendScheduled = true;
+        setImmediate(() => {
+          this.sendScheduled = false;
+          this.send();
+        });
+      }
+    });
+  }
+
+  private send(): void {
+    const batch = this.waiting;
+    if (batch.length === 0) return;
+    this.waiting = [];
+    this.waitingBytes = 0;
+    this.workers()
+      .run({ files: batch.map((w) => w.request) })
+      .then(
+        (result: SmallFileBatch) => distribute(batch, result),
+        (error: unknown) => batch.forEach((w) => w.reject(error)),
+      );
+  }
+
+  private workers(): Piscina {
+    this.pool ??= new Piscina({
+      filename: new URL('./source-worker.js', import.meta.url).href,
+      workerData: this.setup,
+      minThreads: 0,
+      maxThreads: availableParallelism(),
+      idleTimeout: IDLE_MS,
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
+    return this.pool;
+  }
+
+  close(): Promise<void> {
+    return this.pool?.destroy() ?? Promise.resolve();
+  }
+}
+
+function errnoError(failure: FailureValue): NodeJS.ErrnoException {
+  return Object.assign(new Error(failure.message), failure.code === undefined ? {} : { code: failure.code });
+}
+
+/** Hands each waiting caller its outcome, with its chunks cut out of the batch's buffer. */
+function distribute(batch: readonly Waiting[], result: SmallFileBatch): void {
+  const sealed = Buffer.from(result.sealed.buffer, result.sealed.byteOffset, result.sealed.byteLength);
+  let offset = 0;
+  batch.forEach((waiting, index) => {
+    const outcome = result.outcomes[index] as FileOutcome;
+    if ('changed' in outcome) return waiting.resolve({ kind: 'changed' });
+    if ('failure' in outcome) return waiting.resolve({ kind: 'failed', error: errnoError(outcome.failure) });
+    const chunks = outcome.chunkLengths.map((length) => {
+      // A copy: the id lives on in the folder's tree and the cache, and a view would keep
+      // the whole batch's ciphertexts in memory with it.
+      const id = Buffer.from(sealed.subarray(offset, offset + SIV_LENGTH));
+      const ciphertext = sealed.subarray(offset + SIV_LENGTH, offset + SIV_LENGTH + length);
+      offset += SIV_LENGTH + length;
+      return { id, ciphertext };
+    });
+    waiting.resolve({ kind: 'sealed', chunks });
+  });
+}

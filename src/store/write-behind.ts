@@ -1,0 +1,68 @@
+/**
+ * Objects stored in the background, in batches, while the caller goes on reading and
+ * encrypting: add() returns as soon as the object is queued (it waits only while too many
+ * bytes are queued, which bounds memory), and flush() returns once everything added is on
+ * the backend, or throws the first failure. Nothing may refer to an added object from an
+ * archive before flush() has returned.
+ */
+import { type Backend, type NewObject, putObjects } from '../backend/index.js';
+
+export interface WriteBehindLimits {
+  /** A batch is sent when it holds this many objects… */
+  readonly batchObjects: number;
+  /** …or this many bytes. */
+  readonly batchBytes: number;
+  /** Batches on their way to the backend at once. */
+  readonly parallelBatches: number;
+}
+
+/** At most 24 MiB queued: one batch filling while two are written. */
+export const DEFAULT_LIMITS: WriteBehindLimits = { batchObjects: 1024, batchBytes: 8 * 1024 * 1024, parallelBatches: 2 };
+
+export class WriteBehind {
+  private batch: NewObject[] = [];
+  private batchBytes = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: { readonly error: unknown } | undefined;
+  /** Bytes of the objects this queue created on the backend (not those it already had). */
+  storedBytes = 0;
+
+  constructor(
+    private readonly backend: Pick<Backend, 'has' | 'put' | 'putMany'>,
+    private readonly limits: WriteBehindLimits = DEFAULT_LIMITS,
+  ) {}
+
+  async add(key: string, data: Uint8Array): Promise<void> {
+    this.throwIfFailed();
+    this.batch.push({ key, data });
+    this.batchBytes += data.length;
+    if (this.batch.length < this.limits.batchObjects && this.batchBytes < this.limits.batchBytes) return;
+    while (this.inFlight.size >= this.limits.parallelBatches) await Promise.race(this.inFlight);
+    this.throwIfFailed();
+    this.send();
+  }
+
+  async flush(): Promise<void> {
+    if (this.batch.length > 0) this.send();
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    this.throwIfFailed();
+  }
+
+  private send(): void {
+    const objects = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    // The failure is kept for add() and flush() to throw, so it is never left unhandled.
+    const sent: Promise<void> = putObjects(this.backend, objects)
+      .then((created) => created.forEach((made, i) => (this.storedBytes += made ? (objects[i] as NewObject).data.length : 0)))
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => this.inFlight.delete(sent));
+    this.inFlight.add(sent);
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+}
