@@ -16,8 +16,15 @@ import { type TreeId, idToHex } from '../src/store/ids.js';
 const MAX_CACHED_ENTRIES = 1024 * 1024;
 
 export interface Listing {
+  /** Sorted by name, as readdir shows them; tar, cp -a and rsync read files in this order. */
   readonly entries: readonly Entry[];
-  readonly byName: ReadonlyMap<string, Entry>;
+  /** Where each name is in `entries`: lookups, and readahead across the folder. */
+  readonly positions: ReadonlyMap<string, number>;
+}
+
+export function entryNamed(listing: Listing, name: string): Entry | undefined {
+  const position = listing.positions.get(name);
+  return position === undefined ? undefined : listing.entries[position];
 }
 
 export class FolderCache {
@@ -32,7 +39,7 @@ export class FolderCache {
       ignoreFetchAbort: true,
       fetchMethod: async (_key, _stale, { context }) => {
         const entries = await trees.readTree(context);
-        return { entries, byName: new Map(entries.map((entry) => [entry.name, entry])) };
+        return { entries, positions: new Map(entries.map((entry, position) => [entry.name, position])) };
       },
     });
   }

@@ -3,64 +3,62 @@
  * serve() (reply.ts). Everything that would change the archive answers EROFS; the mount
  * is also made read-only in the kernel, so most such calls never get here.
  */
-import { constants } from 'node:fs';
+import { LRUCache } from 'lru-cache';
 import type Fuse from 'fuse-native';
-import type { FileEntry } from '../src/archive/index.js';
 import type { BlockCache } from './block-cache.js';
-import { OpenFile } from './open-file.js';
+import { FileReader } from './file-reader.js';
+import { FolderReadahead } from './folder-readahead.js';
 import { FsError, type OnceReporter, serve } from './reply.js';
 import type { MountView } from './view.js';
 
-/** O_ACCMODE, which node's fs.constants lacks: the bits that say read, write or both. */
-const ACCESS_MODE_BITS = 0o3;
+/**
+ * Files read at about the same time (a parallel copy, several readers); one that falls
+ * out is made again on its next read, losing only its readahead position.
+ */
+const READERS_KEPT = 64;
 
 export interface ReadSettings {
   readonly cache: BlockCache;
-  /** Blocks to fetch ahead of a reader moving forward through a file. */
+  /** Blocks to fetch ahead of a reader moving forward through a file, and files ahead in its folder. */
   readonly readahead: number;
 }
 
-/** Open files by the handle number the kernel passes back on read and release. */
-class OpenFiles {
-  private nextHandle = 1;
-  private readonly files = new Map<number, OpenFile>();
+/** A reader per file being read, by path: reads come with the path alone (see fuseOperations). */
+class Readers {
+  private readonly readers: LRUCache<string, FileReader>;
 
-  constructor(
-    private readonly view: MountView,
-    private readonly settings: ReadSettings,
-  ) {}
-
-  async open(path: string, flags: number): Promise<number> {
-    if ((flags & ACCESS_MODE_BITS) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0) {
-      throw new FsError('EROFS', 'the archive is read-only');
-    }
-    const file = await this.fileAt(path);
-    const handle = this.nextHandle++;
-    this.files.set(handle, new OpenFile(path, file, this.settings.cache, this.settings.readahead));
-    return handle;
+  constructor(view: MountView, settings: ReadSettings) {
+    const folderAhead = new FolderReadahead(settings.cache, settings.readahead);
+    this.readers = new LRUCache<string, FileReader>({
+      max: READERS_KEPT,
+      // fetch makes one reader however many reads of a new file arrive together; as in
+      // BlockCache, one evicted while being made still completes for its readers.
+      ignoreFetchAbort: true,
+      fetchMethod: async (path) => {
+        const { file, folder, position } = await view.file(path);
+        folderAhead.reading(folder, position);
+        return new FileReader(path, file, settings.cache, settings.readahead);
+      },
+    });
   }
 
-  private async fileAt(path: string): Promise<FileEntry> {
-    const node = await this.view.resolve(path);
-    if (node.kind === 'entry' && node.entry.type === 'file') return node.entry;
-    // The kernel follows symlinks before opening, so anything else here is a folder.
-    throw new FsError('EISDIR', `${path} is not a file`);
-  }
-
-  async read(handle: number, buffer: Buffer, length: number, position: number): Promise<number> {
-    const file = this.files.get(handle);
-    if (!file) throw new FsError('EBADF', `no open file with handle ${handle}`);
-    const data = await file.read(position, length);
+  async read(path: string, buffer: Buffer, length: number, position: number): Promise<number> {
+    const reader = await this.readers.fetch(path);
+    // fetch gives undefined only for an aborted fetch; ignoreFetchAbort rules that out.
+    if (reader === undefined) throw new Error(`no reader for ${path}`);
+    const data = await reader.read(position, length);
     return data.copy(buffer, 0, 0, Math.min(data.length, length));
-  }
-
-  release(handle: number): void {
-    this.files.delete(handle);
   }
 }
 
+/**
+ * Without open and release handlers libfuse answers those requests itself (success,
+ * handle 0), which saves two hops to the JS thread per file: that is most of the cost of
+ * copying a small file out. Opening for writing is refused by the kernel (EROFS), as
+ * the mount is read-only there.
+ */
 export function fuseOperations(view: MountView, settings: ReadSettings, reporter: OnceReporter): Fuse.Operations {
-  const files = new OpenFiles(view, settings);
+  const readers = new Readers(view, settings);
   const readOnly = (path: string, cb: Fuse.Callback): void =>
     serve(reporter, path, cb, () => Promise.reject(new FsError('EROFS', 'the archive is read-only')));
   return {
@@ -68,9 +66,7 @@ export function fuseOperations(view: MountView, settings: ReadSettings, reporter
     readdir: (path, cb) => serve(reporter, path, cb, async () => { const { names, stats } = await view.list(path); return [0, names, stats]; }),
     readlink: (path, cb) => serve(reporter, path, cb, async () => [0, await view.readlink(path)]),
     statfs: (path, cb) => serve(reporter, path, cb, async () => [0, view.statfs()]),
-    open: (path, flags, cb) => serve(reporter, path, cb, async () => [0, await files.open(path, flags)]),
-    read: (path, handle, buffer, length, position, cb) => serve(reporter, path, cb, async () => [await files.read(handle, buffer, length, position)]),
-    release: (path, handle, cb) => serve(reporter, path, cb, async () => { files.release(handle); return [0]; }),
+    read: (path, _handle, buffer, length, position, cb) => serve(reporter, path, cb, async () => [await readers.read(path, buffer, length, position)]),
     write: (path, _handle, _buffer, _length, _position, cb) => readOnly(path, cb),
     create: (path, _mode, cb) => readOnly(path, cb),
     truncate: (path, _size, cb) => readOnly(path, cb),

@@ -8,7 +8,7 @@
 import { constants } from 'node:os';
 import { describeError } from '../src/errors/index.js';
 
-export type ErrnoName = 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EINVAL' | 'EROFS' | 'EIO' | 'EBADF';
+export type ErrnoName = 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EINVAL' | 'EROFS' | 'EIO';
 
 /** fuse-native wants negative errno values. */
 export function errno(name: ErrnoName): number {

@@ -5,9 +5,9 @@
  * the way to a visited path are ever fetched.
  */
 import { constants } from 'node:fs';
-import type { ArchiveMetadata, Entry } from '../src/archive/index.js';
+import type { ArchiveMetadata, Entry, FileEntry } from '../src/archive/index.js';
 import { type ArchiveId, idToHex } from '../src/store/ids.js';
-import type { FolderCache } from './folder-cache.js';
+import { type FolderCache, type Listing, entryNamed } from './folder-cache.js';
 import { type InodeTable, ROOT_INODE } from './inodes.js';
 import type { OwnerMapping } from './owners.js';
 import { FsError } from './reply.js';
@@ -76,11 +76,25 @@ export class MountView {
     let entry: Entry = archive.metadata.root;
     for (const part of parts) {
       if (entry.type !== 'directory') throw new FsError('ENOTDIR', `${path}: a part of it is not a folder`);
-      const next = (await this.folders.list(entry.tree)).byName.get(part);
+      const next = entryNamed(await this.folders.list(entry.tree), part);
       if (!next) throw new FsError('ENOENT', `${path} does not exist`);
       entry = next;
     }
     return { kind: 'entry', archive, entry, path: parts.join('/') };
+  }
+
+  /** The file at a path, and the listing of the folder that holds it. */
+  async file(path: string): Promise<{ file: FileEntry; folder: Listing; position: number }> {
+    const cut = path.lastIndexOf('/');
+    const parent = await this.resolve(path.slice(0, cut));
+    if (parent.kind !== 'entry' || parent.entry.type !== 'directory') throw new FsError('EISDIR', `${path} is not a file`);
+    const folder = await this.folders.list(parent.entry.tree);
+    const position = folder.positions.get(path.slice(cut + 1)) ?? -1;
+    const file = folder.entries[position];
+    if (!file) throw new FsError('ENOENT', `${path} does not exist`);
+    // The kernel reads folders with readdir and follows symlinks, so only files come here.
+    if (file.type !== 'file') throw new FsError('EISDIR', `${path} is not a file`);
+    return { file, folder, position };
   }
 
   /** Names and attributes of a folder's content, with '.' and '..' first. */

@@ -1,16 +1,17 @@
 /**
  * The mount's parts without FUSE: the handler wrapper, decryption on worker threads, the
- * byte-bounded block cache with in-flight de-duplication, readahead, folder caching and
- * inode numbering.
+ * byte-bounded block cache with in-flight de-duplication, readahead within a file and
+ * across a folder, folder caching and inode numbering.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BlockSource, Entry, FileEntry, TreeSource } from '../src/archive/index.js';
 import { type BlockId, type TreeId, asId } from '../src/store/ids.js';
 import { BlockCache } from '../mount/block-cache.js';
-import { FolderCache } from '../mount/folder-cache.js';
+import { FolderCache, type Listing } from '../mount/folder-cache.js';
+import { FolderReadahead } from '../mount/folder-readahead.js';
 import { InodeTable, ROOT_INODE } from '../mount/inodes.js';
-import { OpenFile } from '../mount/open-file.js';
+import { FileReader } from '../mount/file-reader.js';
 import { FsError, OnceReporter, errno, serve } from '../mount/reply.js';
 
 const BLOCK = 1000;
@@ -100,7 +101,7 @@ test('the block cache is bounded in bytes and does not keep failures', async () 
 
 test('reading forward fetches the next blocks ahead; a jump does not', async () => {
   const source = new CountingBlocks();
-  const file = new OpenFile('/f', fileOf(20), new BlockCache(source, 100 * BLOCK), 3);
+  const file = new FileReader('/f', fileOf(20), new BlockCache(source, 100 * BLOCK), 3);
   const first = await file.read(0, 10);
   assert.ok(first.equals(Buffer.alloc(10, 0)));
   await settle();
@@ -115,13 +116,42 @@ test('reading forward fetches the next blocks ahead; a jump does not', async () 
 });
 
 test('a read spanning blocks returns exactly the asked range, shorter only at the end', async () => {
-  const file = new OpenFile('/f', fileOf(4), new BlockCache(new CountingBlocks(), 100 * BLOCK), 0);
+  const file = new FileReader('/f', fileOf(4), new BlockCache(new CountingBlocks(), 100 * BLOCK), 0);
   const span = await file.read(BLOCK - 2, BLOCK + 4);
   assert.equal([...span.subarray(0, 3)], [0, 0, 1]);
   assert.equal([...span.subarray(-3)], [1, 2, 2]);
   assert.is(span.length, BLOCK + 4);
   assert.is((await file.read(4 * BLOCK - 5, 100)).length, 5);
   assert.is((await file.read(4 * BLOCK + 5, 100)).length, 0);
+});
+
+test('reading a file asks for the first block of the files after it in its folder, once each', () => {
+  const file = (name: string, firstBlock: number, blocks = 2): Entry => ({
+    ...fileOf(blocks),
+    name,
+    chunks: Array.from({ length: blocks }, (_, index) => ({ id: blockId(firstBlock + index), length: BLOCK })),
+  });
+  const entries: Entry[] = [
+    file('a', 0),
+    file('b', 10),
+    { type: 'directory', name: 'c', mode: 0o755, uid: 0, gid: 0, mtimeNs: 0n, tree: asId(Buffer.alloc(32, 7), 'tree') },
+    file('d', 20, 0),
+    file('e', 30),
+    file('f', 40),
+    file('g', 50),
+  ];
+  const folder: Listing = { entries, positions: new Map(entries.map((entry, position) => [entry.name, position])) };
+  const asked: number[] = [];
+  const ahead = new FolderReadahead({ prefetch: (id) => asked.push((id[0] as number) - 1) }, 4);
+  ahead.reading(folder, 0);
+  assert.equal(asked, [10, 30], 'the files among the next 4 entries; a folder and an empty file have no block');
+  ahead.reading(folder, 1);
+  ahead.reading(folder, 2);
+  assert.equal(asked, [10, 30, 40, 50], 'reading on asks only for what came into reach');
+  ahead.reading(folder, 6);
+  assert.equal(asked.length, 4, 'nothing follows the last entry');
+  ahead.reading(folder, 0);
+  assert.equal(asked, [10, 30, 40, 50, 10, 30], 'after a jump back, asked again (the block cache has them)');
 });
 
 test('a folder is read once however many lookups need it at once', async () => {
@@ -138,7 +168,7 @@ test('a folder is read once however many lookups need it at once', async () => {
   const tree = asId(Buffer.alloc(32, 9), 'tree') as TreeId;
   const listings = await Promise.all([folders.list(tree), folders.list(tree), folders.list(tree)]);
   assert.is(reads, 1);
-  assert.is(listings[0]?.byName.get('a'), entries[0]);
+  assert.is(listings[0]?.entries[listings[0].positions.get('a') ?? -1], entries[0]);
 });
 
 test('inode numbers depend only on the archive and the path, and skip 0 and the root', () => {

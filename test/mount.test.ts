@@ -6,6 +6,7 @@
  * Runs as root (CI always does); elsewhere it is skipped with a notice.
  */
 import { chmod, chown, link, lstat, lutimes, mkdir, open, readFile, readdir, readlink, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -146,6 +147,7 @@ it('writes, creates and changes are refused with EROFS', () =>
     await withMount(repo, ['first'], async (mountpoint) => {
       await assertRejects(writeFile(join(mountpoint, 'new.txt'), 'x'), 'EROFS', 'create');
       await assertRejects(open(join(mountpoint, 'private.txt'), 'r+'), 'EROFS', 'open for writing');
+      await assertRejects(open(join(mountpoint, 'private.txt'), constants.O_RDONLY | constants.O_TRUNC), 'EROFS', 'open for truncating');
       await assertRejects(mkdir(join(mountpoint, 'folder')), 'EROFS', 'mkdir');
       await assertRejects(unlink(join(mountpoint, 'empty')), 'EROFS', 'unlink');
       await assertRejects(chmod(join(mountpoint, 'empty'), 0o777), 'EROFS', 'chmod');

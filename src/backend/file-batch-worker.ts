@@ -1,16 +1,17 @@
 /**
  * A worker thread of the file backend (file-backend.ts): stores one batch of objects, or
- * looks for many, with synchronous calls. A batch costs one message between threads instead of half a dozen
- * thread-pool round trips per object, and it is made durable as a whole: every new object
- * is written to a temporary file, one syncfs() puts all of their bytes on disk, only then
- * is each linked to its final name, and a second syncfs() makes those names durable. One
- * fsync per object cost ten times more here (docs/DESIGN.md, "Writing objects").
+ * looks for many, with synchronous calls. A batch costs one message between threads
+ * instead of half a dozen thread-pool round trips per object, and it is made durable as a
+ * whole: every new object is written to a temporary file, one syncfs() puts all of their
+ * bytes on disk, only then is each linked to its final name, and a second syncfs() makes
+ * those names durable. One fsync per object cost ten times more here (docs/DESIGN.md,
+ * "Writing objects").
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { FileSystemSyncer } from './file-system-sync.js';
 
 export interface BatchTask {
   readonly root: string;
@@ -32,36 +33,48 @@ export function findObjects(task: { readonly root: string; readonly keys: readon
   return task.keys.map((key) => existsSync(join(task.root, key)));
 }
 
-export default function storeBatch(task: BatchTask): BatchResult {
-  const staged: { readonly index: number; readonly tmpPath: string; readonly finalPath: string }[] = [];
-  let current = '';
+export default async function storeBatch(task: BatchTask): Promise<BatchResult> {
+  const staged: Staged[] = [];
+  const failedAt = { key: '' };
   try {
-    ensureFolder(task.tmpFolder);
-    task.objects.forEach(({ key, data }, index) => {
-      current = key;
-      const finalPath = join(task.root, key);
-      if (existsSync(finalPath)) return;
-      const tmpPath = join(task.tmpFolder, `${tmpPrefix}-${tmpCounter++}.tmp`);
-      staged.push({ index, tmpPath, finalPath });
-      writeFileSync(tmpPath, data, { flag: 'wx', mode: 0o600 });
-    });
+    stage(task, staged, failedAt);
     if (staged.length === 0) return { created: task.objects.map(() => false) };
-    current = task.tmpFolder;
-    syncFileSystem(task.root);
+    failedAt.key = task.tmpFolder;
+    await syncerFor(task.root).sync();
     const created = task.objects.map(() => false);
     for (const { index, tmpPath, finalPath } of staged) {
-      current = (task.objects[index] as BatchTask['objects'][number]).key;
+      failedAt.key = (task.objects[index] as BatchTask['objects'][number]).key;
       created[index] = linkNew(tmpPath, finalPath);
     }
-    syncFileSystem(task.root);
+    failedAt.key = task.tmpFolder;
+    await syncerFor(task.root).sync();
     return { created };
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
-    return { failure: { key: current, message, ...(code === undefined ? {} : { code }) } };
+    return { failure: { key: failedAt.key, message, ...(code === undefined ? {} : { code }) } };
   } finally {
     // Also after a failure (a full disk): a temporary file only takes space.
     for (const { tmpPath } of staged) unlinkIfPresent(tmpPath);
   }
+}
+
+interface Staged {
+  readonly index: number;
+  readonly tmpPath: string;
+  readonly finalPath: string;
+}
+
+/** Writes each object the backend lacks to a temporary file, noting it in `staged` as it goes. */
+function stage(task: BatchTask, staged: Staged[], failedAt: { key: string }): void {
+  ensureFolder(task.tmpFolder);
+  task.objects.forEach(({ key, data }, index) => {
+    failedAt.key = key;
+    const finalPath = join(task.root, key);
+    if (existsSync(finalPath)) return;
+    const tmpPath = join(task.tmpFolder, `${tmpPrefix}-${tmpCounter++}.tmp`);
+    staged.push({ index, tmpPath, finalPath });
+    writeFileSync(tmpPath, data, { flag: 'wx', mode: 0o600 });
+  });
 }
 
 /** Links tmpPath to finalPath; false when another writer got there first (objects are immutable). */
@@ -76,17 +89,13 @@ function linkNew(tmpPath: string, finalPath: string): boolean {
   }
 }
 
-/**
- * syncfs(2) on the backend's file system, through coreutils' `sync -f` (node has no
- * binding for it). It reports write-back errors, so a failed sync fails the batch.
- */
-function syncFileSystem(path: string): void {
-  try {
-    execFileSync('sync', ['-f', path], { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (error) {
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`sync -f ${path} failed${stderr ? `: ${stderr}` : ''}`, { cause: error });
-  }
+/** One sync helper per backend folder this thread writes to. */
+const syncers = new Map<string, FileSystemSyncer>();
+
+function syncerFor(root: string): FileSystemSyncer {
+  let syncer = syncers.get(root);
+  if (!syncer) syncers.set(root, (syncer = new FileSystemSyncer(root)));
+  return syncer;
 }
 
 function ensureFolder(path: string): void {

@@ -44,8 +44,21 @@ function encodeEntry(file: CachedFile, runId: bigint): Buffer {
 
 /** The entry, or undefined for one this version cannot use: the file is then simply read again. */
 function decodeEntry(bytes: Buffer): { file: CachedFile; runId: bigint } | undefined {
+  return unlessUnusable(() => decodeEntryStrictly(bytes));
+}
+
+/** The run that last saw an entry, read without decoding the rest. */
+function lastSeenBy(bytes: Buffer): bigint | undefined {
+  return unlessUnusable(() => {
+    const input = new ByteReader(bytes, 'cache entry');
+    return input.u8() === ENTRY_VERSION ? input.bigSigned() : undefined;
+  });
+}
+
+/** What decode returns, or undefined for an entry this version cannot read (a FormatError). */
+function unlessUnusable<T>(decode: () => T | undefined): T | undefined {
   try {
-    return decodeEntryStrictly(bytes);
+    return decode();
   } catch (error) {
     if (error instanceof FormatError) return undefined;
     throw error;
@@ -130,7 +143,7 @@ export class FileCache implements ChunkListCache {
     const prefix = folder.endsWith('/') ? folder : `${folder}/`;
     const stale: string[] = [];
     for await (const [path, value] of this.db.iterator({ gte: prefix, lt: `${prefix}\u{10ffff}` })) {
-      if (decodeEntry(value)?.runId !== this.runId) stale.push(path);
+      if (lastSeenBy(value) !== this.runId) stale.push(path);
     }
     await this.db.batch(stale.map((key) => ({ type: 'del' as const, key })));
   }

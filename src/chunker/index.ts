@@ -25,12 +25,19 @@ export class ContentDefinedChunker implements Chunker {
     const max = this.boundaries.sizes.max;
     let expectedLeft = expectedSize;
     let carried: Buffer = Buffer.alloc(0);
+    // A small file is read whole, plus one byte to see its end; a large one in big reads.
+    const wantedNext = () => (expectedLeft > 0 ? Math.min(READ_SIZE, expectedLeft + 1) : READ_SIZE);
+    let wanted = wantedNext();
+    let reading = readAhead(file, wanted, expectedLeft);
     for (;;) {
-      // A small file is read whole, plus one byte to see its end; a large one in big reads.
-      const wanted = expectedLeft > 0 ? Math.min(READ_SIZE, expectedLeft + 1) : READ_SIZE;
-      const fresh = await readUpTo(file, wanted, expectedLeft);
+      const fresh = await reading;
       const atEnd = fresh.length < wanted;
       expectedLeft -= fresh.length;
+      // The next read runs while this one is cut and its chunks are sealed and stored.
+      if (!atEnd) {
+        wanted = wantedNext();
+        reading = readAhead(file, wanted, expectedLeft);
+      }
       const data = carried.length === 0 ? fresh : Buffer.concat([carried, fresh]);
       let offset = 0;
       // Cut only with a whole max-size window in view, or the end of the file: then the
@@ -44,6 +51,13 @@ export class ContentDefinedChunker implements Chunker {
       carried = data.subarray(offset);
     }
   }
+}
+
+/** readUpTo, started before it is awaited: a failure is the awaiter's, and never unhandled if the caller stops first. */
+function readAhead(file: FileHandle, length: number, expectedLeft: number): Promise<Buffer> {
+  const reading = readUpTo(file, length, expectedLeft);
+  reading.catch(() => undefined);
+  return reading;
 }
 
 /**

@@ -54,6 +54,8 @@ export interface FileRead {
  */
 const PARALLEL_SMALL_FILES = 128;
 const PARALLEL_LARGE_FILES = 4;
+/** Files the walk may queue ahead of those being stored (their entries and chunk lists wait in memory). */
+const MAX_FILES_QUEUED = 1024;
 /** Subfolders scanned ahead of their turn, per folder being walked. */
 const SCAN_AHEAD = 4;
 /** A file modified this recently may still change within the same timestamp: not cached. */
@@ -65,7 +67,6 @@ interface Child {
   readonly relativePath: string;
 }
 
-/** The archive's totals but the bytes stored, which create counts once the writes behind the walk are done. */
 interface FolderScan {
   readonly children: readonly Child[];
   /** Per child: its metadata, or undefined when it could not be read or is never backed up. */
@@ -74,6 +75,37 @@ interface FolderScan {
   readonly unchangedFound: Promise<void>;
 }
 
+/** A folder whose walk is done; its entry settles once everything under it is stored. */
+interface FolderWalked {
+  readonly entry: Promise<DirectoryEntry | undefined>;
+}
+
+const LEFT_OUT: FolderWalked = { entry: Promise.resolve(undefined) };
+
+/**
+ * Counts files queued or being stored, so that the walk waits (room()) rather than run
+ * ahead of the writes by more than a bounded number of files.
+ */
+class QueuedFiles {
+  private count = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async room(): Promise<void> {
+    while (this.count >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  track<T>(work: Promise<T>): Promise<T> {
+    this.count++;
+    return work.finally(() => {
+      this.count--;
+      this.waiting.shift()?.();
+    });
+  }
+}
+
+/** The archive's totals but the bytes stored, which create counts once the writes behind the walk are done. */
 type WalkTotals = { -readonly [K in Exclude<keyof ArchiveTotals, 'storedBytes'>]: ArchiveTotals[K] };
 
 export class TreeWalker {
@@ -91,6 +123,7 @@ export class TreeWalker {
   private readonly isExcluded: ExcludeTest;
   private readonly smallFileSlots = pLimit(PARALLEL_SMALL_FILES);
   private readonly largeFileSlots = pLimit(PARALLEL_LARGE_FILES);
+  private readonly queuedFiles = new QueuedFiles(MAX_FILES_QUEUED);
   private readonly startedNs = BigInt(Date.now()) * 1_000_000n;
 
   constructor(
@@ -110,38 +143,44 @@ export class TreeWalker {
     return { name, mode: Number(info.mode & 0o7777n), uid, gid, mtimeNs: info.mtimeNs };
   }
 
+  /** Stores a folder's tree, with everything under it; `ancestors` holds dev:ino of the folders above, to stop symlink loops. */
+  async directory(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>): Promise<DirectoryEntry> {
+    return (await this.walk(path, relativePath, info, ancestors)).entry;
+  }
+
   /**
-   * Stores a folder's tree; `ancestors` holds dev:ino of the folders above, to stop symlink
-   * loops. `scanned` is the folder's scan when it was started ahead of time.
+   * Walks a folder: queues its files and walks its subfolders, one after the other. It
+   * returns once the walk is done, with the folder's entry still to come: its tree is
+   * written when its files are stored and its subfolders' trees written, while the walk
+   * goes on to the next folders — no more than MAX_FILES_QUEUED files ahead of the writes.
+   * `scanned` is the folder's scan when it was started ahead of time.
    */
-  async directory(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>, scanned?: Promise<FolderScan>): Promise<DirectoryEntry> {
+  private async walk(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>, scanned?: Promise<FolderScan>): Promise<{ readonly entry: Promise<DirectoryEntry> }> {
     this.totals.directories++;
     const { children, infos, unchangedFound } = await (scanned ?? this.scan(path, relativePath, info));
-    const inside = new Set(ancestors).add(identity(info));
-    const entries: (Entry | undefined)[] = [];
     const isFolder = (i: number) => infos[i]?.isDirectory() === true;
     const indices = [...children.keys()].filter((i) => infos[i] !== undefined);
-    // Files queue for the walk-wide slots and are stored while the walk goes on into the
-    // subfolders, one at a time; the folder's tree waits for both. Files wait for the
-    // cache's answer about them; the subfolders do not.
+    await this.queuedFiles.room();
+    // Files wait for the cache's answer about them; the subfolders do not.
     const files = indices
       .filter((i) => !isFolder(i))
-      .map((i) =>
-        this.slotsFor(infos[i] as EntryStats)(async () => {
-          await unchangedFound;
-          return this.nonFolder(children[i] as Child, infos[i] as EntryStats);
-        }).then((entry) => (entries[i] = entry)),
-      );
+      .map((i) => this.queuedFiles.track(this.slotsFor(infos[i] as EntryStats)(async () => {
+        await unchangedFound;
+        return this.nonFolder(children[i] as Child, infos[i] as EntryStats);
+      })).then((entry) => [i, entry] as const));
+    // A failure must not be left unhandled while the walk goes on: entry (below) awaits them all.
+    for (const file of files) file.catch(() => undefined);
     const folders = indices.filter(isFolder);
-    const walkFolders = async () => {
-      const subfolders = await this.subfolders(folders.map((i) => ({ child: children[i] as Child, info: infos[i] as EntryStats })), inside);
-      folders.forEach((i, k) => (entries[i] = subfolders[k]));
-    };
-    // One Promise.all over both, so that a failure on either side never leaves the other's
-    // rejection unhandled (which would end the process with a stack trace).
-    await Promise.all([walkFolders(), unchangedFound, ...files]);
-    const id = await this.context.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
-    return { ...this.attributes(relativePath.slice(relativePath.lastIndexOf('/') + 1), info), type: 'directory', tree: id };
+    const subfolders = await this.subfolders(folders.map((i) => ({ child: children[i] as Child, info: infos[i] as EntryStats })), new Set(ancestors).add(identity(info)));
+    const entry = (async (): Promise<DirectoryEntry> => {
+      const entries: (Entry | undefined)[] = [];
+      const [, ...stored] = await Promise.all([unchangedFound, ...files, ...subfolders.map((walked, k) => walked.entry.then((e) => [folders[k] as number, e] as const))]);
+      for (const [i, childEntry] of stored) entries[i] = childEntry;
+      const id = await this.context.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
+      return { ...this.attributes(relativePath.slice(relativePath.lastIndexOf('/') + 1), info), type: 'directory', tree: id };
+    })();
+    entry.catch(() => undefined);
+    return { entry };
   }
 
   /**
@@ -170,7 +209,7 @@ export class TreeWalker {
    * folders before its turn, so that their readdir, lstat and cache round trips overlap
    * with the work on the folders before them.
    */
-  private async subfolders(folders: readonly { readonly child: Child; readonly info: EntryStats }[], inside: ReadonlySet<string>): Promise<(Entry | undefined)[]> {
+  private async subfolders(folders: readonly { readonly child: Child; readonly info: EntryStats }[], inside: ReadonlySet<string>): Promise<FolderWalked[]> {
     const scans: Promise<FolderScan>[] = [];
     const scanEarly = (k: number) => {
       const folder = folders[k];
@@ -180,12 +219,12 @@ export class TreeWalker {
       scan.catch(() => undefined);
       scans[k] = scan;
     };
-    const entries: (Entry | undefined)[] = [];
+    const walked: FolderWalked[] = [];
     for (const [k, { child, info }] of folders.entries()) {
       for (let ahead = k; ahead <= k + SCAN_AHEAD; ahead++) scanEarly(ahead);
-      entries.push(await this.subfolder(child, info, inside, scans[k]));
+      walked.push(await this.subfolder(child, info, inside, scans[k]));
     }
-    return entries;
+    return walked;
   }
 
   /**
@@ -209,12 +248,13 @@ export class TreeWalker {
     return info.size <= SMALL_FILE_LIMIT ? this.smallFileSlots : this.largeFileSlots;
   }
 
-  private subfolder(child: Child, info: EntryStats, ancestors: ReadonlySet<string>, scanned: Promise<FolderScan> | undefined): Promise<Entry | undefined> {
+  /** A subfolder walked, or left out (its entry undefined) when it loops back or cannot be read. */
+  private async subfolder(child: Child, info: EntryStats, ancestors: ReadonlySet<string>, scanned: Promise<FolderScan> | undefined): Promise<FolderWalked> {
     if (ancestors.has(identity(info))) {
       this.context.reporter.warning(`${child.path}: skipped, it is a symlink loop back to a folder above it`);
-      return Promise.resolve(undefined);
+      return LEFT_OUT;
     }
-    return this.skippingUnreadable(() => this.directory(child.path, child.relativePath, info, ancestors, scanned));
+    return (await this.skippingUnreadable(() => this.walk(child.path, child.relativePath, info, ancestors, scanned))) ?? LEFT_OUT;
   }
 
   private nonFolder(child: Child, info: EntryStats): Promise<Entry | undefined> {

@@ -1,11 +1,12 @@
 /**
- * One open file of the mount: ranged reads through the block cache (FileContent finds
- * the covering blocks by binary search), and readahead while the reader moves forward.
+ * Reads of one file of the mount: ranged reads through the block cache (FileContent
+ * finds the covering blocks by binary search), and readahead while the reader moves
+ * forward.
  */
 import { type ChunkRef, FileContent, type FileEntry } from '../src/archive/index.js';
 import type { BlockCache } from './block-cache.js';
 
-export class OpenFile {
+export class FileReader {
   private readonly content: FileContent;
   /** The last block the reader asked for, -1 before the first read. */
   private lastBlock = -1;
