@@ -1,0 +1,160 @@
+/**
+ * The pieces of create's pipeline, on real files and a real folder backend: the source
+ * workers (folder scans, small files read and sealed), the write-behind queue, and the
+ * helper that makes a folder backend's batches durable.
+ */
+import { lstat, mkdir, open, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FileBackend } from '../src/backend/index.js';
+import { FileSystemSyncer } from '../src/backend/file-system-sync.js';
+import { fingerprintOf } from '../src/cache/index.js';
+import { ContentDefinedChunker, type ChunkSizes, GearBoundaries, gearTable } from '../src/chunker/index.js';
+import { MASTER_KEY_LENGTH, decrypt, deriveKeys } from '../src/crypto/index.js';
+import { BackendWriteError } from '../src/errors/index.js';
+import { ScannedStats } from '../src/pipeline/entry-stats.js';
+import { SourceReader } from '../src/pipeline/source-reader.js';
+import { WriteBehind } from '../src/store/write-behind.js';
+import { makeTempDir, seededBytes } from './support.js';
+
+const SMALL: ChunkSizes = { min: 1024, average: 4096, max: 16384 };
+const keys = deriveKeys(seededBytes(9, MASTER_KEY_LENGTH));
+const gear = gearTable(keys.chunker.sivKey);
+
+async function withTemp(label: string, body: (path: string) => Promise<void>): Promise<void> {
+  const dir = await makeTempDir(label);
+  try {
+    await body(dir.path);
+  } finally {
+    await dir.remove();
+  }
+}
+
+test('a whole file split in memory gives the chunks the streaming chunker gives', () =>
+  withTemp('split', async (dir) => {
+    const content = seededBytes(5, 300_000);
+    await writeFile(join(dir, 'f'), content);
+    const boundaries = new GearBoundaries(gear, SMALL);
+    const handle = await open(join(dir, 'f'), 'r');
+    const streamed: Buffer[] = [];
+    try {
+      for await (const chunk of new ContentDefinedChunker(boundaries).chunks(handle, content.length)) streamed.push(Buffer.from(chunk));
+    } finally {
+      await handle.close();
+    }
+    assert.ok(streamed.length > 10);
+    assert.equal(boundaries.split(content).map((c) => c.toString('hex')), streamed.map((c) => c.toString('hex')));
+  }));
+
+test('source reader: a folder scan gives every name with its lstat, and the error for one that cannot be read', () =>
+  withTemp('scan', async (dir) => {
+    await writeFile(join(dir, 'file'), 'x');
+    await mkdir(join(dir, 'sub'));
+    await symlink('missing', join(dir, 'dangling'));
+    const reader = new SourceReader({ blockKeys: keys.block, gear, sizes: SMALL });
+    try {
+      const listing = await reader.scan(dir, false);
+      assert.equal([...listing.names].sort(), ['dangling', 'file', 'sub']);
+      for (const [i, name] of listing.names.entries()) {
+        const stats = listing.stats[i] as ScannedStats;
+        const expected = await lstat(join(dir, name), { bigint: true });
+        assert.equal(fingerprintOf(stats), fingerprintOf(expected), name);
+        assert.is(stats.isFile(), expected.isFile(), name);
+        assert.is(stats.isDirectory(), expected.isDirectory(), name);
+        assert.is(stats.isSymbolicLink(), expected.isSymbolicLink(), name);
+      }
+      // With --dereference a dangling link is kept as a link.
+      const dereferenced = await reader.scan(dir, true);
+      assert.ok((dereferenced.stats[dereferenced.names.indexOf('dangling')] as ScannedStats).isSymbolicLink());
+      await reader.scan(join(dir, 'not-there'), false).then(
+        () => assert.unreachable('a missing folder cannot be scanned'),
+        (error: NodeJS.ErrnoException) => assert.is(error.code, 'ENOENT'),
+      );
+    } finally {
+      await reader.close();
+    }
+  }));
+
+test('source reader: small files come back sealed, and as changed when they are no longer what the walk saw', () =>
+  withTemp('small', async (dir) => {
+    const contents = [seededBytes(1, 50_000), Buffer.alloc(0), seededBytes(2, 999)];
+    const paths = contents.map((_, i) => join(dir, `f${i}`));
+    await Promise.all(paths.map((path, i) => writeFile(path, contents[i] as Buffer)));
+    const reader = new SourceReader({ blockKeys: keys.block, gear, sizes: SMALL });
+    try {
+      const fingerprints = await Promise.all(paths.map(async (path) => fingerprintOf(await lstat(path, { bigint: true }))));
+      const outcomes = await Promise.all(paths.map((path, i) => reader.read(path, fingerprints[i] as ReturnType<typeof fingerprintOf>)));
+      outcomes.forEach((outcome, i) => {
+        if (outcome.kind !== 'sealed') throw new Error(`file ${i}: ${outcome.kind}`);
+        const plaintext = Buffer.concat(outcome.chunks.map((c) => decrypt(keys.block, c.id, Buffer.alloc(0), c.ciphertext, 'block')));
+        assert.ok(plaintext.equals(contents[i] as Buffer), `file ${i}`);
+      });
+      await writeFile(paths[0] as string, 'rewritten');
+      assert.is((await reader.read(paths[0] as string, fingerprints[0] as ReturnType<typeof fingerprintOf>)).kind, 'changed');
+      const gone = await reader.read(join(dir, 'gone'), { size: 1, mtimeNs: 0n, ctimeNs: 0n, inode: 0n });
+      assert.ok(gone.kind === 'failed' && gone.error.code === 'ENOENT');
+    } finally {
+      await reader.close();
+    }
+  }));
+
+test('write-behind: everything added is stored by flush, and only new objects count as stored', () =>
+  withTemp('write-behind', async (dir) => {
+    const backend = new FileBackend(dir);
+    try {
+      await backend.put('blocks/00/00/old', Buffer.from('old'));
+      const queue = new WriteBehind(backend, { batchObjects: 3, batchBytes: 1 << 20, parallelBatches: 2 });
+      const objects = Array.from({ length: 10 }, (_, i) => ({ key: `blocks/00/01/k${i}`, data: seededBytes(i + 1, 100 + i) }));
+      for (const { key, data } of objects) await queue.add(key, data);
+      await queue.add('blocks/00/00/old', Buffer.from('new'));
+      await queue.flush();
+      for (const { key, data } of objects) assert.ok((await backend.get(key)).equals(data), key);
+      assert.is((await backend.get('blocks/00/00/old')).toString(), 'old');
+      assert.is(queue.storedBytes, objects.reduce((sum, o) => sum + o.data.length, 0));
+    } finally {
+      await backend.close();
+    }
+  }));
+
+test('write-behind: a failure to store is thrown by flush and by every later add', () =>
+  withTemp('write-behind-fails', async (dir) => {
+    // tmp/ is a file, so no temporary object can be written.
+    await writeFile(join(dir, 'tmp'), 'in the way');
+    const backend = new FileBackend(dir);
+    try {
+      const queue = new WriteBehind(backend, { batchObjects: 2, batchBytes: 1 << 20, parallelBatches: 1 });
+      await queue.add('blocks/00/00/a', Buffer.from('a'));
+      await queue.add('blocks/00/00/b', Buffer.from('b'));
+      await queue.flush().then(
+        () => assert.unreachable('flush should fail'),
+        (error: unknown) => assert.instance(error, BackendWriteError),
+      );
+      await queue.add('blocks/00/00/c', Buffer.from('c')).then(
+        () => assert.unreachable('add after a failure should fail'),
+        (error: unknown) => assert.instance(error, BackendWriteError),
+      );
+      assert.not.ok(await backend.has('blocks/00/00/a'));
+    } finally {
+      await backend.close();
+    }
+  }));
+
+test('file system sync: answers each request, and says which folder when sync fails', () =>
+  withTemp('syncfs', async (dir) => {
+    const good = new FileSystemSyncer(dir);
+    const bad = new FileSystemSyncer(join(dir, 'not-there'));
+    try {
+      await Promise.all([good.sync(), good.sync(), good.sync()]);
+      await bad.sync().then(
+        () => assert.unreachable('sync of a missing folder should fail'),
+        (error: Error) => assert.match(error.message, join(dir, 'not-there')),
+      );
+      await good.sync();
+    } finally {
+      good.close();
+      bad.close();
+    }
+  }));
+
+test.run();
