@@ -22,8 +22,11 @@ const openAsync = promisify(openCallback);
 const readAsync = promisify(readCallback);
 
 const TMP_FOLDER = 'tmp';
-/** Two: a batch mostly waits for its sync, and the next batch or a lookup need not wait behind it. */
-const BATCH_THREADS = 2;
+/**
+ * One writer thread (each costs a heap of its own) with two tasks at once: while one batch
+ * waits for its syncfs, the next batch or a lookup runs.
+ */
+const TASKS_PER_WRITER = 2;
 /** A writer left idle this long stops; the next batch starts it again. */
 const BATCH_IDLE_MS = 5_000;
 
@@ -124,7 +127,8 @@ export class FileBackend implements Backend {
     this.batchWorkers ??= new Piscina({
       filename: new URL('./file-batch-worker.js', import.meta.url).href,
       minThreads: 0,
-      maxThreads: BATCH_THREADS,
+      maxThreads: 1,
+      concurrentTasksPerWorker: TASKS_PER_WRITER,
       idleTimeout: BATCH_IDLE_MS,
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });

@@ -67,6 +67,15 @@ interface Child {
   readonly relativePath: string;
 }
 
+interface HardlinkGroup {
+  /** The link that stores the content. */
+  readonly firstPath: string;
+  readonly linkGroup: number;
+  /** The first link's entry, once stored. */
+  readonly stored: Promise<FileEntry>;
+  readonly settle: (stored: Promise<FileEntry>) => void;
+}
+
 interface FolderScan {
   readonly children: readonly Child[];
   /** Per child: its metadata, or undefined when it could not be read or is never backed up. */
@@ -118,8 +127,8 @@ export class TreeWalker {
   filesUnchanged = 0;
   /** Files of the folders being walked that findUnchanged() found unchanged, by path, with their chunk lists. */
   private readonly unchanged = new Map<string, readonly ChunkRef[]>();
-  /** dev:ino of multiply-linked files already stored, so their content is read once. */
-  private readonly hardlinks = new Map<string, Promise<FileEntry>>();
+  /** Multiply-linked files by dev:ino, so that their content is read once (claimHardlink). */
+  private readonly hardlinks = new Map<string, HardlinkGroup>();
   private readonly isExcluded: ExcludeTest;
   private readonly smallFileSlots = pLimit(PARALLEL_SMALL_FILES);
   private readonly largeFileSlots = pLimit(PARALLEL_LARGE_FILES);
@@ -164,10 +173,13 @@ export class TreeWalker {
     // Files wait for the cache's answer about them; the subfolders do not.
     const files = indices
       .filter((i) => !isFolder(i))
-      .map((i) => this.queuedFiles.track(this.slotsFor(infos[i] as EntryStats)(async () => {
-        await unchangedFound;
-        return this.nonFolder(children[i] as Child, infos[i] as EntryStats);
-      })).then((entry) => [i, entry] as const));
+      .map((i) => {
+        this.claimHardlink((children[i] as Child).path, infos[i] as EntryStats);
+        return this.queuedFiles.track(this.slotsFor(infos[i] as EntryStats)(async () => {
+          await unchangedFound;
+          return this.nonFolder(children[i] as Child, infos[i] as EntryStats);
+        })).then((entry) => [i, entry] as const);
+      });
     // A failure must not be left unhandled while the walk goes on: entry (below) awaits them all.
     for (const file of files) file.catch(() => undefined);
     const folders = indices.filter(isFolder);
@@ -304,25 +316,40 @@ export class TreeWalker {
     return undefined;
   }
 
+  /**
+   * Notes the first link of a multiply-linked file in walk order, which stores the content
+   * for the whole group: the same path every run, so the cache finds it by that path.
+   */
+  private claimHardlink(path: string, info: EntryStats): void {
+    const key = identity(info);
+    if (!info.isFile() || info.nlink === 1n || this.hardlinks.has(key)) return;
+    let settle: (stored: Promise<FileEntry>) => void = () => undefined;
+    const stored = new Promise<FileEntry>((resolve) => (settle = resolve));
+    // Awaited by the other links; a failure is theirs to report, and never unhandled.
+    stored.catch(() => undefined);
+    this.hardlinks.set(key, { firstPath: path, linkGroup: this.hardlinks.size + 1, stored, settle });
+  }
+
   private async file(path: string, name: string, info: EntryStats): Promise<FileEntry> {
     if (info.nlink === 1n) return this.fileWithContent(path, name, info, 0);
-    // The first link seen stores the content; the others wait for it and share it.
-    const key = identity(info);
-    const earlier = this.hardlinks.get(key);
-    if (earlier) {
-      this.unchanged.delete(path); // the first link's content is this one's
-      const first = await earlier;
-      this.totals.files++;
-      this.context.progress.advance(1, 0); // content counted with the first link
-      this.linkGroupSizes.set(first.linkGroup, (this.linkGroupSizes.get(first.linkGroup) ?? 0) + 1);
-      return { ...first, ...this.attributes(name, info) };
+    const group = this.hardlinks.get(identity(info)) as HardlinkGroup;
+    if (group.firstPath === path) {
+      const stored = this.fileWithContent(path, name, info, group.linkGroup);
+      group.settle(stored);
+      await stored;
+      this.countLink(group.linkGroup);
+      return stored;
     }
-    const linkGroup = this.hardlinks.size + 1;
-    const stored = this.fileWithContent(path, name, info, linkGroup);
-    this.hardlinks.set(key, stored);
-    await stored;
-    this.linkGroupSizes.set(linkGroup, 1);
-    return stored;
+    this.unchanged.delete(path); // the first link's content is this one's
+    const first = await group.stored;
+    this.totals.files++;
+    this.context.progress.advance(1, 0); // content counted with the first link
+    this.countLink(group.linkGroup);
+    return { ...first, ...this.attributes(name, info) };
+  }
+
+  private countLink(linkGroup: number): void {
+    this.linkGroupSizes.set(linkGroup, (this.linkGroupSizes.get(linkGroup) ?? 0) + 1);
   }
 
   private async fileWithContent(path: string, name: string, statInfo: EntryStats, linkGroup: number): Promise<FileEntry> {
