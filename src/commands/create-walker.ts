@@ -211,7 +211,7 @@ export class TreeWalker {
       return stats && !this.context.skippedFolders.has(identity(stats)) ? stats : undefined;
     });
     const unchangedFound = this.findUnchanged(children.flatMap((child, i) => (infos[i]?.isFile() ? [{ path: child.path, info: infos[i] }] : [])));
-    // Awaited by directory(); until then a failure must not count as unhandled.
+    // Awaited by walk(); until then a failure must not count as unhandled.
     unchangedFound.catch(() => undefined);
     return { children, infos, unchangedFound };
   }

@@ -62,7 +62,7 @@ export class ContentStore<K extends ContentKind> {
       const hex = idToHex(id);
       if (!this.knownPresent.has(hex)) unknown.set(hex, id);
     }
-    const present = await hasObjects(this.backend, [...unknown.values()].map(this.keyOf));
+    const present = unknown.size === 0 ? [] : await hasObjects(this.backend, [...unknown.values()].map(this.keyOf));
     [...unknown.keys()].forEach((hex, i) => {
       if (present[i]) this.knownPresent.add(hex);
     });

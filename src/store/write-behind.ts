@@ -36,10 +36,15 @@ export class WriteBehind {
     this.throwIfFailed();
     this.batch.push({ key, data });
     this.batchBytes += data.length;
-    if (this.batch.length < this.limits.batchObjects && this.batchBytes < this.limits.batchBytes) return;
+    if (!this.batchFull()) return;
     while (this.inFlight.size >= this.limits.parallelBatches) await Promise.race(this.inFlight);
     this.throwIfFailed();
-    this.send();
+    // Another caller waiting here may have sent the batch already.
+    if (this.batchFull()) this.send();
+  }
+
+  private batchFull(): boolean {
+    return this.batch.length >= this.limits.batchObjects || this.batchBytes >= this.limits.batchBytes;
   }
 
   async flush(): Promise<void> {
