@@ -185,8 +185,12 @@ export async function startS3Server(): Promise<TestServer> {
   const serverPort = await freePort();
   // Real S3 stores an upload whole or not at all; s3rver streams it straight into its file, so
   // a request cut short would leave a truncated object. Buffering each body first (and storing
-  // nothing when it is cut) gives the test double the real store's atomicity.
+  // nothing when it is cut) gives the test double the real store's atomicity. And real S3
+  // answers a PUT once the object is readable, while s3rver answers as soon as it has handed a
+  // buffer to its file's write stream: a GET right after could read part of a large object
+  // (seen once in CI with 5 MiB), so the answer waits until the file holds all of it.
   const script = `
+    const { stat } = await import('node:fs/promises');
     const { default: S3rver } = await import(${JSON.stringify(join(projectRoot, 'node_modules', 's3rver', 'lib', 's3rver.js'))});
     const server = new S3rver({ address: '127.0.0.1', port: ${serverPort}, silent: true, directory: ${JSON.stringify(dir.path)},
       configureBuckets: [{ name: ${JSON.stringify(S3_TEST_BUCKET)} }] });
@@ -200,7 +204,10 @@ export async function startS3Server(): Promise<TestServer> {
             .on('aborted', () => reject(new Error('upload cut short'))).on('end', () => resolve(Buffer.concat(chunks)));
         });
       }
-      return putObject(object);
+      const stored = await putObject(object);
+      const file = server.store.getResourcePath(object.bucket, object.key, 'object');
+      while ((await stat(file)).size < object.content.length) await new Promise((resolve) => setTimeout(resolve, 5));
+      return stored;
     };
     await server.run();`;
   // s3rver makes its list continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider.
