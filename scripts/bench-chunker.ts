@@ -9,21 +9,11 @@ import { DEFAULT_CHUNK_SIZES, GearBoundaries, gearTable } from '../src/chunker/i
 const mib = Number(process.argv[2] ?? 256);
 const boundaries = new GearBoundaries(gearTable(randomBytes(32)));
 
-function cutAll(data: Buffer): Buffer[] {
-  const chunks: Buffer[] = [];
-  for (let offset = 0; offset < data.length; ) {
-    const length = boundaries.cut(data, offset, data.length);
-    chunks.push(data.subarray(offset, offset + length));
-    offset += length;
-  }
-  return chunks;
-}
-
 const digest = (chunk: Buffer) => createHash('sha256').update(chunk).digest('hex');
 const data = randomBytes(mib * 1024 * 1024);
-cutAll(data); // warm up the JIT
+boundaries.split(data); // warm up the JIT
 const started = process.hrtime.bigint();
-const chunks = cutAll(data);
+const chunks = boundaries.split(data);
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const sizes = chunks.map((c) => c.length).sort((a, b) => a - b);
 const at = (q: number) => ((sizes[Math.floor(q * (sizes.length - 1))] ?? 0) / 1024 / 1024).toFixed(2);
@@ -33,7 +23,7 @@ console.log(`chunks: ${chunks.length}, mean ${(data.length / chunks.length / 2 *
 const known = new Set(chunks.map(digest));
 for (const [label, position] of [['front', 0], ['middle', Math.floor(data.length / 2)]] as const) {
   const edited = Buffer.concat([data.subarray(0, position), randomBytes(1024), data.subarray(position)]);
-  const fresh = cutAll(edited).filter((c) => !known.has(digest(c)));
+  const fresh = boundaries.split(edited).filter((c) => !known.has(digest(c)));
   const freshBytes = fresh.reduce((sum, c) => sum + c.length, 0);
   console.log(`1 KiB inserted at the ${label}: ${fresh.length} new chunks, ${(freshBytes / 2 ** 20).toFixed(2)} MiB newly stored of ${mib} MiB`);
 }
