@@ -9,7 +9,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import pLimit from 'p-limit';
 import { threadId } from 'node:worker_threads';
 import { FileSystemSyncer } from './file-system-sync.js';
 
@@ -28,9 +30,27 @@ let tmpCounter = 0;
 /** Folders made by this thread (mkdir -p is idempotent; this only saves the calls). */
 const madeFolders = new Set<string>();
 
+/**
+ * Lookups at once in findObjects. Cold, each costs a couple of disk reads for the folder and
+ * inode, which the disk serves in parallel: 31,000 block files took 2.4 s one at a time, 1.6 s
+ * four at a time (libuv's pool has four threads), 1.1 s sixteen at a time.
+ */
+const PARALLEL_LOOKUPS = 8;
+
 /** Which of the keys exist under root, in order (named task `findObjects`). */
-export function findObjects(task: { readonly root: string; readonly keys: readonly string[] }): boolean[] {
-  return task.keys.map((key) => existsSync(join(task.root, key)));
+export async function findObjects(task: { readonly root: string; readonly keys: readonly string[] }): Promise<boolean[]> {
+  const lookup = pLimit(PARALLEL_LOOKUPS);
+  return Promise.all(task.keys.map((key) => lookup(() => exists(join(task.root, key)))));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
 }
 
 export default async function storeBatch(task: BatchTask): Promise<BatchResult> {
