@@ -1,6 +1,7 @@
 /**
  * create's fidelity and incremental behaviour: deduplication around edits, the mtime
- * cache (per backend, robust to deleted blocks, cleaned, never backed up), and files
+ * cache (per backend, robust to deleted blocks, cleaned, never backed up, folders reused
+ * whole only when nothing in or below them changed), and files
  * that change while the backup runs.
  */
 import { spawn } from 'node:child_process';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Level } from 'level';
+import { FolderRecord } from '../src/cache/index.js';
 import { assertOk, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
 import { PRESERVE_BIN, describeTree, seededBytes } from './support.js';
 
@@ -38,11 +40,7 @@ test('inserting bytes at the front or middle of a large file stores only the chu
 
 test('a second create of an unchanged tree reads no file and stores no block', () =>
   withTestRepo('unchanged', async (repo) => {
-    // Files modified in the last seconds are deliberately not trusted to the cache; a
-    // nightly backup sees mostly older ones.
-    for (const [path, facts] of await describeTree(repo.source)) {
-      if (facts.type === 'file') await utimes(join(repo.source, path), 1_500_000_000, 1_500_000_000);
-    }
+    await makeOld(repo.source);
     const first = await repo.run('create', 'one', repo.source, '--rescan-delay', '0');
     assertOk(first, 'create one');
     assert.match(first.stdout, /11 files \(\d+ read, 0 unchanged\)/);
@@ -79,20 +77,25 @@ test('the cache never hides blocks another backend, or a damaged one, lacks', ()
     }
   }));
 
-test('cache entries of files no longer in the tree are cleaned out; the cache folder is never backed up', () =>
+test('cache records of files and folders no longer in the tree are cleaned out; the cache folder is never backed up', () =>
   withTestRepo('cache-clean', async (repo) => {
     const cacheDir = join(repo.source, 'inner-cache');
     const run = (name: string) => repo.run('create', name, repo.source, '--cache-dir', cacheDir, '--rescan-delay', '0');
+    await makeOld(repo.source);
     assertOk(await run('one'), 'create one');
     await unlink(join(repo.source, 'private.txt'));
+    await rm(join(repo.source, 'dir with spaces'), { recursive: true });
     assertOk(await run('two'), 'create two');
     const [database] = await readdir(cacheDir);
     const db = new Level<string, Buffer>(join(cacheDir, database as string), { valueEncoding: 'buffer' });
     try {
-      const keys = await db.keys().all();
-      assert.ok(keys.includes(join(repo.source, 'docs', 'readme.txt')));
-      assert.not.ok(keys.includes(join(repo.source, 'private.txt')), 'entry of a deleted file is gone');
-      assert.not.ok(keys.some((key) => key.startsWith(cacheDir)));
+      const records = new Map(await db.iterator().all());
+      assert.ok(records.has(join(repo.source, 'docs', 'nested', 'deeper')));
+      assert.not.ok(records.has(join(repo.source, 'dir with spaces')), 'record of a deleted folder is gone');
+      const root = FolderRecord.decode(records.get(repo.source) as Buffer)?.record;
+      assert.ok(root?.files().has('big.bin'));
+      assert.not.ok(root?.files().has('private.txt'), 'a deleted file is gone from its folder record');
+      assert.not.ok([...records.keys()].some((key) => key.startsWith(cacheDir)));
     } finally {
       await db.close();
     }
@@ -100,6 +103,46 @@ test('cache entries of files no longer in the tree are cleaned out; the cache fo
     assertOk(await repo.run('restore', 'two', target), 'restore');
     assert.not.ok((await readdir(target)).includes('inner-cache'));
   }));
+
+test('a folder reused whole from the cache still shows changes below it, other options, missing blocks and link warnings', () =>
+  withTestRepo('reuse', async (repo) => {
+    await makeOld(repo.source);
+    const run = (name: string, ...args: string[]) => repo.run('create', name, repo.source, '--rescan-delay', '0', ...args);
+    assertOk(await run('one'), 'create one');
+    const two = await run('two');
+    assertOk(two, 'create two');
+    assert.match(two.stdout, /\(0 read, \d+ unchanged\)/);
+    assert.match(two.stderr, /dangling -> does\/not\/exist: the link is backed up, but what it points to is excluded or missing/);
+    const same = await repo.run('diff', 'one', 'two');
+    assertOk(same, 'diff');
+    assert.is(same.stdout, '', 'the reused trees are the trees a full walk writes');
+    const restoresAsSource = async (name: string, excluded: (path: string) => boolean = () => false) => {
+      const expected = new Map([...(await describeTree(repo.source))].filter(([path]) => !excluded(path)));
+      assert.equal(await describeTree(await restored(repo, name)), expected, `restore of ${name}`);
+    };
+    // A file changed two folders down: its folder and those above it are written anew.
+    await writeFile(join(repo.source, 'docs', 'nested', 'deeper', 'note.md'), 'changed deep down\n');
+    assertOk(await run('three'), 'create three');
+    await restoresAsSource('three');
+    // The same listings under other options are walked again.
+    assertOk(await run('four', '--exclude', '*.txt'), 'create four');
+    await restoresAsSource('four', (path) => path.endsWith('.txt'));
+    // Every block gone from the backend: nothing can be reused, everything is stored again.
+    for (const file of await objectFiles(repo.backend, 'blocks')) await unlink(file);
+    const five = await run('five');
+    assertOk(five, 'create five');
+    // All but the empty file, which has no blocks, and two more links to a file read once.
+    assert.match(five.stdout, /11 files \(8 read, 1 unchanged\)/);
+    assertOk(await repo.run('verify', 'five'), 'verify five');
+    await restoresAsSource('five');
+  }));
+
+/** Files modified in the last seconds are deliberately not trusted to the cache; a nightly backup sees mostly older ones. */
+async function makeOld(root: string): Promise<void> {
+  for (const [path, facts] of await describeTree(root)) {
+    if (facts.type === 'file') await utimes(join(root, path), 1_500_000_000, 1_500_000_000);
+  }
+}
 
 /** Runs create, calling `during` once stderr shows `signal`; resolves with the exit status and output. */
 function createWatching(repo: TestRepo, args: string[], signal: RegExp, during: () => Promise<void>) {

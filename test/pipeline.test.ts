@@ -3,7 +3,7 @@
  * workers (folder scans, small files read and sealed), the write-behind queue, and the
  * helper that makes a folder backend's batches durable.
  */
-import { lstat, mkdir, open, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -47,7 +47,7 @@ test('a whole file split in memory gives the chunks the streaming chunker gives'
     assert.equal(boundaries.split(content).map((c) => c.toString('hex')), streamed.map((c) => c.toString('hex')));
   }));
 
-test('source reader: a folder scan gives every name with its lstat, and the error for one that cannot be read', () =>
+test('source reader: a folder scan gives every name with its lstat, and a digest of them', () =>
   withTemp('scan', async (dir) => {
     await writeFile(join(dir, 'file'), 'x');
     await mkdir(join(dir, 'sub'));
@@ -57,16 +57,20 @@ test('source reader: a folder scan gives every name with its lstat, and the erro
       const listing = await reader.scan(dir, false);
       assert.equal([...listing.names].sort(), ['dangling', 'file', 'sub']);
       for (const [i, name] of listing.names.entries()) {
-        const stats = listing.stats[i] as ScannedStats;
+        const stats = listing.stats(i) as ScannedStats;
         const expected = await lstat(join(dir, name), { bigint: true });
         assert.equal(fingerprintOf(stats), fingerprintOf(expected), name);
         assert.is(stats.isFile(), expected.isFile(), name);
         assert.is(stats.isDirectory(), expected.isDirectory(), name);
         assert.is(stats.isSymbolicLink(), expected.isSymbolicLink(), name);
       }
+      // The digest covers every name and all of its metadata.
+      assert.ok((await reader.scan(dir, false)).digest.equals(listing.digest), 'nothing changed, same digest');
+      await utimes(join(dir, 'file'), 1_500_000_000, 1_500_000_000);
+      assert.not.ok((await reader.scan(dir, false)).digest.equals(listing.digest), 'an mtime changed');
       // With --dereference a dangling link is kept as a link.
       const dereferenced = await reader.scan(dir, true);
-      assert.ok((dereferenced.stats[dereferenced.names.indexOf('dangling')] as ScannedStats).isSymbolicLink());
+      assert.ok((dereferenced.stats(dereferenced.names.indexOf('dangling')) as ScannedStats).isSymbolicLink());
       await reader.scan(join(dir, 'not-there'), false).then(
         () => assert.unreachable('a missing folder cannot be scanned'),
         (error: NodeJS.ErrnoException) => assert.is(error.code, 'ENOENT'),

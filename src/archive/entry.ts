@@ -55,3 +55,11 @@ export function unsafeNameReason(name: string): string | undefined {
 export function compareNames(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
+
+/** Sorted as compareNames orders names, each name encoded once rather than at every comparison. */
+export function inTreeOrder<T extends { readonly name: string }>(items: readonly T[]): T[] {
+  return items
+    .map((item) => ({ item, key: Buffer.from(item.name, 'utf8') }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map(({ item }) => item);
+}

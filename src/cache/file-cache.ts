@@ -1,95 +1,34 @@
 /**
- * The mtime cache. An entry is keyed by the file's absolute path and holds the metadata
- * that must all be unchanged for the file to count as unchanged (size, mtime, ctime and
- * inode, to the nanosecond), its chunk list, and the run that last saw it; entries a run
- * did not see under the folder it backed up are deleted at the end of that run.
+ * The mtime cache, in LevelDB: one record per folder backed up (folder-record.ts), keyed by
+ * the folder's absolute path and marked with the run that last saw it; records a run did
+ * not see under the folder it backed up are deleted at the end of that run.
  */
 import { Level } from 'level';
-import { ByteReader, ByteWriter } from '../archive/codec.js';
-import type { ChunkRef } from '../archive/index.js';
-import { FormatError } from '../errors/index.js';
-import { ID_LENGTH, asId } from '../store/ids.js';
-import { type FileFingerprint, sameFingerprint } from './fingerprint.js';
-
-const ENTRY_VERSION = 1;
-
-export interface CachedFile {
-  readonly fingerprint: FileFingerprint;
-  readonly chunks: readonly ChunkRef[];
-}
-
-/** A file as the walk found it, to look up in the cache. */
-export interface CacheQuery {
-  readonly path: string;
-  readonly fingerprint: FileFingerprint;
-}
+import { FolderRecord, lastSeenBy, unlessUnusable } from './folder-record.js';
 
 /** What create needs of a cache: the narrow interface both caches implement. */
-export interface ChunkListCache {
-  /** For each file, its chunk list if it is cached with exactly this fingerprint (one read for a whole folder). */
-  lookup(files: readonly CacheQuery[]): Promise<(readonly ChunkRef[] | undefined)[]>;
-  /** Stores the entry, marking it seen by this run. Written in batches; failures surface in forgetUnseen. */
-  remember(path: string, file: CachedFile): void;
-  /** Writes what is remembered, then deletes entries under `folder` (absolute) that this run did not remember. */
-  forgetUnseen(folder: string): Promise<void>;
+export interface BackupCache {
+  /** The folder's record, if the cache has one this version can read. */
+  lookup(folder: string): Promise<FolderRecord | undefined>;
+  /** Stores the folder's record, marking it seen by this run. Written in batches; failures surface in forgetUnseen. */
+  remember(folder: string, record: FolderRecord): void;
+  /** Writes what is remembered, then deletes the records of `root` (absolute) and of folders under it that this run did not remember. */
+  forgetUnseen(root: string): Promise<void>;
 }
 
-function encodeEntry(file: CachedFile, runId: bigint): Buffer {
-  const { size, mtimeNs, ctimeNs, inode } = file.fingerprint;
-  const out = new ByteWriter().u8(ENTRY_VERSION).bigSigned(runId).varint(size).bigSigned(mtimeNs).bigSigned(ctimeNs).bigSigned(inode);
-  out.varint(file.chunks.length);
-  for (const chunk of file.chunks) out.raw(chunk.id).varint(chunk.length);
-  return out.finish();
-}
+/** Records written to the database at once. */
+const WRITE_BATCH = 256;
 
-/** The entry, or undefined for one this version cannot use: the file is then simply read again. */
-function decodeEntry(bytes: Buffer): { file: CachedFile; runId: bigint } | undefined {
-  return unlessUnusable(() => decodeEntryStrictly(bytes));
-}
-
-/** The run that last saw an entry, read without decoding the rest. */
-function lastSeenBy(bytes: Buffer): bigint | undefined {
-  return unlessUnusable(() => {
-    const input = new ByteReader(bytes, 'cache entry');
-    return input.u8() === ENTRY_VERSION ? input.bigSigned() : undefined;
-  });
-}
-
-/** What decode returns, or undefined for an entry this version cannot read (a FormatError). */
-function unlessUnusable<T>(decode: () => T | undefined): T | undefined {
-  try {
-    return decode();
-  } catch (error) {
-    if (error instanceof FormatError) return undefined;
-    throw error;
-  }
-}
-
-function decodeEntryStrictly(bytes: Buffer): { file: CachedFile; runId: bigint } | undefined {
-  const input = new ByteReader(bytes, 'cache entry');
-  if (input.u8() !== ENTRY_VERSION) return undefined;
-  const runId = input.bigSigned();
-  const fingerprint = { size: input.varint(), mtimeNs: input.bigSigned(), ctimeNs: input.bigSigned(), inode: input.bigSigned() };
-  const chunks: ChunkRef[] = [];
-  const count = input.varint();
-  for (let i = 0; i < count; i++) chunks.push({ id: asId(Buffer.from(input.raw(ID_LENGTH)), 'block'), length: input.varint() });
-  input.end();
-  return { file: { fingerprint, chunks }, runId };
-}
-
-/** Entries written to the database at once. */
-const WRITE_BATCH = 1024;
-
-export class FileCache implements ChunkListCache {
-  /** Remembered entries not yet known to be in the database (queued or being written). */
-  private readonly unwritten = new Map<string, Buffer>();
-  private queued: [string, Buffer][] = [];
+export class FileCache implements BackupCache {
+  /** Remembered records not yet known to be in the database (queued or being written). */
+  private readonly unwritten = new Map<string, FolderRecord>();
+  private queued: [string, FolderRecord][] = [];
   private writes: Promise<void> = Promise.resolve();
   private failure: { readonly error: unknown } | undefined;
 
   private constructor(
     private readonly db: Level<string, Buffer>,
-    /** Identifies this run; entries carry the id of the last run that saw them. */
+    /** Identifies this run; records carry the id of the last run that saw them. */
     private readonly runId: bigint,
   ) {}
 
@@ -100,31 +39,28 @@ export class FileCache implements ChunkListCache {
     return new FileCache(db, process.hrtime.bigint() ^ (BigInt(Date.now()) << 20n));
   }
 
-  async lookup(files: readonly CacheQuery[]): Promise<(readonly ChunkRef[] | undefined)[]> {
-    const stored = files.length === 0 ? [] : await this.db.getMany(files.map((file) => file.path));
-    return files.map(({ path, fingerprint }, i) => {
-      const bytes = this.unwritten.get(path) ?? stored[i];
-      const entry = bytes === undefined ? undefined : decodeEntry(bytes);
-      return entry && sameFingerprint(entry.file.fingerprint, fingerprint) ? entry.file.chunks : undefined;
-    });
+  async lookup(folder: string): Promise<FolderRecord | undefined> {
+    const pending = this.unwritten.get(folder);
+    if (pending) return pending;
+    const bytes = await this.db.get(folder);
+    return bytes === undefined ? undefined : unlessUnusable(() => FolderRecord.decode(bytes)?.record);
   }
 
-  remember(path: string, file: CachedFile): void {
-    const bytes = encodeEntry(file, this.runId);
-    this.unwritten.set(path, bytes);
-    this.queued.push([path, bytes]);
+  remember(folder: string, record: FolderRecord): void {
+    this.unwritten.set(folder, record);
+    this.queued.push([folder, record]);
     if (this.queued.length >= WRITE_BATCH) this.writeQueued();
   }
 
-  /** One batch write per WRITE_BATCH entries, one after the other; a failure is kept for forgetUnseen. */
+  /** One batch write per WRITE_BATCH records, one after the other; a failure is kept for forgetUnseen. */
   private writeQueued(): void {
     const batch = this.queued;
     this.queued = [];
     this.writes = this.writes
-      .then(() => this.db.batch(batch.map(([key, value]) => ({ type: 'put' as const, key, value }))))
+      .then(() => this.db.batch(batch.map(([key, record]) => ({ type: 'put' as const, key, value: record.encode(this.runId) }))))
       .then(
         () => {
-          for (const [path, bytes] of batch) if (this.unwritten.get(path) === bytes) this.unwritten.delete(path);
+          for (const [folder, record] of batch) if (this.unwritten.get(folder) === record) this.unwritten.delete(folder);
         },
         (error: unknown) => {
           this.failure ??= { error };
@@ -138,12 +74,16 @@ export class FileCache implements ChunkListCache {
     if (this.failure) throw this.failure.error;
   }
 
-  async forgetUnseen(folder: string): Promise<void> {
+  async forgetUnseen(root: string): Promise<void> {
     await this.flushWrites();
-    const prefix = folder.endsWith('/') ? folder : `${folder}/`;
+    const isStale = (bytes: Buffer) => unlessUnusable(() => lastSeenBy(bytes)) !== this.runId;
     const stale: string[] = [];
-    for await (const [path, value] of this.db.iterator({ gte: prefix, lt: `${prefix}\u{10ffff}` })) {
-      if (lastSeenBy(value) !== this.runId) stale.push(path);
+    const own = await this.db.get(root);
+    if (own !== undefined && isStale(own)) stale.push(root);
+    // Only what is below root: a range starting at root itself would take in "root-other".
+    const prefix = root.endsWith('/') ? root : `${root}/`;
+    for await (const [folder, bytes] of this.db.iterator({ gte: prefix, lt: `${prefix}\u{10ffff}` })) {
+      if (isStale(bytes)) stale.push(folder);
     }
     await this.db.batch(stale.map((key) => ({ type: 'del' as const, key })));
   }

@@ -1,9 +1,10 @@
 /**
  * cache: what `create` remembers between runs, per repository, in LevelDB under the
- * user's cache folder — for each file backed up, its metadata and chunk list, so an
- * unchanged file is not read again.
+ * user's cache folder — for each folder backed up, its children's metadata, its tree and
+ * its files' chunk lists, so that an unchanged folder or file is not read again.
  */
-export { FileCache, type CacheQuery, type CachedFile, type ChunkListCache } from './file-cache.js';
+export { FileCache, type BackupCache } from './file-cache.js';
+export { FolderRecord, type CachedFile, type FolderSummary } from './folder-record.js';
 export { fingerprintOf, sameFingerprint, type FileFingerprint } from './fingerprint.js';
 export { MemoryFileCache } from './memory-cache.js';
 export { cacheFolder } from './location.js';

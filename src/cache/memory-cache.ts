@@ -1,23 +1,19 @@
-import type { ChunkRef } from '../archive/index.js';
-import type { CacheQuery, CachedFile, ChunkListCache } from './file-cache.js';
-import { sameFingerprint } from './fingerprint.js';
+import type { BackupCache } from './file-cache.js';
+import type { FolderRecord } from './folder-record.js';
 
 /**
  * The cache for runs without a cache folder (--no-cache): it lives only for one run, so
  * that re-walking after the rescan still reads only the files that changed.
  */
-export class MemoryFileCache implements ChunkListCache {
-  private readonly files = new Map<string, CachedFile>();
+export class MemoryFileCache implements BackupCache {
+  private readonly folders = new Map<string, FolderRecord>();
 
-  async lookup(files: readonly CacheQuery[]): Promise<(readonly ChunkRef[] | undefined)[]> {
-    return files.map(({ path, fingerprint }) => {
-      const file = this.files.get(path);
-      return file && sameFingerprint(file.fingerprint, fingerprint) ? file.chunks : undefined;
-    });
+  async lookup(folder: string): Promise<FolderRecord | undefined> {
+    return this.folders.get(folder);
   }
 
-  remember(path: string, file: CachedFile): void {
-    this.files.set(path, file);
+  remember(folder: string, record: FolderRecord): void {
+    this.folders.set(folder, record);
   }
 
   /** Nothing outlives the run, so there is nothing to forget. */

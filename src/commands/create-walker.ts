@@ -1,8 +1,12 @@
 /**
  * One walk of the folder being backed up: each folder becomes a tree object written
- * after its children, each file a chunk list — from the cache when the file is unchanged
- * and its blocks are on the backend, otherwise read, chunked and stored.
+ * after its children, each file a chunk list. A folder whose listing and subfolders are
+ * exactly as the cache recorded them, with every block still on the backend, reuses its
+ * tree whole; in any other folder, each file that is unchanged since the cache saw it
+ * (and whose blocks are on the backend) reuses its chunk list, and the rest are read,
+ * chunked and stored.
  */
+import { createHash } from 'node:crypto';
 import { type FileHandle, lstat, readlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
@@ -13,14 +17,17 @@ import {
   type EntryAttributes,
   type FileEntry,
   type ArchiveTotals,
-  compareNames,
   encodeTree,
+  inTreeOrder,
 } from '../archive/index.js';
-import { type ChunkListCache, type FileFingerprint, fingerprintOf } from '../cache/index.js';
+import { type BackupCache, type CachedFile, type FileFingerprint, FolderRecord, fingerprintOf, sameFingerprint } from '../cache/index.js';
+import { unlessUnusable } from '../cache/folder-record.js';
+import { constantTimeEqual } from '../crypto/index.js';
 import type { EntryStats } from '../pipeline/entry-stats.js';
-import { SMALL_FILE_LIMIT, type SourceReader } from '../pipeline/source-reader.js';
+import { Listing, SMALL_FILE_LIMIT, type SourceReader } from '../pipeline/source-reader.js';
 import type { Repository } from '../repository/index.js';
 import { compileExcludes, type ExcludeTest } from '../selection/index.js';
+import type { BlockId, TreeId } from '../store/ids.js';
 import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 import { SourceError, fromSource, readConsistently } from './source.js';
@@ -33,7 +40,7 @@ export interface WalkOptions {
 
 export interface WalkContext {
   readonly repository: Pick<Repository, 'blocks' | 'trees' | 'chunker'>;
-  readonly cache: ChunkListCache;
+  readonly cache: BackupCache;
   readonly source: Pick<SourceReader, 'scan' | 'read'>;
   readonly reporter: ProblemReporter;
   /** dev:ino of folders never to back up (the cache's own folder). */
@@ -54,7 +61,10 @@ export interface FileRead {
  */
 const PARALLEL_SMALL_FILES = 128;
 const PARALLEL_LARGE_FILES = 4;
-/** Files the walk may queue ahead of those being stored (their entries and chunk lists wait in memory). */
+/**
+ * Files the walk may queue ahead of those being stored (their entries and chunk lists wait
+ * in memory); a folder reused whole counts its files while its blocks are looked for.
+ */
 const MAX_FILES_QUEUED = 1024;
 /** Subfolders scanned ahead of their turn, per folder being walked. */
 const SCAN_AHEAD = 4;
@@ -77,11 +87,19 @@ interface HardlinkGroup {
 }
 
 interface FolderScan {
-  readonly children: readonly Child[];
-  /** Per child: its metadata, or undefined when it could not be read or is never backed up. */
-  readonly infos: readonly (EntryStats | undefined)[];
-  /** Settles once findUnchanged() has noted the folder's unchanged files. */
-  readonly unchangedFound: Promise<void>;
+  readonly listing: Listing;
+  /** What the cache recorded of the folder. */
+  readonly record: FolderRecord | undefined;
+  /** The listing's digest under this walk's options: the record's must equal it for the tree to be reused. */
+  readonly key: Buffer;
+}
+
+/** What a folder's walk notes for its cache record, besides its entries. */
+interface FolderLedger {
+  /** False once a child is reported, read moments after it was modified, or hard-linked: the folder is then not reused whole next time. */
+  clean: boolean;
+  /** Files whose chunk lists the next run may reuse, by name, with the metadata they had when read. */
+  readonly fingerprints: Map<string, FileFingerprint>;
 }
 
 /** A folder whose walk is done; its entry settles once everything under it is stored. */
@@ -105,11 +123,12 @@ class QueuedFiles {
     while (this.count >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
-  track<T>(work: Promise<T>): Promise<T> {
-    this.count++;
+  /** Counts `files` until the work settles; the work must not wait for room() itself. */
+  track<T>(work: Promise<T>, files = 1): Promise<T> {
+    this.count += files;
     return work.finally(() => {
-      this.count--;
-      this.waiting.shift()?.();
+      this.count -= files;
+      while (this.count < this.limit && this.waiting.length > 0) this.waiting.shift()?.();
     });
   }
 }
@@ -123,13 +142,15 @@ export class TreeWalker {
   readonly gids = new Set<number>();
   readonly linkGroupSizes = new Map<number, number>();
   readonly filesRead: FileRead[] = [];
-  /** Files whose chunk list came from the cache. */
+  /** Files whose chunk list came from the cache, alone or with their folder's tree. */
   filesUnchanged = 0;
   /** Files of the folders being walked that findUnchanged() found unchanged, by path, with their chunk lists. */
   private readonly unchanged = new Map<string, readonly ChunkRef[]>();
   /** Multiply-linked files by dev:ino, so that their content is read once (claimHardlink). */
   private readonly hardlinks = new Map<string, HardlinkGroup>();
   private readonly isExcluded: ExcludeTest;
+  /** Everything besides a folder's listing that decides its tree: a record made under other options is not reused whole. */
+  private readonly optionsDigest: Buffer;
   private readonly smallFileSlots = pLimit(PARALLEL_SMALL_FILES);
   private readonly largeFileSlots = pLimit(PARALLEL_LARGE_FILES);
   private readonly queuedFiles = new QueuedFiles(MAX_FILES_QUEUED);
@@ -142,6 +163,9 @@ export class TreeWalker {
     private readonly root: { readonly path: string; readonly device: bigint },
   ) {
     this.isExcluded = compileExcludes(options.excludes);
+    const { excludes, dereference, oneFileSystem } = options;
+    const decisive = { excludes, dereference, oneFileSystem, root: root.path, device: String(root.device), skipped: [...context.skippedFolders].sort() };
+    this.optionsDigest = createHash('sha256').update(JSON.stringify(decisive)).digest();
   }
 
   private attributes(name: string, info: EntryStats): EntryAttributes {
@@ -154,7 +178,7 @@ export class TreeWalker {
 
   /** Stores a folder's tree, with everything under it; `ancestors` holds dev:ino of the folders above, to stop symlink loops. */
   async directory(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>): Promise<DirectoryEntry> {
-    return (await this.walk(path, relativePath, info, ancestors)).entry;
+    return (await this.walk(path, relativePath, info, ancestors)).entry as Promise<DirectoryEntry>;
   }
 
   /**
@@ -162,58 +186,105 @@ export class TreeWalker {
    * returns once the walk is done, with the folder's entry still to come: its tree is
    * written when its files are stored and its subfolders' trees written, while the walk
    * goes on to the next folders — no more than MAX_FILES_QUEUED files ahead of the writes.
-   * `scanned` is the folder's scan when it was started ahead of time.
+   * When the cache's record of the folder has its very listing, the files wait: if the
+   * subfolders' trees come out as recorded too and the blocks are all still stored, the
+   * recorded tree is the folder's. `scanned` is the folder's scan when it was started ahead
+   * of time.
    */
-  private async walk(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>, scanned?: Promise<FolderScan>): Promise<{ readonly entry: Promise<DirectoryEntry> }> {
+  private async walk(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>, scanned?: Promise<FolderScan>): Promise<FolderWalked> {
     this.totals.directories++;
-    const { children, infos, unchangedFound } = await (scanned ?? this.scan(path, relativePath, info));
-    const isFolder = (i: number) => infos[i]?.isDirectory() === true;
-    const indices = [...children.keys()].filter((i) => infos[i] !== undefined);
+    const scan = await (scanned ?? this.scan(path, info));
+    const ledger: FolderLedger = { clean: true, fingerprints: new Map() };
+    const children = (ofFolders: boolean) => this.children(path, relativePath, scan.listing, ofFolders, ledger);
+    const recorded = scan.record?.summary.listing;
+    const whole = recorded && constantTimeEqual(recorded, scan.key) ? scan.record : undefined;
     await this.queuedFiles.room();
-    // Files wait for the cache's answer about them; the subfolders do not.
-    const files = indices
-      .filter((i) => !isFolder(i))
-      .map((i) => {
-        this.claimHardlink((children[i] as Child).path, infos[i] as EntryStats);
-        return this.queuedFiles.track(this.slotsFor(infos[i] as EntryStats)(async () => {
-          await unchangedFound;
-          return this.nonFolder(children[i] as Child, infos[i] as EntryStats);
-        })).then((entry) => [i, entry] as const);
-      });
-    // A failure must not be left unhandled while the walk goes on: entry (below) awaits them all.
-    for (const file of files) file.catch(() => undefined);
-    const folders = indices.filter(isFolder);
-    const subfolders = await this.subfolders(folders.map((i) => ({ child: children[i] as Child, info: infos[i] as EntryStats })), new Set(ancestors).add(identity(info)));
+    // Files are queued before the walk goes down, so that they are stored meanwhile.
+    const queued = whole ? undefined : this.queueFiles(children(false), scan.record, ledger);
+    const stillStored = whole && this.queuedFiles.track(this.stillStored(whole), whole.summary.blocks.length);
+    // Awaited by entry (below); a failure must not be left unhandled while the walk goes on.
+    stillStored?.catch(() => undefined);
+    const folders = children(true);
+    const subfolders = await this.subfolders(folders, new Set(ancestors).add(identity(info)), ledger);
+    const name = relativePath.slice(relativePath.lastIndexOf('/') + 1);
     const entry = (async (): Promise<DirectoryEntry> => {
-      const entries: (Entry | undefined)[] = [];
-      const [, ...stored] = await Promise.all([unchangedFound, ...files, ...subfolders.map((walked, k) => walked.entry.then((e) => [folders[k] as number, e] as const))]);
-      for (const [i, childEntry] of stored) entries[i] = childEntry;
-      const id = await this.context.repository.trees.put(encodeTree(entries.filter((e) => e !== undefined)));
-      return { ...this.attributes(relativePath.slice(relativePath.lastIndexOf('/') + 1), info), type: 'directory', tree: id };
+      const folderEntries = await Promise.all(subfolders.map((walked) => walked.entry));
+      if (whole && sameTrees(folderEntries, whole.summary.subfolderTrees) && (await stillStored)) return this.reuse(path, name, info, whole);
+      const files = await (queued ?? this.queueFiles(children(false), scan.record, ledger));
+      const entries = inTreeOrder([...files, ...folderEntries].filter((entry) => entry !== undefined));
+      const tree = await this.context.repository.trees.put(encodeTree(entries));
+      this.context.cache.remember(path, recordOf(scan.key, ledger, entries, tree));
+      return { ...this.attributes(name, info), type: 'directory', tree };
     })();
     entry.catch(() => undefined);
     return { entry };
   }
 
-  /**
-   * A folder's children, not excluded, with their metadata (undefined for one that could
-   * not be read or is never backed up), and its unchanged files being looked for (findUnchanged).
-   */
-  private async scan(path: string, relativePath: string, info: EntryStats): Promise<FolderScan> {
+  /** The folder's listing and cache record, fetched together. */
+  private async scan(path: string, info: EntryStats): Promise<FolderScan> {
     const crossesDevice = this.options.oneFileSystem && info.dev !== this.root.device;
-    const listing = crossesDevice ? { names: [], stats: [] } : await fromSource(path, () => this.context.source.scan(path, this.options.dereference));
-    const children = listing.names
-      .map((name, i) => ({ name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}`, stats: listing.stats[i] }))
-      .filter((child) => !this.isExcluded(child.relativePath))
-      .sort((a, b) => compareNames(a.name, b.name));
-    const infos = children.map(({ path: childPath, stats }) => {
-      if (stats instanceof Error) return this.reportUnreadable(new SourceError(childPath, stats));
-      return stats && !this.context.skippedFolders.has(identity(stats)) ? stats : undefined;
+    const [listing, record] = await Promise.all([
+      crossesDevice ? Listing.EMPTY : fromSource(path, () => this.context.source.scan(path, this.options.dereference)),
+      this.context.cache.lookup(path),
+    ]);
+    return { listing, record, key: createHash('sha256').update(this.optionsDigest).update(listing.digest).digest() };
+  }
+
+  /**
+   * The folder's subfolders (`ofFolders`) or its other children, not excluded, in tree
+   * order, with their metadata. A child whose metadata could not be read is reported; a
+   * folder never to back up is left out.
+   */
+  private children(path: string, relativePath: string, listing: Listing, ofFolders: boolean, ledger: FolderLedger): (Child & { readonly info: EntryStats })[] {
+    const children: (Child & { readonly info: EntryStats })[] = [];
+    listing.names.forEach((name, i) => {
+      if (listing.isFolder(i) !== ofFolders) return;
+      const child = { name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}` };
+      if (this.isExcluded(child.relativePath)) return;
+      const info = listing.stats(i);
+      if (info instanceof Error) this.reportUnreadable(new SourceError(child.path, info), ledger);
+      else if (!(ofFolders && this.context.skippedFolders.has(identity(info)))) children.push({ ...child, info });
     });
-    const unchangedFound = this.findUnchanged(children.flatMap((child, i) => (infos[i]?.isFile() ? [{ path: child.path, info: infos[i] }] : [])));
-    // Awaited by walk(); until then a failure must not count as unhandled.
+    return inTreeOrder(children);
+  }
+
+  /** Queues the files (and symlinks) of a folder; each settles with its name and entry (undefined when left out). */
+  private queueFiles(files: readonly (Child & { readonly info: EntryStats })[], record: FolderRecord | undefined, ledger: FolderLedger): Promise<(Entry | undefined)[]> {
+    const unchangedFound = this.findUnchanged(files, record);
     unchangedFound.catch(() => undefined);
-    return { children, infos, unchangedFound };
+    const stored = files.map((child) => {
+      this.claimHardlink(child.path, child.info);
+      return this.queuedFiles.track(this.slotsFor(child.info)(async () => {
+        await unchangedFound;
+        return this.nonFolder(child, child.info, ledger);
+      }));
+    });
+    const all = Promise.all(stored);
+    // A failure must not be left unhandled while the walk goes on: the folder's entry awaits them all.
+    all.catch(() => undefined);
+    return all;
+  }
+
+  /** Whether every block of the folder's files, and its tree, are still on the backend. */
+  private async stillStored(record: FolderRecord): Promise<boolean> {
+    const { blocks, tree } = record.summary;
+    const [blocksFound, treeFound] = await Promise.all([this.context.repository.blocks.hasMany(blocks), this.context.repository.trees.hasMany([tree])]);
+    return treeFound.every(Boolean) && blocksFound.every(Boolean);
+  }
+
+  /** The folder's entry with its recorded tree, its files counted as unchanged and its symlinks checked as if walked. */
+  private async reuse(path: string, name: string, info: EntryStats, record: FolderRecord): Promise<DirectoryEntry> {
+    const { summary } = record;
+    this.totals.files += summary.fileCount;
+    this.totals.bytes += summary.bytes;
+    this.totals.symlinks += summary.symlinks.length;
+    this.filesUnchanged += summary.fileCount;
+    for (const uid of summary.uids) this.uids.add(uid);
+    for (const gid of summary.gids) this.gids.add(gid);
+    this.context.progress.advance(summary.fileCount, summary.bytes);
+    await Promise.all(summary.symlinks.map((link) => this.checkLinkTarget(join(path, link.name), link.target)));
+    this.context.cache.remember(path, record);
+    return { ...this.attributes(name, info), type: 'directory', tree: summary.tree };
   }
 
   /**
@@ -221,39 +292,43 @@ export class TreeWalker {
    * folders before its turn, so that their readdir, lstat and cache round trips overlap
    * with the work on the folders before them.
    */
-  private async subfolders(folders: readonly { readonly child: Child; readonly info: EntryStats }[], inside: ReadonlySet<string>): Promise<FolderWalked[]> {
+  private async subfolders(folders: readonly (Child & { readonly info: EntryStats })[], inside: ReadonlySet<string>, ledger: FolderLedger): Promise<FolderWalked[]> {
     const scans: Promise<FolderScan>[] = [];
     const scanEarly = (k: number) => {
       const folder = folders[k];
       if (!folder || scans[k] || inside.has(identity(folder.info))) return;
-      const scan = this.scan(folder.child.path, folder.child.relativePath, folder.info);
+      const scan = this.scan(folder.path, folder.info);
       // Awaited in its turn, where a failure is reported; until then it is not unhandled.
       scan.catch(() => undefined);
       scans[k] = scan;
     };
     const walked: FolderWalked[] = [];
-    for (const [k, { child, info }] of folders.entries()) {
+    for (const [k, folder] of folders.entries()) {
       for (let ahead = k; ahead <= k + SCAN_AHEAD; ahead++) scanEarly(ahead);
-      walked.push(await this.subfolder(child, info, inside, scans[k]));
+      walked.push(await this.subfolder(folder, folder.info, inside, scans[k], ledger));
     }
     return walked;
   }
 
   /**
-   * Notes which of a folder's files are unchanged since the cache saw them and still have
-   * every block on the backend (blocks may have been deleted, or this may be a copy of
-   * half a backend): one cache read and one existence check for the whole folder.
+   * Notes which of a folder's files are unchanged since the cache recorded them and still
+   * have every block on the backend (blocks may have been deleted, or this may be a copy
+   * of half a backend): one existence check for the whole folder.
    */
-  private async findUnchanged(files: readonly { readonly path: string; readonly info: EntryStats }[]): Promise<void> {
-    const lists = await this.context.cache.lookup(files.map(({ path, info }) => ({ path, fingerprint: fingerprintOf(info) })));
-    const present = await this.context.repository.blocks.hasMany(lists.flatMap((chunks) => chunks?.map((chunk) => chunk.id) ?? []));
+  private async findUnchanged(files: readonly (Child & { readonly info: EntryStats })[], record: FolderRecord | undefined): Promise<void> {
+    const known = record && unlessUnusable(() => record.files());
+    if (!known) return;
+    const candidates = files.flatMap((file) => {
+      const cached = known.get(file.name);
+      return cached && file.info.isFile() && sameFingerprint(cached.fingerprint, fingerprintOf(file.info)) ? [{ path: file.path, chunks: cached.chunks }] : [];
+    });
+    const present = await this.context.repository.blocks.hasMany(candidates.flatMap(({ chunks }) => chunks.map((chunk) => chunk.id)));
     let next = 0;
-    lists.forEach((chunks, i) => {
-      if (!chunks) return;
+    for (const { path, chunks } of candidates) {
       const stored = present.slice(next, next + chunks.length).every(Boolean);
       next += chunks.length;
-      if (stored) this.unchanged.set((files[i] as (typeof files)[number]).path, chunks);
-    });
+      if (stored) this.unchanged.set(path, chunks);
+    }
   }
 
   private slotsFor(info: EntryStats): LimitFunction {
@@ -261,27 +336,31 @@ export class TreeWalker {
   }
 
   /** A subfolder walked, or left out (its entry undefined) when it loops back or cannot be read. */
-  private async subfolder(child: Child, info: EntryStats, ancestors: ReadonlySet<string>, scanned: Promise<FolderScan> | undefined): Promise<FolderWalked> {
+  private async subfolder(child: Child, info: EntryStats, ancestors: ReadonlySet<string>, scanned: Promise<FolderScan> | undefined, ledger: FolderLedger): Promise<FolderWalked> {
     if (ancestors.has(identity(info))) {
+      ledger.clean = false;
       this.context.reporter.warning(`${child.path}: skipped, it is a symlink loop back to a folder above it`);
       return LEFT_OUT;
     }
-    return (await this.skippingUnreadable(() => this.walk(child.path, child.relativePath, info, ancestors, scanned))) ?? LEFT_OUT;
+    return (await this.skippingUnreadable(() => this.walk(child.path, child.relativePath, info, ancestors, scanned), ledger)) ?? LEFT_OUT;
   }
 
-  private nonFolder(child: Child, info: EntryStats): Promise<Entry | undefined> {
+  private nonFolder(child: Child, info: EntryStats, ledger: FolderLedger): Promise<Entry | undefined> {
     return this.skippingUnreadable(async () => {
-      if (info.isFile()) return this.file(child.path, child.name, info);
+      if (info.isFile()) return this.file(child.path, child.name, info, ledger);
       if (info.isSymbolicLink()) {
         const target = await fromSource(child.path, () => readlink(child.path));
-        if (this.options.dereference) this.context.reporter.warning(`${child.path} -> ${target}: kept as a symlink, its target does not exist`);
-        else await this.checkLinkTarget(child.path, target);
+        if (this.options.dereference) {
+          ledger.clean = false;
+          this.context.reporter.warning(`${child.path} -> ${target}: kept as a symlink, its target does not exist`);
+        } else await this.checkLinkTarget(child.path, target);
         this.totals.symlinks++;
         return { ...this.attributes(child.name, info), type: 'symlink', target };
       }
+      ledger.clean = false;
       this.context.reporter.warning(`${child.path}: skipped, ${fileTypeName(info)} are not backed up`);
       return undefined;
-    });
+    }, ledger);
   }
 
   /** Says when a link is backed up but what it points to is not, naming the link's text. */
@@ -301,16 +380,17 @@ export class TreeWalker {
   }
 
   /** Runs work on one source entry; if reading the source fails, the entry (named by the error) is reported and left out. */
-  private async skippingUnreadable<T>(work: () => Promise<T>): Promise<T | undefined> {
+  private async skippingUnreadable<T>(work: () => Promise<T>, ledger: FolderLedger): Promise<T | undefined> {
     try {
       return await work();
     } catch (error) {
       if (!(error instanceof SourceError)) throw error;
-      return this.reportUnreadable(error);
+      return this.reportUnreadable(error, ledger);
     }
   }
 
-  private reportUnreadable(error: SourceError): undefined {
+  private reportUnreadable(error: SourceError, ledger: FolderLedger): undefined {
+    ledger.clean = false;
     this.totals.skipped++;
     this.context.reporter.problem(error.path, error.cause);
     return undefined;
@@ -330,11 +410,13 @@ export class TreeWalker {
     this.hardlinks.set(key, { firstPath: path, linkGroup: this.hardlinks.size + 1, stored, settle });
   }
 
-  private async file(path: string, name: string, info: EntryStats): Promise<FileEntry> {
-    if (info.nlink === 1n) return this.fileWithContent(path, name, info, 0);
+  /** A file's entry; a hard-linked one keeps its folder from being reused whole, as link groups are numbered afresh each walk. */
+  private async file(path: string, name: string, info: EntryStats, ledger: FolderLedger): Promise<FileEntry> {
+    if (info.nlink === 1n) return this.fileWithContent(path, name, info, 0, ledger);
+    ledger.clean = false;
     const group = this.hardlinks.get(identity(info)) as HardlinkGroup;
     if (group.firstPath === path) {
-      const stored = this.fileWithContent(path, name, info, group.linkGroup);
+      const stored = this.fileWithContent(path, name, info, group.linkGroup, ledger);
       group.settle(stored);
       await stored;
       this.countLink(group.linkGroup);
@@ -352,8 +434,10 @@ export class TreeWalker {
     this.linkGroupSizes.set(linkGroup, (this.linkGroupSizes.get(linkGroup) ?? 0) + 1);
   }
 
-  private async fileWithContent(path: string, name: string, statInfo: EntryStats, linkGroup: number): Promise<FileEntry> {
-    const { chunks, info } = await this.content(path, statInfo);
+  private async fileWithContent(path: string, name: string, statInfo: EntryStats, linkGroup: number, ledger: FolderLedger): Promise<FileEntry> {
+    const { chunks, info, cacheable } = await this.content(path, statInfo);
+    if (cacheable) ledger.fingerprints.set(name, fingerprintOf(info));
+    else ledger.clean = false;
     const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
     this.totals.files++;
     this.totals.bytes += size;
@@ -363,23 +447,20 @@ export class TreeWalker {
 
   /**
    * The chunk list from the cache when findUnchanged() found the file unchanged; otherwise
-   * read and stored. The metadata returned is the one matching the content.
+   * read and stored. The metadata returned is the one matching the content; `cacheable` is
+   * false for a file modified so recently that it may change again within the same mtime.
    */
-  private async content(path: string, statInfo: EntryStats): Promise<{ chunks: readonly ChunkRef[]; info: EntryStats }> {
+  private async content(path: string, statInfo: EntryStats): Promise<{ chunks: readonly ChunkRef[]; info: EntryStats; cacheable: boolean }> {
     const cached = this.unchanged.get(path);
     if (cached) {
       this.unchanged.delete(path);
       this.filesUnchanged++;
-      // Remembered again so that this run counts as having seen it (see forgetUnseen).
-      this.context.cache.remember(path, { fingerprint: fingerprintOf(statInfo), chunks: cached });
-      return { chunks: cached, info: statInfo };
+      return { chunks: cached, info: statInfo, cacheable: true };
     }
     const small = statInfo.size <= SMALL_FILE_LIMIT ? await this.readSmallFile(path, statInfo) : undefined;
     const { result: chunks, info } = small ?? (await readConsistently(path, statInfo, (handle, size) => this.storeChunks(path, handle, size)));
-    const read = fingerprintOf(info);
-    this.filesRead.push({ path, fingerprint: read });
-    if (read.mtimeNs < this.startedNs - RACY_NS) this.context.cache.remember(path, { fingerprint: read, chunks });
-    return { chunks, info };
+    this.filesRead.push({ path, fingerprint: fingerprintOf(info) });
+    return { chunks, info, cacheable: info.mtimeNs < this.startedNs - RACY_NS };
   }
 
   /** A small file read and sealed on the workers; undefined when it changed since the walk's lstat (it is then read the careful way). */
@@ -415,4 +496,40 @@ function fileTypeName(info: EntryStats): string {
   if (info.isBlockDevice()) return 'block devices';
   if (info.isCharacterDevice()) return 'character devices';
   return 'files of this type';
+}
+
+/** Whether the subfolders' trees came out as recorded (none left out). */
+function sameTrees(entries: readonly (DirectoryEntry | undefined)[], recorded: readonly TreeId[]): boolean {
+  return entries.length === recorded.length && entries.every((entry, k) => entry !== undefined && constantTimeEqual(entry.tree, recorded[k] as TreeId));
+}
+
+/** The cache record of a folder whose tree was just written from `entries`. */
+function recordOf(key: Buffer, ledger: FolderLedger, entries: readonly Entry[], tree: TreeId): FolderRecord {
+  const files = new Map<string, CachedFile>();
+  const blocks = new Map<string, BlockId>();
+  const subfolderTrees: TreeId[] = [];
+  const symlinks: { name: string; target: string }[] = [];
+  const uids = new Set<number>();
+  const gids = new Set<number>();
+  let fileCount = 0;
+  let bytes = 0;
+  for (const entry of entries) {
+    if (entry.type === 'directory') {
+      subfolderTrees.push(entry.tree);
+      continue;
+    }
+    uids.add(entry.uid);
+    gids.add(entry.gid);
+    if (entry.type === 'symlink') {
+      symlinks.push({ name: entry.name, target: entry.target });
+      continue;
+    }
+    fileCount++;
+    bytes += entry.size;
+    for (const chunk of entry.chunks) blocks.set(chunk.id.toString('hex'), chunk.id);
+    const fingerprint = ledger.fingerprints.get(entry.name);
+    if (fingerprint) files.set(entry.name, { fingerprint, chunks: entry.chunks });
+  }
+  const summary = { listing: ledger.clean ? key : undefined, tree, subfolderTrees, fileCount, bytes, uids: [...uids], gids: [...gids], symlinks, blocks: [...blocks.values()] };
+  return FolderRecord.of(summary, files);
 }

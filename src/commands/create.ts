@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ArchiveMetadata, unsafeNameReason } from '../archive/index.js';
-import { type ChunkListCache, MemoryFileCache, fingerprintOf, sameFingerprint } from '../cache/index.js';
+import { type BackupCache, MemoryFileCache, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { UsageError, describeError } from '../errors/index.js';
 import { namesFor, readSystemAccounts } from '../owners/index.js';
 import type { SourceReader } from '../pipeline/source-reader.js';
@@ -25,7 +25,7 @@ export interface CreateOptions extends WalkOptions {
   readonly name: string;
   readonly sourcePath: string;
   /** The mtime cache; without one, files are all read (a run-long memory cache still serves the rescan). */
-  readonly cache?: ChunkListCache;
+  readonly cache?: BackupCache;
   /** Folders never to back up, such as the cache's own (found by device and inode). */
   readonly skippedFolders?: readonly string[];
   /** Pause before re-checking the files read (mtimes can lag behind writes). */

@@ -3,7 +3,7 @@
  * rebuilds it from the fields a worker sends back (source-worker.ts).
  */
 import { type BigIntStats, constants } from 'node:fs';
-import type { RawStats } from './source-protocol.js';
+import { MODE_FIELD, type RawStats } from './source-protocol.js';
 
 export type EntryStats = Pick<
   BigIntStats,
@@ -25,7 +25,7 @@ export type EntryStats = Pick<
   | 'isCharacterDevice'
 >;
 
-const FILE_TYPE = BigInt(constants.S_IFMT);
+export const FILE_TYPE = BigInt(constants.S_IFMT);
 
 export class ScannedStats implements EntryStats {
   readonly dev: bigint;
@@ -38,8 +38,18 @@ export class ScannedStats implements EntryStats {
   readonly mtimeNs: bigint;
   readonly ctimeNs: bigint;
 
-  constructor(raw: RawStats) {
-    [this.dev, this.ino, this.mode, this.nlink, this.uid, this.gid, this.size, this.mtimeNs, this.ctimeNs] = raw;
+  /** From RawStats, or from the RawStats at `offset` in a listing's packed stats. */
+  constructor(raw: RawStats | BigInt64Array, offset = 0) {
+    const field = (index: number) => raw[offset + index] as bigint;
+    this.dev = field(0);
+    this.ino = field(1);
+    this.mode = field(MODE_FIELD);
+    this.nlink = field(3);
+    this.uid = field(4);
+    this.gid = field(5);
+    this.size = field(6);
+    this.mtimeNs = field(7);
+    this.ctimeNs = field(8);
   }
 
   private isType(type: number): boolean {

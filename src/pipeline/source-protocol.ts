@@ -18,6 +18,10 @@ export interface FailureValue {
 
 /** dev, ino, mode, nlink, uid, gid, size, mtimeNs, ctimeNs: what create keeps of an lstat. */
 export type RawStats = readonly [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
+/** RawStats's length, and the stride of a listing's packed stats. */
+export const STAT_FIELDS = 9;
+/** Where the mode is in RawStats. */
+export const MODE_FIELD = 2;
 
 export interface ScanTask {
   readonly path: string;
@@ -25,9 +29,19 @@ export interface ScanTask {
   readonly dereference: boolean;
 }
 
-/** A folder's names as readdir gave them, each with its stats or the failure to get them. */
+/**
+ * A folder's names as readdir gave them, with their stats packed STAT_FIELDS to a name (one
+ * copy between threads, where an array of tuples cost a structured clone of every value),
+ * the failures to stat some of them, and a digest of it all: equal digests mean that no
+ * name and no metadata changed (create's cache reuses such a folder's tree whole).
+ */
 export type FolderListing =
-  | { readonly names: readonly string[]; readonly stats: readonly (RawStats | { readonly failure: FailureValue })[] }
+  | {
+      readonly names: readonly string[];
+      readonly stats: BigInt64Array;
+      readonly failures: readonly { readonly index: number; readonly failure: FailureValue }[];
+      readonly digest: Uint8Array;
+    }
   | { readonly failure: FailureValue };
 
 export interface SmallFileRequest {

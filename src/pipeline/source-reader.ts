@@ -6,12 +6,14 @@
  * here a folder or a batch of files costs one message each way, and the cryptography of
  * small files leaves the main thread to the walk, the cache and the writes.
  */
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { FileFingerprint } from '../cache/fingerprint.js';
 import { SIV_LENGTH, type Sealed } from '../crypto/siv.js';
-import { type EntryStats, ScannedStats } from './entry-stats.js';
-import type { FailureValue, FileOutcome, FolderListing, RawStats, SmallFileBatch, SmallFileRequest, SourceSetup } from './source-protocol.js';
+import { type EntryStats, FILE_TYPE, ScannedStats } from './entry-stats.js';
+import { type FailureValue, type FileOutcome, type FolderListing, MODE_FIELD, type RawStats, STAT_FIELDS, type SmallFileBatch, type SmallFileRequest, type SourceSetup } from './source-protocol.js';
 
 export type { SourceSetup } from './source-protocol.js';
 
@@ -30,11 +32,32 @@ export type SmallFileOutcome =
   | { readonly kind: 'changed' }
   | { readonly kind: 'failed'; readonly error: NodeJS.ErrnoException };
 
-/** A folder's children in readdir's order, each with its stats or the error that kept them from being read. */
-export interface Listing {
-  readonly names: readonly string[];
-  readonly stats: readonly (EntryStats | NodeJS.ErrnoException)[];
+/**
+ * A folder's children in readdir's order, each with its stats or the error that kept them
+ * from being read, and the digest of it all (FolderListing). Stats are unpacked only for
+ * the children asked about: create asks about every child only of a folder that changed.
+ */
+export class Listing {
+  /** A folder not looked into (on another filesystem, with --one-file-system). */
+  static readonly EMPTY = new Listing([], new BigInt64Array(0), new Map(), createHash('sha256').digest());
+
+  constructor(
+    readonly names: readonly string[],
+    private readonly packed: BigInt64Array,
+    private readonly failures: ReadonlyMap<number, NodeJS.ErrnoException>,
+    readonly digest: Buffer,
+  ) {}
+
+  stats(index: number): EntryStats | NodeJS.ErrnoException {
+    return this.failures.get(index) ?? new ScannedStats(this.packed, index * STAT_FIELDS);
+  }
+
+  isFolder(index: number): boolean {
+    return !this.failures.has(index) && ((this.packed[index * STAT_FIELDS + MODE_FIELD] as bigint) & FILE_TYPE) === FOLDER_TYPE;
+  }
 }
+
+const FOLDER_TYPE = BigInt(constants.S_IFDIR);
 
 interface Waiting {
   readonly request: SmallFileRequest;
@@ -54,7 +77,8 @@ export class SourceReader {
   async scan(path: string, dereference: boolean): Promise<Listing> {
     const listing: FolderListing = await this.workers().run({ path, dereference }, { name: 'scanFolder' });
     if ('failure' in listing) throw errnoError(listing.failure);
-    return { names: listing.names, stats: listing.stats.map((raw) => ('failure' in raw ? errnoError(raw.failure) : new ScannedStats(raw))) };
+    const failures = new Map(listing.failures.map(({ index, failure }) => [index, errnoError(failure)]));
+    return new Listing(listing.names, listing.stats, failures, Buffer.from(listing.digest));
   }
 
   /** lstat of many files, in order; undefined for one that is gone or cannot be read. */

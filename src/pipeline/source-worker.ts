@@ -1,22 +1,24 @@
 /**
  * A worker thread of the source reader (source-reader.ts), with synchronous calls, which
- * cost a fraction of the thread-pool round trips they replace. `scanFolder` lists a folder
- * and lstats its children. The default task reads each small file of a batch whole,
+ * cost a fraction of the thread-pool round trips they replace. `scanFolder` lists a folder,
+ * lstats its children and digests the result. The default task reads each small file of a batch whole,
  * checks that its metadata is still what the walk saw, cuts it into chunks and seals them;
  * a file that changed is answered as such, and the main thread reads it the careful way.
  */
+import { createHash } from 'node:crypto';
 import { type BigIntStats, closeSync, fstatSync, lstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { workerData } from 'node:worker_threads';
 import { fingerprintOf, sameFingerprint } from '../cache/fingerprint.js';
 import { GearBoundaries } from '../chunker/gear.js';
 import { type Sealed, encrypt } from '../crypto/siv.js';
-import type { FailureValue, FileOutcome, FolderListing, RawStats, ScanTask, SmallFileBatch, SmallFileRequest, SourceSetup } from './source-protocol.js';
+import { type FailureValue, type FileOutcome, type FolderListing, type RawStats, STAT_FIELDS, type ScanTask, type SmallFileBatch, type SmallFileRequest, type SourceSetup } from './source-protocol.js';
 
 const setup = workerData as SourceSetup;
 const blockKeys = { sivKey: Buffer.from(setup.blockKeys.sivKey), cipherKey: Buffer.from(setup.blockKeys.cipherKey) };
 const boundaries = new GearBoundaries(setup.gear, setup.sizes);
 const EMPTY = Buffer.alloc(0);
+const NUL = Buffer.alloc(1);
 
 export function scanFolder({ path, dereference }: ScanTask): FolderListing {
   let names: string[];
@@ -25,15 +27,21 @@ export function scanFolder({ path, dereference }: ScanTask): FolderListing {
   } catch (error) {
     return { failure: failureValue(error) };
   }
-  return { names, stats: names.map((name) => statChild(join(path, name), dereference)) };
-}
-
-function statChild(path: string, dereference: boolean): RawStats | { failure: FailureValue } {
-  try {
-    return rawStats(dereference ? statOrLink(path) : lstatSync(path, { bigint: true }));
-  } catch (error) {
-    return { failure: failureValue(error) };
-  }
+  const stats = new BigInt64Array(names.length * STAT_FIELDS);
+  const failures: { index: number; failure: FailureValue }[] = [];
+  const digest = createHash('sha256');
+  names.forEach((name, index) => {
+    digest.update(name).update(NUL);
+    try {
+      stats.set(rawStats(dereference ? statOrLink(join(path, name)) : lstatSync(join(path, name), { bigint: true })), index * STAT_FIELDS);
+    } catch (error) {
+      const failure = failureValue(error);
+      failures.push({ index, failure });
+      digest.update(`${index} ${failure.code ?? failure.message}`).update(NUL);
+    }
+  });
+  digest.update(new Uint8Array(stats.buffer));
+  return { names, stats, failures, digest: digest.digest() };
 }
 
 /** lstat of each path, in order; null for one that cannot be (any more). */
