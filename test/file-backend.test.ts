@@ -27,6 +27,26 @@ test('file backend: objects sit at their key path and tmp/ is left empty', async
   }
 });
 
+test('file backend: lookups asked at once go out together, each answered with its own keys', async () => {
+  const dir = await makeTempDir('backend-lookups');
+  const backend = new FileBackend(dir.path);
+  try {
+    const stored = ['blocks/00/00/a', 'blocks/00/01/b', 'trees/00/00/c'];
+    for (const key of stored) await backend.put(key, Buffer.from(key));
+    const asked = Array.from({ length: 40 }, (_, i) => [stored[i % 3] as string, `blocks/ff/ff/missing-${i}`, ...(i % 2 ? [stored[(i + 1) % 3] as string] : [])]);
+    const answers = await Promise.all(asked.map((keys) => backend.hasMany(keys)));
+    answers.forEach((found, i) => assert.equal(found, (asked[i] as string[]).map((key) => stored.includes(key)), `call ${i}`));
+    // Two lookups run at once; the next ones wait and go together, so a key that cannot be
+    // looked for (a path below a file) fails the callers it went with, and only those.
+    const outcomes = await Promise.allSettled([['blocks/00/00/a'], ['blocks/00/01/b'], ['blocks/00/00/a/below-a-file'], ['trees/00/00/c']].map((keys) => backend.hasMany(keys)));
+    assert.equal(outcomes.map((outcome) => outcome.status), ['fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    assert.match(String((outcomes[2] as PromiseRejectedResult).reason), /ENOTDIR/);
+  } finally {
+    await backend.close();
+    await dir.remove();
+  }
+});
+
 test('file backend: two processes writing the same objects at once both succeed', async () => {
   const dir = await makeTempDir('backend-race');
   try {

@@ -16,6 +16,7 @@ import { Piscina } from 'piscina';
 import { BackendWriteError, ObjectNotFoundError, isErrnoException } from '../errors/index.js';
 import type { Backend, NewObject, ObjectInfo } from './backend.js';
 import type { BatchResult } from './file-batch-worker.js';
+import { CoalescedLookups } from './coalesced-lookups.js';
 import { checkKey } from './keys.js';
 
 const openAsync = promisify(openCallback);
@@ -37,6 +38,8 @@ export class FileBackend implements Backend {
 
   /** Started with the first batch, so commands that write none never start a thread. */
   private batchWorkers: Piscina | undefined;
+  /** One lookup per writer task at a time; the keys asked meanwhile wait and go together. */
+  private readonly lookups = new CoalescedLookups((keys) => this.workers().run({ root: this.root, keys }, { name: 'findObjects' }), TASKS_PER_WRITER);
 
   constructor(private readonly root: string) {
     this.location = pathToFileURL(root).href;
@@ -111,7 +114,7 @@ export class FileBackend implements Backend {
 
   async hasMany(keys: readonly string[]): Promise<boolean[]> {
     for (const key of keys) checkKey(key);
-    return this.workers().run({ root: this.root, keys }, { name: 'findObjects' });
+    return this.lookups.has(keys);
   }
 
   async putMany(objects: readonly NewObject[]): Promise<boolean[]> {

@@ -61,11 +61,13 @@ export interface FileRead {
  */
 const PARALLEL_SMALL_FILES = 128;
 const PARALLEL_LARGE_FILES = 4;
-/**
- * Files the walk may queue ahead of those being stored (their entries and chunk lists wait
- * in memory); a folder reused whole counts its files while its blocks are looked for.
- */
+/** Files the walk may queue ahead of those being stored (their entries and chunk lists wait in memory). */
 const MAX_FILES_QUEUED = 1024;
+/**
+ * Blocks of folders to be reused whole that may wait for their existence check (about 40
+ * bytes each): enough to keep the lookups busy, as they bound an unchanged backup.
+ */
+const MAX_BLOCKS_CHECKED = 16384;
 /** Subfolders scanned ahead of their turn, per folder being walked. */
 const SCAN_AHEAD = 4;
 /** A file modified this recently may still change within the same timestamp: not cached. */
@@ -110,10 +112,10 @@ interface FolderWalked {
 const LEFT_OUT: FolderWalked = { entry: Promise.resolve(undefined) };
 
 /**
- * Counts files queued or being stored, so that the walk waits (room()) rather than run
- * ahead of the writes by more than a bounded number of files.
+ * Counts work the walk has queued ahead (files to store, or blocks to look for), so that
+ * the walk waits (room()) rather than run ahead of it by more than a bound.
  */
-class QueuedFiles {
+class Backlog {
   private count = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -123,11 +125,11 @@ class QueuedFiles {
     while (this.count >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
-  /** Counts `files` until the work settles; the work must not wait for room() itself. */
-  track<T>(work: Promise<T>, files = 1): Promise<T> {
-    this.count += files;
+  /** Counts `units` until the work settles; the work must not wait for room() itself. */
+  track<T>(work: Promise<T>, units = 1): Promise<T> {
+    this.count += units;
     return work.finally(() => {
-      this.count -= files;
+      this.count -= units;
       while (this.count < this.limit && this.waiting.length > 0) this.waiting.shift()?.();
     });
   }
@@ -153,7 +155,8 @@ export class TreeWalker {
   private readonly optionsDigest: Buffer;
   private readonly smallFileSlots = pLimit(PARALLEL_SMALL_FILES);
   private readonly largeFileSlots = pLimit(PARALLEL_LARGE_FILES);
-  private readonly queuedFiles = new QueuedFiles(MAX_FILES_QUEUED);
+  private readonly queuedFiles = new Backlog(MAX_FILES_QUEUED);
+  private readonly blocksChecked = new Backlog(MAX_BLOCKS_CHECKED);
   private readonly startedNs = BigInt(Date.now()) * 1_000_000n;
 
   constructor(
@@ -185,7 +188,8 @@ export class TreeWalker {
    * Walks a folder: queues its files and walks its subfolders, one after the other. It
    * returns once the walk is done, with the folder's entry still to come: its tree is
    * written when its files are stored and its subfolders' trees written, while the walk
-   * goes on to the next folders — no more than MAX_FILES_QUEUED files ahead of the writes.
+   * goes on to the next folders — no more than MAX_FILES_QUEUED files ahead of the writes,
+   * or MAX_BLOCKS_CHECKED blocks ahead of the existence checks.
    * When the cache's record of the folder has its very listing, the files wait: if the
    * subfolders' trees come out as recorded too and the blocks are all still stored, the
    * recorded tree is the folder's. `scanned` is the folder's scan when it was started ahead
@@ -198,10 +202,10 @@ export class TreeWalker {
     const children = (ofFolders: boolean) => this.children(path, relativePath, scan.listing, ofFolders, ledger);
     const recorded = scan.record?.summary.listing;
     const whole = recorded && constantTimeEqual(recorded, scan.key) ? scan.record : undefined;
-    await this.queuedFiles.room();
+    await (whole ? this.blocksChecked : this.queuedFiles).room();
     // Files are queued before the walk goes down, so that they are stored meanwhile.
     const queued = whole ? undefined : this.queueFiles(children(false), scan.record, ledger);
-    const stillStored = whole && this.queuedFiles.track(this.stillStored(whole), whole.summary.blocks.length);
+    const stillStored = whole && this.blocksChecked.track(this.stillStored(whole), whole.summary.blocks.length);
     // Awaited by entry (below); a failure must not be left unhandled while the walk goes on.
     stillStored?.catch(() => undefined);
     const folders = children(true);
