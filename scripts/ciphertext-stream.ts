@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const keys = deriveKeys(keyHex ? Buffer.from(keyHex, 'hex') : Buffer.from(randomBytes(128)));
+  const keys = deriveKeys(keyHex ? Buffer.from(keyHex, 'hex') : Buffer.from(await randomBytes(128)));
   // The reader closing the pipe is how the stream ends.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => process.exit(error.code === 'EPIPE' ? 0 : 1));
   const pending: Buffer[] = [];

@@ -6,7 +6,12 @@
  */
 import sodium from 'libsodium-wrappers';
 
-await sodium.ready;
+// No top-level `await sodium.ready`: it would make this module, and every module importing
+// it, an asynchronous module, which node's require() cannot load. piscina loads worker
+// files with require() first and falls back to import(), and under Node 20.20 that sequence
+// crashed a worker once (ERR_INTERNAL_ASSERTION, "imported again after being required").
+// memcmp and memzero are libsodium-wrappers' own JavaScript and work before `ready` (the
+// crypto tests run them on the workers); randomness waits for it.
 
 /**
  * The one comparison used for ids, SIVs and tags. Length is not secret, so a length
@@ -21,6 +26,7 @@ export function wipe(secret: Uint8Array): void {
   sodium.memzero(secret);
 }
 
-export function randomBytes(length: number): Uint8Array {
+export async function randomBytes(length: number): Promise<Uint8Array> {
+  await sodium.ready;
   return sodium.randombytes_buf(length);
 }

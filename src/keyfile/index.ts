@@ -10,7 +10,7 @@ const KEY_HEX_LENGTH = MASTER_KEY_LENGTH * 2;
 
 /** Creates a keyfile with a fresh random master key; refuses to replace an existing file. */
 export async function generateKeyfile(path: string): Promise<void> {
-  const key = randomBytes(MASTER_KEY_LENGTH);
+  const key = await randomBytes(MASTER_KEY_LENGTH);
   try {
     await writeKeyfile(path, key);
   } finally {

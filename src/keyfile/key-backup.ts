@@ -4,6 +4,7 @@
  * master key with the SPEC §2 construction; the header (parameters and salt) is the aad,
  * so that no field can be changed without the backup failing to open.
  */
+import { randomBytes as nonSecretBytes } from 'node:crypto';
 import { ByteReader, ByteWriter } from '../archive/codec.js';
 import { type KeySet, MASTER_KEY_LENGTH, SIV_LENGTH, decrypt, encrypt, randomBytes } from '../crypto/index.js';
 import { type KdfParams, checkKdfParams, deriveFromPassphrase } from '../crypto/passphrase-kdf.js';
@@ -29,7 +30,7 @@ export interface KeyBackup {
 /** A new backup's key under keys/: sorting names by text sorts them by time. */
 export function newKeyBackupKey(now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `${KEY_BACKUPS_PREFIX}${stamp}-${Buffer.from(randomBytes(4)).toString('hex')}`;
+  return `${KEY_BACKUPS_PREFIX}${stamp}-${nonSecretBytes(4).toString('hex')}`;
 }
 
 async function keySetFor(passphrase: string, salt: Uint8Array, params: KdfParams): Promise<KeySet> {
@@ -38,7 +39,7 @@ async function keySetFor(passphrase: string, salt: Uint8Array, params: KdfParams
 }
 
 export async function sealKeyBackup(masterKey: Uint8Array, passphrase: string, params: KdfParams): Promise<Buffer> {
-  const salt = Buffer.from(randomBytes(SALT_LENGTH));
+  const salt = Buffer.from(await randomBytes(SALT_LENGTH));
   const header = new ByteWriter()
     .raw(MAGIC)
     .u8(VERSION)
