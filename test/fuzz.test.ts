@@ -189,10 +189,14 @@ test('the mtime cache treats garbage records as absent, and scrub state garbage 
     const fingerprint = { size: 5, mtimeNs: 1n, ctimeNs: 2n, inode: 3n };
     const block = asId(filled(4), 'block');
     const summary = { listing: filled(1), tree: asId(filled(2), 'tree'), subfolderTrees: [asId(filled(3), 'tree')], fileCount: 1, bytes: 5, uids: [0], gids: [0], symlinks: [{ name: 'l', target: 't' }], blocks: [block] };
-    const valid = FolderRecord.of(summary, new Map([['f', { fingerprint, chunks: [{ id: block, length: 5 }] }]])).encode(7n);
+    const valid = FolderRecord.of(summary, new Map([['f', { fingerprint, chunks: [{ id: block, length: 5 }] }]])).encode();
     const samples = fc.sample(fc.oneof(randomBytes, mutated(fc.constant(valid))), 200);
     const db = new Level<string, Buffer>(path, { valueEncoding: 'buffer' });
-    await db.batch([...samples.map((value, i) => ({ type: 'put' as const, key: `/f/${i}`, value })), { type: 'put', key: '/f/valid', value: valid }]);
+    const others = ['/f-other', '/f-other/x'];
+    await db.batch([
+      ...samples.map((value, i) => ({ type: 'put' as const, key: `/f/${i}`, value })),
+      ...['/f/valid', ...others].map((key) => ({ type: 'put' as const, key, value: valid })),
+    ]);
     await db.close();
     const cache = await FileCache.open(path);
     try {
@@ -207,8 +211,11 @@ test('the mtime cache treats garbage records as absent, and scrub state garbage 
       const record = await cache.lookup('/f/valid');
       assert.equal(record?.summary, summary);
       assert.equal(record?.files().get('f')?.fingerprint, fingerprint);
+      cache.keep('/f/valid');
       await cache.forgetUnseen('/f');
-      assert.is(await cache.lookup('/f/valid'), undefined, 'records this run did not see are deleted');
+      assert.ok(await cache.lookup('/f/valid'), 'the record of a folder seen is kept');
+      for (const i of samples.keys()) assert.is(await cache.lookup(`/f/${i}`), undefined, 'records of folders not seen are deleted');
+      for (const key of others) assert.ok(await cache.lookup(key), `${key} is not under /f`);
     } finally {
       await cache.close();
     }

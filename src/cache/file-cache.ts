@@ -1,18 +1,21 @@
 /**
  * The mtime cache, in LevelDB: one record per folder backed up (folder-record.ts), keyed by
- * the folder's absolute path and marked with the run that last saw it; records a run did
- * not see under the folder it backed up are deleted at the end of that run.
+ * the folder's absolute path. Records of folders a run did not see under the folder it
+ * backed up are deleted at the end of that run; the folders seen are kept in memory (one
+ * path per folder), so that a record still valid is not written again.
  */
 import { Level } from 'level';
-import { FolderRecord, lastSeenBy, unlessUnusable } from './folder-record.js';
+import { FolderRecord, unlessUnusable } from './folder-record.js';
 
 /** What create needs of a cache: the narrow interface both caches implement. */
 export interface BackupCache {
   /** The folder's record, if the cache has one this version can read. */
   lookup(folder: string): Promise<FolderRecord | undefined>;
-  /** Stores the folder's record, marking it seen by this run. Written in batches; failures surface in forgetUnseen. */
+  /** Stores the folder's new record, and notes the folder as seen. Written in batches; failures surface in forgetUnseen. */
   remember(folder: string, record: FolderRecord): void;
-  /** Writes what is remembered, then deletes the records of `root` (absolute) and of folders under it that this run did not remember. */
+  /** Notes the folder as seen, its record being still valid. */
+  keep(folder: string): void;
+  /** Writes what is remembered, then deletes the records of `root` (absolute) and of folders under it that this run did not see. */
   forgetUnseen(root: string): Promise<void>;
 }
 
@@ -25,28 +28,30 @@ export class FileCache implements BackupCache {
   private queued: [string, FolderRecord][] = [];
   private writes: Promise<void> = Promise.resolve();
   private failure: { readonly error: unknown } | undefined;
+  private readonly seen = new Set<string>();
 
-  private constructor(
-    private readonly db: Level<string, Buffer>,
-    /** Identifies this run; records carry the id of the last run that saw them. */
-    private readonly runId: bigint,
-  ) {}
+  private constructor(private readonly db: Level<string, Buffer>) {}
 
   /** Opens (creating if needed) the cache database in `folder`. */
   static async open(folder: string): Promise<FileCache> {
     const db = new Level<string, Buffer>(folder, { valueEncoding: 'buffer' });
     await db.open();
-    return new FileCache(db, process.hrtime.bigint() ^ (BigInt(Date.now()) << 20n));
+    return new FileCache(db);
   }
 
   async lookup(folder: string): Promise<FolderRecord | undefined> {
     const pending = this.unwritten.get(folder);
     if (pending) return pending;
     const bytes = await this.db.get(folder);
-    return bytes === undefined ? undefined : unlessUnusable(() => FolderRecord.decode(bytes)?.record);
+    return bytes === undefined ? undefined : unlessUnusable(() => FolderRecord.decode(bytes));
+  }
+
+  keep(folder: string): void {
+    this.seen.add(folder);
   }
 
   remember(folder: string, record: FolderRecord): void {
+    this.seen.add(folder);
     this.unwritten.set(folder, record);
     this.queued.push([folder, record]);
     if (this.queued.length >= WRITE_BATCH) this.writeQueued();
@@ -57,7 +62,7 @@ export class FileCache implements BackupCache {
     const batch = this.queued;
     this.queued = [];
     this.writes = this.writes
-      .then(() => this.db.batch(batch.map(([key, record]) => ({ type: 'put' as const, key, value: record.encode(this.runId) }))))
+      .then(() => this.db.batch(batch.map(([key, record]) => ({ type: 'put' as const, key, value: record.encode() }))))
       .then(
         () => {
           for (const [folder, record] of batch) if (this.unwritten.get(folder) === record) this.unwritten.delete(folder);
@@ -76,14 +81,12 @@ export class FileCache implements BackupCache {
 
   async forgetUnseen(root: string): Promise<void> {
     await this.flushWrites();
-    const isStale = (bytes: Buffer) => unlessUnusable(() => lastSeenBy(bytes)) !== this.runId;
     const stale: string[] = [];
-    const own = await this.db.get(root);
-    if (own !== undefined && isStale(own)) stale.push(root);
+    if (!this.seen.has(root) && (await this.db.get(root)) !== undefined) stale.push(root);
     // Only what is below root: a range starting at root itself would take in "root-other".
     const prefix = root.endsWith('/') ? root : `${root}/`;
-    for await (const [folder, bytes] of this.db.iterator({ gte: prefix, lt: `${prefix}\u{10ffff}` })) {
-      if (isStale(bytes)) stale.push(folder);
+    for await (const folder of this.db.keys({ gte: prefix, lt: `${prefix}\u{10ffff}` })) {
+      if (!this.seen.has(folder)) stale.push(folder);
     }
     await this.db.batch(stale.map((key) => ({ type: 'del' as const, key })));
   }

@@ -14,6 +14,7 @@ import { FormatError } from '../errors/index.js';
 import { type BlockId, ID_LENGTH, type TreeId, asId } from '../store/ids.js';
 import type { FileFingerprint } from './fingerprint.js';
 
+/** Version 1 was one entry per file. */
 const RECORD_VERSION = 2;
 const MAX_NAME_BYTES = 4096;
 const MAX_TARGET_BYTES = 65536;
@@ -61,10 +62,10 @@ export class FolderRecord {
     return this.decodedFiles;
   }
 
-  /** The record as stored, marked as seen by run `runId`. */
-  encode(runId: bigint): Buffer {
+  /** The record as stored. */
+  encode(): Buffer {
     const { summary } = this;
-    const out = new ByteWriter().u8(RECORD_VERSION).bigSigned(runId).bytes(summary.listing ?? Buffer.alloc(0)).raw(summary.tree);
+    const out = new ByteWriter().u8(RECORD_VERSION).bytes(summary.listing ?? Buffer.alloc(0)).raw(summary.tree);
     ids(out, summary.subfolderTrees).varint(summary.fileCount).varint(summary.bytes);
     numbers(numbers(out, summary.uids), summary.gids).varint(summary.symlinks.length);
     for (const { name, target } of summary.symlinks) out.string(name).string(target);
@@ -72,11 +73,10 @@ export class FolderRecord {
     return out.raw(this.encodedFiles ?? encodeFiles(this.files())).finish();
   }
 
-  /** The record and the run that last saw it; undefined for one written by another version (the folder is then read afresh). Throws FormatError. */
-  static decode(bytes: Buffer): { record: FolderRecord; runId: bigint } | undefined {
+  /** The record; undefined for one written by another version (the folder is then read afresh). Throws FormatError. */
+  static decode(bytes: Buffer): FolderRecord | undefined {
     const input = new ByteReader(bytes, 'cache record');
     if (input.u8() !== RECORD_VERSION) return undefined;
-    const runId = input.bigSigned();
     const listing = input.bytes(ID_LENGTH);
     const summary: FolderSummary = {
       listing: listing.length === 0 ? undefined : listing,
@@ -90,14 +90,8 @@ export class FolderRecord {
       blocks: readIds(input, 'block'),
     };
     // Ids and the files are views of `bytes`, which the database read gave this record alone.
-    return { record: new FolderRecord(summary, input.rest(), undefined), runId };
+    return new FolderRecord(summary, input.rest(), undefined);
   }
-}
-
-/** The run that last saw a stored record, read without decoding the rest; undefined for another version's. */
-export function lastSeenBy(bytes: Buffer): bigint | undefined {
-  const input = new ByteReader(bytes, 'cache record');
-  return input.u8() === RECORD_VERSION ? input.bigSigned() : undefined;
 }
 
 /** What decode returns, or undefined for a record this version cannot read (a FormatError). */

@@ -16,6 +16,8 @@ export class MemoryFileCache implements BackupCache {
     this.folders.set(folder, record);
   }
 
+  keep(): void {}
+
   /** Nothing outlives the run, so there is nothing to forget. */
   async forgetUnseen(): Promise<void> {}
 }

@@ -287,7 +287,7 @@ export class TreeWalker {
     for (const gid of summary.gids) this.gids.add(gid);
     this.context.progress.advance(summary.fileCount, summary.bytes);
     await Promise.all(summary.symlinks.map((link) => this.checkLinkTarget(join(path, link.name), link.target)));
-    this.context.cache.remember(path, record);
+    this.context.cache.keep(path);
     return { ...this.attributes(name, info), type: 'directory', tree: summary.tree };
   }
 
