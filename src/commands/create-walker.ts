@@ -144,6 +144,8 @@ export class TreeWalker {
   readonly gids = new Set<number>();
   readonly linkGroupSizes = new Map<number, number>();
   readonly filesRead: FileRead[] = [];
+  /** When the last of filesRead was read (performance.now()). */
+  lastReadAt = 0;
   /** Files whose chunk list came from the cache, alone or with their folder's tree. */
   filesUnchanged = 0;
   /** Files of the folders being walked that findUnchanged() found unchanged, by path, with their chunk lists. */
@@ -464,6 +466,7 @@ export class TreeWalker {
     const small = statInfo.size <= SMALL_FILE_LIMIT ? await this.readSmallFile(path, statInfo) : undefined;
     const { result: chunks, info } = small ?? (await readConsistently(path, statInfo, (handle, size) => this.storeChunks(path, handle, size)));
     this.filesRead.push({ path, fingerprint: fingerprintOf(info) });
+    this.lastReadAt = performance.now();
     return { chunks, info, cacheable: info.mtimeNs < this.startedNs - RACY_NS };
   }
 

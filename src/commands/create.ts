@@ -28,7 +28,7 @@ export interface CreateOptions extends WalkOptions {
   readonly cache?: BackupCache;
   /** Folders never to back up, such as the cache's own (found by device and inode). */
   readonly skippedFolders?: readonly string[];
-  /** Pause before re-checking the files read (mtimes can lag behind writes). */
+  /** Time between the last file read and the re-check of the files read (mtimes can lag behind writes). */
   readonly rescanDelayMs: number;
   readonly progress?: ProgressListener;
 }
@@ -95,9 +95,11 @@ async function walkAndCommit(
   };
   let walk = await walkOnce(context, options, sourcePath, rootInfo);
   for (let rewalk = 1; rewalk <= MAX_REWALKS && walk.walker.filesRead.length > 0; rewalk++) {
-    reporter.info(`pausing ${options.rescanDelayMs} ms, then checking the ${walk.walker.filesRead.length} files read for changes`);
+    // The pause runs from the last read: files read earlier have waited long enough already.
+    const pauseMs = Math.max(0, Math.ceil(walk.walker.lastReadAt + options.rescanDelayMs - performance.now()));
+    reporter.info(`pausing ${pauseMs} ms, then checking the ${walk.walker.filesRead.length} files read for changes`);
     // The blocks still queued are written meanwhile.
-    await Promise.all([sleep(options.rescanDelayMs), repository.flush()]);
+    await Promise.all([sleep(pauseMs), repository.flush()]);
     const changed = await changedSinceRead(source, walk.walker.filesRead);
     if (changed.length === 0) break;
     reporter.warning(`${changed.length} ${changed.length === 1 ? 'file' : 'files'} changed during the backup (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}); reading again`);
