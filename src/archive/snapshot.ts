@@ -162,8 +162,12 @@ export class FileContent {
     const pieces = await Promise.all(
       this.entry.chunks.slice(first, last + 1).map((chunk) => readChunk(this.blocks, chunk)),
     );
-    const joined = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
-    const base = this.offsets[first] as number;
-    return joined.subarray(offset - base, end - base);
+    // Only the wanted bytes of each block: a 128 KiB read across a boundary would
+    // otherwise copy both whole blocks (a sequential read of a mount copied twice the file).
+    const wanted = pieces.map((piece, k) => {
+      const start = this.offsets[first + k] as number;
+      return piece.subarray(Math.max(offset - start, 0), Math.min(end - start, piece.length));
+    });
+    return wanted.length === 1 ? (wanted[0] as Buffer) : Buffer.concat(wanted, end - offset);
   }
 }
