@@ -1,10 +1,12 @@
 /** What the CLI prints: progress lines off a terminal, --quiet, --logfile JSON lines, --verbose stack traces. */
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeTestRepo } from './cli-support.js';
-import { runPreserve } from './support.js';
+import { PRESERVE_BIN, runPreserve } from './support.js';
 
 test('progress is printed as plain lines off a terminal, with totals and ETA when known', async () => {
   const repo = await makeTestRepo('progress');
@@ -18,6 +20,21 @@ test('progress is printed as plain lines off a terminal, with totals and ETA whe
     assert.match(restored.stderr, /^preserve: restore: 11 of 11 files, 3\.0 MiB of 3\.0 MiB, [\d.]+ (B|KiB|MiB|GiB)\/s$/m);
     const verified = await runPreserve(['verify', ...args], env);
     assert.match(verified.stderr, /^preserve: verify: (\d+) of \1 blocks, /m);
+  } finally {
+    await repo.remove();
+  }
+});
+
+test('progress on a terminal is a live bar that ends at 100 %', async () => {
+  const repo = await makeTestRepo('progress-tty');
+  try {
+    const command = [PRESERVE_BIN, 'create', '--keyfile', repo.keyfile, '--backend', repo.backend, 'a', repo.source, '--rescan-delay', '0'];
+    // script(1) runs the command on a pseudo-terminal, as a person at a shell would.
+    const { stdout } = await promisify(execFile)('script', ['-qec', command.map((arg) => `'${arg}'`).join(' '), '/dev/null'], {
+      env: { ...process.env, PRESERVE_CACHE_DIR: join(repo.dir, 'cache') },
+    });
+    assert.match(stdout, /create =+ 100% \| 11 files, 3\.0 MiB, /, 'the bar, full');
+    assert.match(stdout, /archive "a" created: 11 files/);
   } finally {
     await repo.remove();
   }
