@@ -5,7 +5,8 @@
  * the way to a visited path are ever fetched.
  */
 import { constants } from 'node:fs';
-import type { ArchiveMetadata, Entry, FileEntry } from '../src/archive/index.js';
+import { LRUCache } from 'lru-cache';
+import type { ArchiveMetadata, DirectoryEntry, Entry, FileEntry } from '../src/archive/index.js';
 import { type ArchiveId, idToHex } from '../src/store/ids.js';
 import { type FolderCache, type Listing, entryNamed } from './folder-cache.js';
 import { type InodeTable, ROOT_INODE } from './inodes.js';
@@ -20,6 +21,8 @@ const MAX_NAME_BYTES = 255;
 /** The largest read fuse-native's libfuse 2 asks for; cp sizes its buffer from st_blksize. */
 const PREFERRED_IO_SIZE = 128 * 1024;
 const MAX_U32 = 2 ** 32 - 1;
+/** Folder paths remembered (a folder entry each): enough for several readers in several folders at once. */
+const RECENT_FOLDERS = 256;
 
 export interface MountedArchive {
   readonly id: ArchiveId;
@@ -48,6 +51,9 @@ export class MountView {
   /** Target of `latest`; undefined without archives or when an archive is itself named so. */
   private readonly latest: string | undefined;
   private readonly newestNs: bigint;
+  private readonly namespaces: ReadonlyMap<MountedArchive, string>;
+  /** Folders resolved lately, by archive and path (folderAt). */
+  private readonly recentFolders = new LRUCache<string, DirectoryEntry>({ max: RECENT_FOLDERS });
 
   constructor(
     private readonly layout: ViewLayout,
@@ -55,6 +61,7 @@ export class MountView {
     private readonly inodes: InodeTable,
   ) {
     this.byName = new Map(layout.archives.map((archive) => [archive.metadata.name, archive]));
+    this.namespaces = new Map(layout.archives.map((archive) => [archive, idToHex(archive.id)]));
     const newest = layout.archives.at(-1);
     this.newestNs = newest?.metadata.createdAtNs ?? 0n;
     this.latest = newest && !this.byName.has(LATEST) ? newest.metadata.name : undefined;
@@ -73,14 +80,34 @@ export class MountView {
   }
 
   private async walk(archive: MountedArchive, parts: readonly string[], path: string): Promise<Node> {
+    const name = parts.at(-1);
+    if (name === undefined) return this.archiveRoot(archive);
+    const folder = await this.folderAt(archive, parts.slice(0, -1), path);
+    const entry = entryNamed(await this.folders.list(folder.tree), name);
+    if (!entry) throw new FsError('ENOENT', `${path} does not exist`);
+    return { kind: 'entry', archive, entry, path: parts.join('/') };
+  }
+
+  /**
+   * The folder at `parts` inside the archive, on the way to `path`. Every request names its
+   * file by the full path, and tar, cp and rsync ask about one folder's files in a row, so
+   * the folders resolved lately are remembered instead of walked down to from the root for
+   * each request (an archive never changes, so neither does what a path leads to).
+   */
+  private async folderAt(archive: MountedArchive, parts: readonly string[], path: string): Promise<DirectoryEntry> {
+    const key = `${this.namespaceOf(archive)}/${parts.join('/')}`;
+    const known = this.recentFolders.get(key);
+    if (known) return known;
     let entry: Entry = archive.metadata.root;
     for (const part of parts) {
-      if (entry.type !== 'directory') throw new FsError('ENOTDIR', `${path}: a part of it is not a folder`);
+      if (entry.type !== 'directory') break;
       const next = entryNamed(await this.folders.list(entry.tree), part);
       if (!next) throw new FsError('ENOENT', `${path} does not exist`);
       entry = next;
     }
-    return { kind: 'entry', archive, entry, path: parts.join('/') };
+    if (entry.type !== 'directory') throw new FsError('ENOTDIR', `${path}: a part of it is not a folder`);
+    this.recentFolders.set(key, entry);
+    return entry;
   }
 
   /** The file at a path, and the listing of the folder that holds it. */
@@ -151,9 +178,14 @@ export class MountView {
     }
   }
 
+  /** The archive's id in hex: what its inode numbers and remembered folders are keyed by. */
+  private namespaceOf(archive: MountedArchive): string {
+    return this.namespaces.get(archive) as string;
+  }
+
   private inodeOf(archive: MountedArchive, entry: Entry, path: string): number {
     if (path === '' && this.layout.single) return ROOT_INODE;
-    const namespace = idToHex(archive.id);
+    const namespace = this.namespaceOf(archive);
     // Hardlinked files share the group's number, so cp -a, rsync -H and tar see one file.
     return entry.type === 'file' && entry.linkGroup !== 0
       ? this.inodes.inodeOf(namespace, `link group ${entry.linkGroup}`)
