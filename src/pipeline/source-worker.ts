@@ -110,20 +110,28 @@ function readFile({ path, fingerprint }: SmallFileRequest): { chunks: Sealed[] }
   }
 }
 
-/** The whole content, or undefined when size or metadata after reading differ from the walk's. */
+/**
+ * One read buffer for every file this thread reads, as large as the largest so far (small
+ * files only come here): a file's content lives only until its chunks are sealed, and a
+ * buffer per file was an allocation, and page faults, for every byte read.
+ */
+let readBuffer = Buffer.allocUnsafeSlow(0);
+
+/** The whole content (a view of readBuffer), or undefined when size or metadata after reading differ from the walk's. */
 function readIfUnchanged(path: string, fingerprint: SmallFileRequest['fingerprint']): Buffer | undefined {
   const fd = openSync(path, 'r');
   try {
     // One byte more than expected, to see a file that grew.
-    const buffer = Buffer.allocUnsafe(fingerprint.size + 1);
+    const wanted = fingerprint.size + 1;
+    if (readBuffer.length < wanted) readBuffer = Buffer.allocUnsafeSlow(wanted);
     let filled = 0;
     for (;;) {
-      const read = readSync(fd, buffer, filled, buffer.length - filled, null);
+      const read = readSync(fd, readBuffer, filled, wanted - filled, null);
       filled += read;
-      if (read === 0 || filled === buffer.length) break;
+      if (read === 0 || filled === wanted) break;
     }
     const same = filled === fingerprint.size && sameFingerprint(fingerprint, fingerprintOf(fstatSync(fd, { bigint: true })));
-    return same ? buffer.subarray(0, filled) : undefined;
+    return same ? readBuffer.subarray(0, filled) : undefined;
   } finally {
     closeSync(fd);
   }
