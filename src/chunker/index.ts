@@ -9,7 +9,8 @@ export { DEFAULT_CHUNK_SIZES, GearBoundaries, gearTable, type ChunkSizes } from 
 
 export interface Chunker {
   /**
-   * The file's content from its current start, as consecutive non-empty chunks.
+   * The file's content from its current start, as consecutive non-empty chunks, each valid
+   * until the next one is asked for (they are views of buffers that are read into again).
    * `expectedSize` (from stat) only sizes buffers; a file that grew or shrank meanwhile
    * is still read to its real end, and the chunks do not depend on it.
    */
@@ -28,17 +29,27 @@ export class ContentDefinedChunker implements Chunker {
     // A small file is read whole, plus one byte to see its end; a large one in big reads.
     const wantedNext = () => (expectedLeft > 0 ? Math.min(READ_SIZE, expectedLeft + 1) : READ_SIZE);
     let wanted = wantedNext();
-    let reading = readAhead(file, wanted, expectedLeft);
+    // The first read carries nothing over; every later one leaves `max` bytes free in front
+    // of what it reads, for the tail the read before left uncut (always shorter than max).
+    // Reads take turns between two buffers, one cut while the other is read into: a buffer
+    // per read made a 512 MiB file allocate (and fault in) 768 MiB.
+    let spare: Buffer | undefined;
+    let reading = readAhead(file, undefined, 0, wanted, expectedLeft);
     for (;;) {
-      const fresh = await reading;
-      const atEnd = fresh.length < wanted;
-      expectedLeft -= fresh.length;
+      const { buffer, start, end } = await reading;
+      const atEnd = end - start < wanted;
+      expectedLeft -= end - start;
+      // Copying the tail in front of the new bytes, rather than concatenating both, copies
+      // less than max bytes per read instead of all of them. It is copied before the next
+      // read starts, as that read may go to the buffer the tail is in.
+      const from = start - carried.length;
+      carried.copy(buffer, from);
       // The next read runs while this one is cut and its chunks are sealed and stored.
       if (!atEnd) {
         wanted = wantedNext();
-        reading = readAhead(file, wanted, expectedLeft);
+        reading = readAhead(file, spare, max, wanted, expectedLeft);
       }
-      const data = carried.length === 0 ? fresh : Buffer.concat([carried, fresh]);
+      const data = buffer.subarray(from, end);
       let offset = 0;
       // Cut only with a whole max-size window in view, or the end of the file: then the
       // boundaries are the same whatever the read sizes were.
@@ -49,30 +60,38 @@ export class ContentDefinedChunker implements Chunker {
       }
       if (atEnd) return;
       carried = data.subarray(offset);
+      spare = buffer;
     }
   }
 }
 
+interface Read {
+  /** `start` bytes of room, then what was read, up to `end`. */
+  readonly buffer: Buffer;
+  readonly start: number;
+  readonly end: number;
+}
+
 /** readUpTo, started before it is awaited: a failure is the awaiter's, and never unhandled if the caller stops first. */
-function readAhead(file: FileHandle, length: number, expectedLeft: number): Promise<Buffer> {
-  const reading = readUpTo(file, length, expectedLeft);
+function readAhead(file: FileHandle, into: Buffer | undefined, room: number, length: number, expectedLeft: number): Promise<Read> {
+  const reading = readUpTo(file, into, room, length, expectedLeft);
   reading.catch(() => undefined);
   return reading;
 }
 
 /**
- * Reads up to `length` bytes into a fresh buffer (chunks are views into it); shorter only
- * at the end of the file. A short read that ends exactly where stat said the file ends is
- * taken as the end, which saves a read per small file; the caller's fstat after reading
- * catches a file that was still growing.
+ * Reads up to `length` bytes after `room` bytes left free, into `into` when it is large
+ * enough, otherwise into a fresh buffer; shorter only at the end of the file. A short read
+ * that ends exactly where stat said the file ends is taken as the end, which saves a read
+ * per small file; the caller's fstat after reading catches a file that was still growing.
  */
-async function readUpTo(file: FileHandle, length: number, expectedLeft: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
+async function readUpTo(file: FileHandle, into: Buffer | undefined, room: number, length: number, expectedLeft: number): Promise<Read> {
+  const buffer = into && into.length >= room + length ? into : Buffer.allocUnsafe(room + length);
   let filled = 0;
   while (filled < length) {
-    const { bytesRead } = await file.read(buffer, filled, length - filled, null);
+    const { bytesRead } = await file.read(buffer, room + filled, length - filled, null);
     filled += bytesRead;
     if (bytesRead === 0 || filled === expectedLeft) break;
   }
-  return buffer.subarray(0, filled);
+  return { buffer, start: room, end: room + filled };
 }

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { type Command, InvalidArgumentError } from 'commander';
 import { FileCache, cacheFolder } from '../cache/index.js';
 import { type CreateResult, createArchive } from '../commands/index.js';
@@ -22,6 +23,9 @@ interface CreateFlags extends RepositoryFlags {
   readonly rescanDelay: number;
 }
 
+/** How much a V8 heap may grow past what the last full collection left, for create. */
+const HEAP_GROWING_PERCENT = 50;
+
 function parseMilliseconds(value: string): number {
   const ms = Number(value);
   if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidArgumentError('expected a whole number of milliseconds');
@@ -39,6 +43,10 @@ export function registerCreate(program: Command, context: CliContext): void {
     .option('--rescan-delay <ms>', 'time between the last file read and the re-check of the files read for changes', parseMilliseconds, 1000)
     .action(async (name: string, path: string, flags: CreateFlags) => {
       const started = Date.now();
+      // V8 lets a heap grow up to 4× what a collection left alive before the next one;
+      // create's garbage (tree entries, chunk lists, messages) then piled up to 160 MiB on
+      // the main thread. 1.5× costs a few more collections (docs/DESIGN.md "Memory of create").
+      setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
       const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
       const repository = await context.openRepository(flags, { createIfMissing: true });
       const cacheRoot = cacheFolder(flags.cacheDir);

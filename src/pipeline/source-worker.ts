@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { type BigIntStats, closeSync, fstatSync, lstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { workerData } from 'node:worker_threads';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { fingerprintOf, sameFingerprint } from '../cache/fingerprint.js';
 import { GearBoundaries } from '../chunker/gear.js';
 import { type Sealed, encrypt } from '../crypto/siv.js';
@@ -72,7 +73,12 @@ function failureValue(error: unknown): FailureValue {
   return { message, ...(code === undefined ? {} : { code }) };
 }
 
-export default function readBatch(task: { readonly files: readonly SmallFileRequest[] }): SmallFileBatch {
+/**
+ * The batch's result, its buffer moved to the main thread rather than copied: a copy cost
+ * a second allocation of every byte, and the original lingered here until this thread's
+ * next collection.
+ */
+export default function readBatch(task: { readonly files: readonly SmallFileRequest[] }): ReturnType<typeof move> {
   const sealed: Sealed[] = [];
   const outcomes = task.files.map((file) => {
     const outcome = readFile(file);
@@ -82,7 +88,16 @@ export default function readBatch(task: { readonly files: readonly SmallFileRequ
     }
     return outcome;
   });
-  return { outcomes, sealed: Buffer.concat(sealed.flatMap((s) => [s.id, s.ciphertext])) };
+  const batch: SmallFileBatch = { outcomes, sealed: concatUnpooled(sealed.flatMap((s) => [s.id, s.ciphertext])) };
+  return move({ [transferableSymbol]: batch.sealed.buffer, [valueSymbol]: batch });
+}
+
+/** Buffer.concat into memory of its own: a small result would be a slice of Node's shared pool, which must not move. */
+function concatUnpooled(parts: readonly Buffer[]): Buffer {
+  const out = Buffer.allocUnsafeSlow(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) offset += part.copy(out, offset);
+  return out;
 }
 
 function readFile({ path, fingerprint }: SmallFileRequest): { chunks: Sealed[] } | Exclude<FileOutcome, { chunkLengths: readonly number[] }> {
@@ -95,20 +110,28 @@ function readFile({ path, fingerprint }: SmallFileRequest): { chunks: Sealed[] }
   }
 }
 
-/** The whole content, or undefined when size or metadata after reading differ from the walk's. */
+/**
+ * One read buffer for every file this thread reads, as large as the largest so far (small
+ * files only come here): a file's content lives only until its chunks are sealed, and a
+ * buffer per file was an allocation, and page faults, for every byte read.
+ */
+let readBuffer = Buffer.allocUnsafeSlow(0);
+
+/** The whole content (a view of readBuffer), or undefined when size or metadata after reading differ from the walk's. */
 function readIfUnchanged(path: string, fingerprint: SmallFileRequest['fingerprint']): Buffer | undefined {
   const fd = openSync(path, 'r');
   try {
     // One byte more than expected, to see a file that grew.
-    const buffer = Buffer.allocUnsafe(fingerprint.size + 1);
+    const wanted = fingerprint.size + 1;
+    if (readBuffer.length < wanted) readBuffer = Buffer.allocUnsafeSlow(wanted);
     let filled = 0;
     for (;;) {
-      const read = readSync(fd, buffer, filled, buffer.length - filled, null);
+      const read = readSync(fd, readBuffer, filled, wanted - filled, null);
       filled += read;
-      if (read === 0 || filled === buffer.length) break;
+      if (read === 0 || filled === wanted) break;
     }
     const same = filled === fingerprint.size && sameFingerprint(fingerprint, fingerprintOf(fstatSync(fd, { bigint: true })));
-    return same ? buffer.subarray(0, filled) : undefined;
+    return same ? readBuffer.subarray(0, filled) : undefined;
   } finally {
     closeSync(fd);
   }
