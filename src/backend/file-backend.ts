@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { Piscina } from 'piscina';
 import { BackendWriteError, ObjectNotFoundError, isErrnoException } from '../errors/index.js';
+import { concatMovable } from '../threads/movable.js';
 import type { Backend, NewObject, ObjectInfo } from './backend.js';
 import type { BatchResult, BatchTask } from './file-batch-worker.js';
 import { CoalescedLookups } from './coalesced-lookups.js';
@@ -119,7 +120,9 @@ export class FileBackend implements Backend {
 
   async putMany(objects: readonly NewObject[]): Promise<boolean[]> {
     for (const { key } of objects) checkKey(key);
-    const { packed, lengths } = pack(objects);
+    // A copy that moves to the writer: the objects may be views into buffers the caller keeps.
+    const packed = concatMovable(objects.map(({ data }) => data));
+    const lengths = objects.map(({ data }) => data.length);
     const task: BatchTask = { root: this.root, tmpFolder: join(this.root, TMP_FOLDER), keys: objects.map(({ key }) => key), packed, lengths };
     const result: BatchResult = await this.workers().run(task, { transferList: [packed.buffer as ArrayBuffer] });
     if ('created' in result) return result.created;
@@ -189,21 +192,6 @@ export class FileBackend implements Backend {
       if (!(isErrnoException(error) && error.code === 'ENOENT')) throw error;
     }
   }
-}
-
-/**
- * The objects' bytes copied one after the other into memory of their own, to be moved to
- * the writer thread: the objects may be views into buffers the caller keeps.
- */
-function pack(objects: readonly NewObject[]): { packed: Buffer; lengths: number[] } {
-  const lengths = objects.map(({ data }) => data.length);
-  const packed = Buffer.allocUnsafeSlow(lengths.reduce((sum, length) => sum + length, 0));
-  let offset = 0;
-  for (const { data } of objects) {
-    packed.set(data, offset);
-    offset += data.length;
-  }
-  return { packed, lengths };
 }
 
 /** fsync of a folder, so that a name just linked into it survives a crash once put returns. */

@@ -7,7 +7,8 @@ import { workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { AuthenticationError } from '../errors/index.js';
 import type { KeySet } from './keys.js';
-import { type CryptoResult, type CryptoTask, ownsItsMemory } from './pool-protocol.js';
+import { ownsItsMemory } from '../threads/movable.js';
+import type { CryptoResult, CryptoTask } from './pool-protocol.js';
 import { decrypt, encrypt } from './siv.js';
 
 const raw = workerData as { sivKey: Uint8Array; cipherKey: Uint8Array };

@@ -7,7 +7,8 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { AuthenticationError } from '../errors/index.js';
 import type { KeySet } from './keys.js';
-import { type CryptoResult, type CryptoTask, ownsItsMemory } from './pool-protocol.js';
+import { ownsItsMemory } from '../threads/movable.js';
+import type { CryptoResult, CryptoTask } from './pool-protocol.js';
 import { SIV_LENGTH, type Sealed, decrypt, encrypt } from './siv.js';
 
 /** Objects up to this size are handled inline: the round trip to a worker costs more. */

@@ -13,6 +13,7 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { fingerprintOf, sameFingerprint } from '../cache/fingerprint.js';
 import { GearBoundaries } from '../chunker/gear.js';
 import { type Sealed, encrypt } from '../crypto/siv.js';
+import { concatMovable } from '../threads/movable.js';
 import { type FailureValue, type FileOutcome, type FolderListing, type RawStats, STAT_FIELDS, type ScanTask, type SmallFileBatch, type SmallFileRequest, type SourceSetup } from './source-protocol.js';
 
 const setup = workerData as SourceSetup;
@@ -88,16 +89,8 @@ export default function readBatch(task: { readonly files: readonly SmallFileRequ
     }
     return outcome;
   });
-  const batch: SmallFileBatch = { outcomes, sealed: concatUnpooled(sealed.flatMap((s) => [s.id, s.ciphertext])) };
+  const batch: SmallFileBatch = { outcomes, sealed: concatMovable(sealed.flatMap((s) => [s.id, s.ciphertext])) };
   return move({ [transferableSymbol]: batch.sealed.buffer, [valueSymbol]: batch });
-}
-
-/** Buffer.concat into memory of its own: a small result would be a slice of Node's shared pool, which must not move. */
-function concatUnpooled(parts: readonly Buffer[]): Buffer {
-  const out = Buffer.allocUnsafeSlow(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) offset += part.copy(out, offset);
-  return out;
 }
 
 function readFile({ path, fingerprint }: SmallFileRequest): { chunks: Sealed[] } | Exclude<FileOutcome, { chunkLengths: readonly number[] }> {
