@@ -68,8 +68,16 @@ const MAX_FILES_QUEUED = 1024;
  * bytes each): enough to keep the lookups busy, as they bound an unchanged backup.
  */
 const MAX_BLOCKS_CHECKED = 16384;
-/** Subfolders scanned ahead of their turn, per folder being walked. */
+/**
+ * Subfolders scanned ahead of their turn: the next ones of the folder being walked, and
+ * the first ones of each folder whose scan comes in. Descending into a folder then finds
+ * its first subfolders scanned or under way, where the walk otherwise waited for a scan at
+ * every level (an unchanged backup's walk waited 1.8–2.2 s of 2.8 s for scans; scanning
+ * the first subfolders too took 3–4 % off its time).
+ */
 const SCAN_AHEAD = 4;
+/** Scans done or under way ahead of their turn, at most (each holds a listing and a cache record). */
+const MAX_SCANS_AHEAD = 64;
 /** A file modified this recently may still change within the same timestamp: not cached. */
 const RACY_NS = 2_000_000_000n;
 
@@ -159,6 +167,8 @@ export class TreeWalker {
   private readonly largeFileSlots = pLimit(PARALLEL_LARGE_FILES);
   private readonly queuedFiles = new Backlog(MAX_FILES_QUEUED);
   private readonly blocksChecked = new Backlog(MAX_BLOCKS_CHECKED);
+  /** Scans started before their folder's turn, by path; the walk takes each when it gets there. */
+  private readonly scansAhead = new Map<string, Promise<FolderScan>>();
   private readonly startedNs = BigInt(Date.now()) * 1_000_000n;
 
   constructor(
@@ -194,11 +204,12 @@ export class TreeWalker {
    * or MAX_BLOCKS_CHECKED blocks ahead of the existence checks.
    * When the cache's record of the folder has its very listing, the files wait: if the
    * subfolders' trees come out as recorded too and the blocks are all still stored, the
-   * recorded tree is the folder's. `scanned` is the folder's scan when it was started ahead
-   * of time.
+   * recorded tree is the folder's.
    */
-  private async walk(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>, scanned?: Promise<FolderScan>): Promise<FolderWalked> {
+  private async walk(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>): Promise<FolderWalked> {
     this.totals.directories++;
+    const scanned = this.scansAhead.get(path);
+    this.scansAhead.delete(path);
     const scan = await (scanned ?? this.scan(path, info));
     const ledger: FolderLedger = { clean: true, fingerprints: new Map() };
     const children = (ofFolders: boolean) => this.children(path, relativePath, scan.listing, ofFolders, ledger);
@@ -242,16 +253,24 @@ export class TreeWalker {
    * folder never to back up is left out.
    */
   private children(path: string, relativePath: string, listing: Listing, ofFolders: boolean, ledger: FolderLedger): (Child & { readonly info: EntryStats })[] {
+    const { children, unreadable } = this.childrenOf(path, relativePath, listing, ofFolders);
+    for (const error of unreadable) this.reportUnreadable(error, ledger);
+    return children;
+  }
+
+  /** children() without reporting: the unreadable ones are returned instead. */
+  private childrenOf(path: string, relativePath: string, listing: Listing, ofFolders: boolean): { children: (Child & { readonly info: EntryStats })[]; unreadable: SourceError[] } {
     const children: (Child & { readonly info: EntryStats })[] = [];
+    const unreadable: SourceError[] = [];
     listing.names.forEach((name, i) => {
       if (listing.isFolder(i) !== ofFolders) return;
       const child = { name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}` };
       if (this.isExcluded(child.relativePath)) return;
       const info = listing.stats(i);
-      if (info instanceof Error) this.reportUnreadable(new SourceError(child.path, info), ledger);
+      if (info instanceof Error) unreadable.push(new SourceError(child.path, info));
       else if (!(ofFolders && this.context.skippedFolders.has(identity(info)))) children.push({ ...child, info });
     });
-    return inTreeOrder(children);
+    return { children: inTreeOrder(children), unreadable };
   }
 
   /**
@@ -309,21 +328,32 @@ export class TreeWalker {
    * with the work on the folders before them.
    */
   private async subfolders(folders: readonly (Child & { readonly info: EntryStats })[], inside: ReadonlySet<string>, ledger: FolderLedger): Promise<FolderWalked[]> {
-    const scans: Promise<FolderScan>[] = [];
-    const scanEarly = (k: number) => {
-      const folder = folders[k];
-      if (!folder || scans[k] || inside.has(identity(folder.info))) return;
-      const scan = this.scan(folder.path, folder.info);
-      // Awaited in its turn, where a failure is reported; until then it is not unhandled.
-      scan.catch(() => undefined);
-      scans[k] = scan;
-    };
     const walked: FolderWalked[] = [];
     for (const [k, folder] of folders.entries()) {
-      for (let ahead = k; ahead <= k + SCAN_AHEAD; ahead++) scanEarly(ahead);
-      walked.push(await this.subfolder(folder, folder.info, inside, scans[k], ledger));
+      for (const ahead of folders.slice(k, k + SCAN_AHEAD + 1)) this.scanAhead(ahead, inside);
+      walked.push(await this.subfolder(folder, folder.info, inside, ledger));
     }
     return walked;
+  }
+
+  /**
+   * Starts scanning a folder before its turn (SCAN_AHEAD), unless it is a loop back to a
+   * folder it is `inside` or enough scans are ahead already; once its listing is in, its
+   * own first subfolders are started too.
+   */
+  private scanAhead(folder: Child & { readonly info: EntryStats }, inside: ReadonlySet<string>): void {
+    if (this.scansAhead.has(folder.path) || this.scansAhead.size >= MAX_SCANS_AHEAD || inside.has(identity(folder.info))) return;
+    const scan = this.scan(folder.path, folder.info);
+    this.scansAhead.set(folder.path, scan);
+    // Awaited in its turn, where a failure is reported; until then it is not unhandled.
+    scan.then(
+      ({ listing }) => {
+        const within = new Set(inside).add(identity(folder.info));
+        const { children } = this.childrenOf(folder.path, folder.relativePath, listing, true);
+        for (const child of children.slice(0, SCAN_AHEAD)) this.scanAhead(child, within);
+      },
+      () => undefined,
+    );
   }
 
   /**
@@ -352,13 +382,13 @@ export class TreeWalker {
   }
 
   /** A subfolder walked, or left out (its entry undefined) when it loops back or cannot be read. */
-  private async subfolder(child: Child, info: EntryStats, ancestors: ReadonlySet<string>, scanned: Promise<FolderScan> | undefined, ledger: FolderLedger): Promise<FolderWalked> {
+  private async subfolder(child: Child, info: EntryStats, ancestors: ReadonlySet<string>, ledger: FolderLedger): Promise<FolderWalked> {
     if (ancestors.has(identity(info))) {
       ledger.clean = false;
       this.context.reporter.warning(`${child.path}: skipped, it is a symlink loop back to a folder above it`);
       return LEFT_OUT;
     }
-    return (await this.skippingUnreadable(() => this.walk(child.path, child.relativePath, info, ancestors, scanned), ledger)) ?? LEFT_OUT;
+    return (await this.skippingUnreadable(() => this.walk(child.path, child.relativePath, info, ancestors), ledger)) ?? LEFT_OUT;
   }
 
   private nonFolder(child: Child, info: EntryStats, ledger: FolderLedger): Promise<Entry | undefined> {
