@@ -4,9 +4,9 @@
  * must stay in memory, indexed by name. Trees are content-addressed, so identical
  * folders (in one archive or across archives) share one listing.
  */
-import { LRUCache } from 'lru-cache';
 import type { Entry, TreeSource } from '../src/archive/index.js';
 import { type TreeId, idToHex } from '../src/store/ids.js';
+import { OnDemandCache } from './on-demand-cache.js';
 
 /**
  * Entries kept decoded (a few hundred bytes each). lru-cache does not keep a value larger
@@ -28,26 +28,23 @@ export function entryNamed(listing: Listing, name: string): Entry | undefined {
 }
 
 export class FolderCache {
-  private readonly listings: LRUCache<string, Listing, TreeId>;
+  private readonly listings: OnDemandCache<Listing>;
 
-  constructor(trees: TreeSource, maxEntries = MAX_CACHED_ENTRIES) {
-    this.listings = new LRUCache<string, Listing, TreeId>({
+  constructor(
+    private readonly trees: TreeSource,
+    maxEntries = MAX_CACHED_ENTRIES,
+  ) {
+    this.listings = new OnDemandCache<Listing>({
       maxSize: maxEntries,
       // +1 so an empty folder still has the positive size lru-cache requires.
       sizeCalculation: (listing) => listing.entries.length + 1,
-      // An in-flight fetch evicted by a full cache still completes for its readers.
-      ignoreFetchAbort: true,
-      fetchMethod: async (_key, _stale, { context }) => {
-        const entries = await trees.readTree(context);
-        return { entries, positions: new Map(entries.map((entry, position) => [entry.name, position])) };
-      },
     });
   }
 
-  async list(tree: TreeId): Promise<Listing> {
-    const listing = await this.listings.fetch(idToHex(tree), { context: tree });
-    // fetch gives undefined only for an aborted fetch; ignoreFetchAbort rules that out.
-    if (listing === undefined) throw new Error(`folder ${idToHex(tree)} was not fetched`);
-    return listing;
+  list(tree: TreeId): Promise<Listing> {
+    return this.listings.get(idToHex(tree), async () => {
+      const entries = await this.trees.readTree(tree);
+      return { entries, positions: new Map(entries.map((entry, position) => [entry.name, position])) };
+    });
   }
 }

@@ -3,11 +3,11 @@
  * serve() (reply.ts). Everything that would change the archive answers EROFS; the mount
  * is also made read-only in the kernel, so most such calls never get here.
  */
-import { LRUCache } from 'lru-cache';
 import type Fuse from 'fuse-native';
 import type { BlockCache } from './block-cache.js';
 import { FileReader } from './file-reader.js';
 import { FolderReadahead } from './folder-readahead.js';
+import { OnDemandCache } from './on-demand-cache.js';
 import { FsError, type OnceReporter, serve } from './reply.js';
 import type { MountView } from './view.js';
 
@@ -25,27 +25,23 @@ export interface ReadSettings {
 
 /** A reader per file being read, by path: reads come with the path alone (see fuseOperations). */
 class Readers {
-  private readonly readers: LRUCache<string, FileReader>;
+  private readonly readers = new OnDemandCache<FileReader>({ max: READERS_KEPT });
+  private readonly folderAhead: FolderReadahead;
 
-  constructor(view: MountView, settings: ReadSettings) {
-    const folderAhead = new FolderReadahead(settings.cache, settings.readahead);
-    this.readers = new LRUCache<string, FileReader>({
-      max: READERS_KEPT,
-      // fetch makes one reader however many reads of a new file arrive together; as in
-      // BlockCache, one evicted while being made still completes for its readers.
-      ignoreFetchAbort: true,
-      fetchMethod: async (path) => {
-        const { file, folder, position } = await view.file(path);
-        folderAhead.reading(folder, position);
-        return new FileReader(path, file, settings.cache, settings.readahead);
-      },
-    });
+  constructor(
+    private readonly view: MountView,
+    private readonly settings: ReadSettings,
+  ) {
+    this.folderAhead = new FolderReadahead(settings.cache, settings.readahead);
   }
 
   async read(path: string, buffer: Buffer, length: number, position: number): Promise<number> {
-    const reader = await this.readers.fetch(path);
-    // fetch gives undefined only for an aborted fetch; ignoreFetchAbort rules that out.
-    if (reader === undefined) throw new Error(`no reader for ${path}`);
+    // One reader however many reads of a new file arrive together.
+    const reader = await this.readers.get(path, async () => {
+      const { file, folder, position: inFolder } = await this.view.file(path);
+      this.folderAhead.reading(folder, inFolder);
+      return new FileReader(path, file, this.settings.cache, this.settings.readahead);
+    });
     const data = await reader.read(position, length);
     return data.copy(buffer, 0, 0, Math.min(data.length, length));
   }

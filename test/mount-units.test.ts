@@ -81,6 +81,16 @@ test('the block cache fetches a block once for concurrent readers and keeps it',
   assert.is(source.fetches.get(3), 1);
 });
 
+test('a block larger than the whole cache still reaches every reader waiting for it', async () => {
+  const source = new CountingBlocks();
+  const cache = new BlockCache(source, BLOCK - 1);
+  const reads = await Promise.all([cache.readBlock(blockId(7)), cache.readBlock(blockId(7))]);
+  assert.ok(reads.every((block) => block.equals(Buffer.alloc(BLOCK, 7))));
+  assert.is(source.fetches.get(7), 1, 'the readers shared one fetch');
+  await cache.readBlock(blockId(7));
+  assert.is(source.fetches.get(7), 2, 'a block that does not fit is not kept');
+});
+
 test('the block cache is bounded in bytes and does not keep failures', async () => {
   const source = new CountingBlocks();
   const cache = new BlockCache(source, 3 * BLOCK);
