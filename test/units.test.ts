@@ -1,5 +1,5 @@
 /** Unit tests for the small pieces: chunker, exclude patterns, owner tables, snapshot reads. */
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -61,6 +61,17 @@ test('an insertion at the front or in the middle changes only the chunks around 
     const fresh = after.filter((c) => !before.has(createHash('sha256').update(c).digest('hex')));
     assert.ok(fresh.length <= 3, `${fresh.length} of ${after.length} chunks new after inserting at ${at}`);
   }
+});
+
+test('chunk boundaries are those recorded for a fixed secret and content (they decide dedup with older archives)', () => {
+  const content = createCipheriv('aes-256-ctr', Buffer.alloc(32, 7), Buffer.alloc(16, 0)).update(Buffer.alloc(256 * 1024));
+  const boundaries = new GearBoundaries(gearTable(Buffer.alloc(32, 1)), { min: 2048, average: 8192, max: 32768 });
+  // Recorded with the implementation of 2026-12-01 (a class method), before the cut became a closure.
+  const recorded = [
+    8932, 11193, 10789, 9082, 7492, 9093, 10005, 8375, 11871, 8596, 6868, 9599, 13840, 9040, 10251, 9646, 9253, 8910, 8346, 9859,
+    9757, 11712, 9125, 9393, 3046, 13167, 9446, 5458,
+  ];
+  assert.equal(boundaries.split(content).map((chunk) => chunk.length), recorded);
 });
 
 test('the gear table depends on the secret', () => {

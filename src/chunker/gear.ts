@@ -34,43 +34,22 @@ function highBitsMask(bits: number): number {
 }
 
 export class GearBoundaries {
-  private readonly strictMask: number;
-  private readonly looseMask: number;
+  /**
+   * Length of the chunk starting at `start`, looking no further than `end`. Returns
+   * end - start when no boundary is found before it (the caller makes sure that is
+   * either the max size or the end of the file).
+   */
+  readonly cut: (data: Uint8Array, start: number, end: number) => number;
 
   constructor(
-    private readonly gear: Int32Array,
+    gear: Int32Array,
     readonly sizes: ChunkSizes = DEFAULT_CHUNK_SIZES,
   ) {
     if (!(sizes.min > 0 && sizes.min < sizes.average && sizes.average < sizes.max)) {
       throw new RangeError('chunk sizes must satisfy 0 < min < average < max');
     }
     const averageBits = Math.round(Math.log2(sizes.average));
-    this.strictMask = highBitsMask(averageBits + 2);
-    this.looseMask = highBitsMask(averageBits - 2);
-  }
-
-  /**
-   * Length of the chunk starting at `start`, looking no further than `end`. Returns
-   * end - start when no boundary is found before it (the caller makes sure that is
-   * either the max size or the end of the file).
-   */
-  cut(data: Uint8Array, start: number, end: number): number {
-    const available = Math.min(end - start, this.sizes.max);
-    if (available <= this.sizes.min) return available;
-    const gear = this.gear;
-    const middle = start + Math.min(this.sizes.average, available);
-    const limit = start + available;
-    let hash = 0;
-    let i = start + this.sizes.min;
-    for (; i < middle; i++) {
-      hash = ((hash << 1) + (gear[data[i] as number] as number)) | 0;
-      if ((hash & this.strictMask) === 0) return i - start + 1;
-    }
-    for (; i < limit; i++) {
-      hash = ((hash << 1) + (gear[data[i] as number] as number)) | 0;
-      if ((hash & this.looseMask) === 0) return i - start + 1;
-    }
-    return available;
+    this.cut = boundaryFinder(gear, sizes, highBitsMask(averageBits + 2), highBitsMask(averageBits - 2));
   }
 
   /** Cuts a whole file held in memory, into the same chunks the streaming chunker finds. */
@@ -83,4 +62,29 @@ export class GearBoundaries {
     }
     return chunks;
   }
+}
+
+/**
+ * The cut, as a closure over its table and masks rather than a method reading fields:
+ * V8 compiles the per-byte loop about 1.5x faster that way (610 against 390 MiB/s on
+ * random data here, `node dist/scripts/bench-chunker.js`), the same boundaries.
+ */
+function boundaryFinder(gear: Int32Array, sizes: ChunkSizes, strictMask: number, looseMask: number): GearBoundaries['cut'] {
+  return (data, start, end) => {
+    const available = Math.min(end - start, sizes.max);
+    if (available <= sizes.min) return available;
+    const middle = start + Math.min(sizes.average, available);
+    const limit = start + available;
+    let hash = 0;
+    let i = start + sizes.min;
+    for (; i < middle; i++) {
+      hash = ((hash << 1) + (gear[data[i] as number] as number)) | 0;
+      if ((hash & strictMask) === 0) return i - start + 1;
+    }
+    for (; i < limit; i++) {
+      hash = ((hash << 1) + (gear[data[i] as number] as number)) | 0;
+      if ((hash & looseMask) === 0) return i - start + 1;
+    }
+    return available;
+  };
 }
