@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { cp, readdir, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Level } from 'level';
@@ -37,6 +37,37 @@ test('inserting bytes at the front or middle of a large file stores only the chu
     assertOk(await repo.run('restore', 'middle', target, 'big.bin'), 'restore');
     assert.ok((await readFile(join(target, 'big.bin'))).equals(await readFile(join(repo.source, 'big.bin'))));
   }));
+
+test('a large file edited after a cached backup reuses the blocks the backend has and stores again those it lost', () =>
+  withTestRepo('edit-reuse', async (repo) => {
+    const path = join(repo.source, 'big.bin');
+    const big = seededBytes(24, 8 * MiB);
+    const writeOld = async (content: Buffer, time: number) => {
+      await writeFile(path, content);
+      await utimes(path, time, time); // old enough to be cached
+    };
+    await writeOld(big, 1_500_000_000);
+    assertOk(await repo.run('create', 'one', repo.source, '--rescan-delay', '0'), 'create one');
+    // The blocks found again are not encrypted anew; they must still be the right ones.
+    await writeOld(Buffer.concat([seededBytes(25, 1024), big]), 1_500_000_100);
+    assertOk(await repo.run('create', 'two', repo.source, '--rescan-delay', '0'), 'create two');
+    assert.ok(((await storedBytes(repo)).get('two') ?? Infinity) < 8.5 * MiB, 'only the chunks around the edit are new');
+    await assertRestores(repo, 'two', path);
+    // Every block disappears: the cache's earlier block list must not stand in for them.
+    for (const file of await objectFiles(repo.backend, 'blocks')) await unlink(file);
+    await writeOld(Buffer.concat([seededBytes(26, 1024), big]), 1_500_000_200);
+    assertOk(await repo.run('create', 'three', repo.source, '--rescan-delay', '0'), 'create three');
+    assertOk(await repo.run('verify', 'three'), 'verify three');
+    await assertRestores(repo, 'three', path);
+  }));
+
+/** Restores the one file at `path` of the source from archive `name` and compares it with the source. */
+async function assertRestores(repo: TestRepo, name: string, path: string): Promise<void> {
+  const target = join(repo.dir, `restore-${name}`);
+  const inArchive = relative(repo.source, path);
+  assertOk(await repo.run('restore', name, target, inArchive), `restore ${name}`);
+  assert.ok((await readFile(join(target, inArchive))).equals(await readFile(path)), `${inArchive} of ${name} restores`);
+}
 
 test('a second create of an unchanged tree reads no file and stores no block', () =>
   withTestRepo('unchanged', async (repo) => {

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CryptoPool, KEY_SET_ORDER, type KeySetName, applyCipher, constantTimeEqual, decrypt, deriveKeys, encrypt } from '../src/crypto/index.js';
+import { CryptoPool, KEY_SET_ORDER, inlineSealer, type KeySetName, applyCipher, constantTimeEqual, decrypt, deriveKeys, encrypt } from '../src/crypto/index.js';
 import { AuthenticationError } from '../src/errors/index.js';
 import { seededBytes } from './support.js';
 
@@ -165,6 +165,21 @@ test('every comparison of ids and tags goes through constantTimeEqual', () => {
 
 test('a master key of the wrong length is refused', () => {
   assert.throws(() => deriveKeys(Buffer.alloc(64)), /128 bytes/);
+});
+
+test('the inline sealer skips the cipher only for an id said to be stored, and the id is the same', async () => {
+  const sealer = inlineSealer(keys.block);
+  const plaintext = seededBytes(14, 300_000);
+  const reference = encrypt(keys.block, Buffer.alloc(0), plaintext);
+  const asked: string[] = [];
+  const stored = await sealer.seal(plaintext, (id) => (asked.push(id.toString('hex')), true));
+  assert.ok(stored.id.equals(reference.id));
+  assert.is(stored.ciphertext, undefined);
+  assert.equal(asked, [reference.id.toString('hex')], 'asked about its own id, once');
+  for (const answer of [() => false, undefined]) {
+    const sealed = await sealer.seal(plaintext, answer);
+    assert.ok(sealed.id.equals(reference.id) && sealed.ciphertext?.equals(reference.ciphertext));
+  }
 });
 
 test('the crypto pool seals and opens like the inline construction, on workers for large objects', async () => {

@@ -359,16 +359,22 @@ export class TreeWalker {
   /**
    * Notes which of a folder's files are unchanged since the cache recorded them and still
    * have every block on the backend (blocks may have been deleted, or this may be a copy
-   * of half a backend): one existence check for the whole folder.
+   * of half a backend): one existence check for the whole folder. The same check looks
+   * for the recorded blocks of the large files that changed: those found are not
+   * encrypted again when the file's new content cuts into them (ContentStore.put).
    */
   private async findUnchanged(files: readonly (Child & { readonly info: EntryStats })[], record: FolderRecord | undefined): Promise<void> {
     const known = record && unlessUnusable(() => record.files());
     if (!known) return;
-    const candidates = files.flatMap((file) => {
+    const candidates: { path: string; chunks: readonly ChunkRef[] }[] = [];
+    const earlierBlocks: BlockId[] = [];
+    for (const file of files) {
       const cached = known.get(file.name);
-      return cached && file.info.isFile() && sameFingerprint(cached.fingerprint, fingerprintOf(file.info)) ? [{ path: file.path, chunks: cached.chunks }] : [];
-    });
-    const present = await this.context.repository.blocks.hasMany(candidates.flatMap(({ chunks }) => chunks.map((chunk) => chunk.id)));
+      if (!cached || !file.info.isFile()) continue;
+      if (sameFingerprint(cached.fingerprint, fingerprintOf(file.info))) candidates.push({ path: file.path, chunks: cached.chunks });
+      else if (file.info.size > SMALL_FILE_LIMIT) earlierBlocks.push(...cached.chunks.map((chunk) => chunk.id));
+    }
+    const present = await this.context.repository.blocks.hasMany([...candidates.flatMap(({ chunks }) => chunks.map((chunk) => chunk.id)), ...earlierBlocks]);
     let next = 0;
     for (const { path, chunks } of candidates) {
       const stored = present.slice(next, next + chunks.length).every(Boolean);

@@ -9,7 +9,7 @@ import { AuthenticationError } from '../errors/index.js';
 import type { KeySet } from './keys.js';
 import { ownsItsMemory } from '../threads/movable.js';
 import type { CryptoResult, CryptoTask } from './pool-protocol.js';
-import { SIV_LENGTH, type Sealed, decrypt, encrypt } from './siv.js';
+import { SIV_LENGTH, type Sealed, applyCipher, computeSiv, decrypt, encrypt } from './siv.js';
 
 /** Objects up to this size are handled inline: the round trip to a worker costs more. */
 const INLINE_LIMIT = 16 * 1024;
@@ -19,16 +19,30 @@ const IDLE_MS = 10_000;
 
 /** How content objects are sealed and opened: inline (Sealer) or on workers (CryptoPool). */
 export interface Sealer {
-  seal(plaintext: Uint8Array): Promise<Sealed>;
+  /**
+   * The object's id and ciphertext; only the id when `stored` says an object of that id
+   * is already on the backend (the inline sealer then skips the cipher, a third of the
+   * cost of sealing; the pool, which computes the id on a worker, always encrypts).
+   */
+  seal(plaintext: Uint8Array, stored?: (id: Buffer) => boolean): Promise<Sealed | StoredId>;
   /** Throws AuthenticationError, naming `what`, when the ciphertext does not authenticate. */
   open(id: Uint8Array, ciphertext: Uint8Array, what: string): Promise<Buffer>;
   close(): Promise<void>;
 }
 
+/** What seal() answers for an object already stored: no ciphertext was made. */
+export interface StoredId {
+  readonly id: Buffer;
+  readonly ciphertext?: undefined;
+}
+
 /** On the calling thread: for small objects, and for commands that handle few. */
 export function inlineSealer(keys: KeySet): Sealer {
   return {
-    seal: async (plaintext) => encrypt(keys, EMPTY, plaintext),
+    seal: async (plaintext, stored) => {
+      const id = computeSiv(keys, EMPTY, plaintext);
+      return stored?.(id) ? { id } : { id, ciphertext: applyCipher(keys, id, plaintext) };
+    },
     open: async (id, ciphertext, what) => decrypt(keys, id, EMPTY, ciphertext, what),
     close: async () => undefined,
   };
@@ -38,7 +52,10 @@ export class CryptoPool implements Sealer {
   private readonly pool: Piscina<CryptoTask, CryptoResult>;
   private readonly inline: Sealer;
 
-  constructor(keys: KeySet, threads = availableParallelism()) {
+  constructor(
+    private readonly keys: KeySet,
+    threads = availableParallelism(),
+  ) {
     this.inline = inlineSealer(keys);
     // Threads start with the first large object and stop when idle, so commands that
     // handle none (list, diff) never start one.
@@ -52,7 +69,7 @@ export class CryptoPool implements Sealer {
   }
 
   async seal(plaintext: Uint8Array): Promise<Sealed> {
-    if (plaintext.length <= INLINE_LIMIT) return this.inline.seal(plaintext);
+    if (plaintext.length <= INLINE_LIMIT) return encrypt(this.keys, EMPTY, plaintext);
     // A copy of its own: the caller keeps using the plaintext, which may also be a view
     // into a larger read buffer (posting a view would clone all of that buffer).
     const data = Buffer.from(plaintext);

@@ -29,9 +29,14 @@ export class ContentStore<K extends ContentKind> {
     this.writes = new WriteBehind(backend);
   }
 
-  /** The object's id; the object itself is stored once flush() has returned. */
+  /**
+   * The object's id; the object itself is stored once flush() has returned. An object
+   * known to be on the backend is not encrypted again: a large file re-read after a small
+   * edit matches most of its blocks, which the walk has looked for (findUnchanged).
+   */
   async put(plaintext: Uint8Array): Promise<ObjectId<K>> {
-    return this.putSealed(await this.sealer.seal(plaintext));
+    const sealed = await this.sealer.seal(plaintext, (id) => this.knownPresent.has(id.toString('hex')));
+    return sealed.ciphertext === undefined ? asId(sealed.id, this.kind) : this.putSealed(sealed);
   }
 
   /** put() for an object already sealed with this kind's key set (on another thread). */
@@ -66,7 +71,7 @@ export class ContentStore<K extends ContentKind> {
     [...unknown.keys()].forEach((hex, i) => {
       if (present[i]) this.knownPresent.add(hex);
     });
-    return ids.map((id) => this.knownPresent.has(idToHex(id)));
+    return ids.map((id) => this.knownPresent.has(id.toString('hex')));
   }
 
   /** Fetches, authenticates and decrypts; a backend with several copies retries a bad one. */
