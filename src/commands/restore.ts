@@ -315,7 +315,7 @@ class Restorer {
       for (let index = 0; index < entry.chunks.length; index++) {
         const next = entry.chunks[index + FETCH_AHEAD];
         if (next) fetches.push(this.prefetch(next));
-        writeAll(fd, await (fetches.shift() as Promise<Buffer>));
+        await writeAll(fd, await (fetches.shift() as Promise<Buffer>));
       }
     } catch (error) {
       removeFile(path);
