@@ -371,8 +371,12 @@ export class TreeWalker {
     for (const file of files) {
       const cached = known.get(file.name);
       if (!cached || !file.info.isFile()) continue;
-      if (sameFingerprint(cached.fingerprint, fingerprintOf(file.info))) candidates.push({ path: file.path, chunks: cached.chunks });
-      else if (file.info.size > SMALL_FILE_LIMIT) earlierBlocks.push(...cached.chunks.map((chunk) => chunk.id));
+      if (sameFingerprint(cached.fingerprint, fingerprintOf(file.info))) {
+        candidates.push({ path: file.path, chunks: cached.chunks });
+      } else if (file.info.size > SMALL_FILE_LIMIT) {
+        // A loop, not push(...ids): a file of hundreds of GiB has more chunks than a call takes arguments.
+        for (const chunk of cached.chunks) earlierBlocks.push(chunk.id);
+      }
     }
     const present = await this.context.repository.blocks.hasMany([...candidates.flatMap(({ chunks }) => chunks.map((chunk) => chunk.id)), ...earlierBlocks]);
     let next = 0;

@@ -71,7 +71,7 @@ export class ContentStore<K extends ContentKind> {
     [...unknown.keys()].forEach((hex, i) => {
       if (present[i]) this.knownPresent.add(hex);
     });
-    return ids.map((id) => this.knownPresent.has(id.toString('hex')));
+    return ids.map((id) => this.knownPresent.has(idToHex(id)));
   }
 
   /** Fetches, authenticates and decrypts; a backend with several copies retries a bad one. */
