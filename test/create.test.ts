@@ -7,10 +7,12 @@
 import { spawn } from 'node:child_process';
 import { cp, readdir, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Level } from 'level';
-import { FolderRecord } from '../src/cache/index.js';
+import { FolderMemory, SETTLE_MS } from '../src/backend/folder-memory.js';
+import { FileCache, FolderRecord } from '../src/cache/index.js';
 import { assertOk, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
 import { PRESERVE_BIN, describeTree, seededBytes } from './support.js';
 
@@ -107,6 +109,41 @@ test('the cache never hides blocks another backend, or a damaged one, lacks', ()
       assert.equal(await describeTree(target), source, `restore of ${name}`);
     }
   }));
+
+test('folders of the backend remembered in the cache never hide blocks deleted since', () =>
+  withTestRepo('folder-memory', async (repo) => {
+    await makeOld(repo.source);
+    const source = await describeTree(repo.source);
+    assertOk(await repo.run('create', 'one', repo.source, '--rescan-delay', '0'), 'create one');
+    // The backend's folders settle; the next run finds every block in them and notes it.
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS + 100));
+    assertOk(await repo.run('create', 'two', repo.source, '--rescan-delay', '0'), 'create two');
+    const blockFiles = await objectFiles(repo.backend, 'blocks');
+    const memory = await rememberedFolders(repo);
+    const remembered = blockFiles.filter((file) => memory.signatureOf(relative(repo.backend, file)) !== '');
+    assert.is(remembered.length, blockFiles.length, 'every block is remembered');
+    for (const file of blockFiles.filter((_, i) => i % 2 === 0)) await unlink(file);
+    const three = await repo.run('create', 'three', repo.source, '--rescan-delay', '0');
+    assertOk(three, 'create three');
+    assert.equal(await objectFiles(repo.backend, 'blocks'), blockFiles, 'the deleted blocks are stored again');
+    assertOk(await repo.run('verify', 'three'), 'verify three');
+    const target = join(repo.dir, 'restored');
+    assertOk(await repo.run('restore', 'three', target), 'restore three');
+    assert.equal(await describeTree(target), source);
+  }));
+
+/** The folder memory create keeps in the test repo's cache for its backend. */
+async function rememberedFolders(repo: TestRepo): Promise<FolderMemory> {
+  const cacheDir = join(repo.dir, 'cache');
+  const [database] = await readdir(cacheDir);
+  const cache = await FileCache.open(join(cacheDir, database as string));
+  try {
+    const notes = await cache.readBackendNotes();
+    return FolderMemory.decode(notes.get(pathToFileURL(repo.backend).href) ?? Buffer.from('none'));
+  } finally {
+    await cache.close();
+  }
+}
 
 test('cache records of files and folders no longer in the tree are cleaned out; the cache folder is never backed up', () =>
   withTestRepo('cache-clean', async (repo) => {

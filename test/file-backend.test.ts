@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FileBackend, openBackend } from '../src/backend/index.js';
+import { type BackendNotes, FileBackend, openBackend } from '../src/backend/index.js';
+import { SETTLE_MS } from '../src/backend/folder-memory.js';
 import { BackendUnavailableError, UsageError } from '../src/errors/index.js';
 import { runBackendSuite } from './backend-suite.js';
 import { makeTempDir } from './support.js';
@@ -84,6 +85,55 @@ test('file backend: batches from two processes at once: each object created once
     for (let i = 0; i < 300; i++) assert.ok((await backend.get(`blocks/00/${String(i % 7).padStart(2, '0')}/k${i}`)).equals(Buffer.alloc(4096, i)));
     assert.equal(await readdir(join(dir.path, 'tmp')), []);
   } finally {
+    await dir.remove();
+  }
+});
+
+/** Waits until folders changed now count as settled (FolderMemory: SETTLE_MS). */
+const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS + 100));
+
+test('file backend: remembered folders answer lookups only while unchanged, and never for a folder changed just before', async () => {
+  const dir = await makeTempDir('backend-memory');
+  const keys = ['blocks/00/00/a', 'blocks/00/00/b', 'blocks/00/01/c', 'trees/00/00/d'];
+  const opened: FileBackend[] = [];
+  // A new backend for each run, as each create is a process of its own.
+  const run = async (notes: BackendNotes, asked: readonly string[]) => {
+    const backend = new FileBackend(dir.path);
+    opened.push(backend);
+    backend.readNotes(notes);
+    const found = await backend.hasMany(asked);
+    return { backend, found, counts: backend.lookupCounts() };
+  };
+  try {
+    const notes: BackendNotes = new Map();
+    const writer = await run(notes, []);
+    await writer.backend.putMany(keys.map((key) => ({ key, data: Buffer.from(key) })));
+    // Written just now: not settled, so the run's last look teaches nothing.
+    await writer.backend.writeNotes(notes);
+    let next = await run(notes, keys);
+    assert.equal(next.found, [true, true, true, true]);
+    assert.equal(next.counts, { remembered: 0, lookedUp: 4 });
+    await settle();
+    // Found in settled folders: remembered for the next run.
+    next = await run(notes, keys);
+    await next.backend.writeNotes(notes);
+    next = await run(notes, [...keys, 'blocks/00/01/missing']);
+    assert.equal(next.found, [true, true, true, true, false]);
+    assert.equal(next.counts, { remembered: 4, lookedUp: 1 });
+    // Removed behind the backend's back, with the folder's mtime put back: its ctime gives it away.
+    const folder = join(dir.path, 'blocks', '00', '00');
+    const before = await stat(folder);
+    await unlink(join(folder, 'a'));
+    await utimes(folder, before.atime, before.mtime);
+    next = await run(notes, keys);
+    assert.equal(next.found, [false, true, true, true]);
+    assert.equal(next.counts, { remembered: 2, lookedUp: 2 });
+    // Unreadable notes are no notes.
+    next = await run(new Map([[next.backend.location, Buffer.from('{"version":1,"folders":{"blocks/00/01":[]}}')]]), keys);
+    assert.equal(next.found, [false, true, true, true]);
+    assert.equal(next.counts, { remembered: 0, lookedUp: 4 });
+  } finally {
+    await Promise.all(opened.map((backend) => backend.close()));
     await dir.remove();
   }
 });

@@ -53,9 +53,21 @@ export interface Backend {
    */
   read?<T>(key: string, open: ObjectOpener<T>): Promise<T>;
 
+  /**
+   * Optional, for a backend that can answer later runs' lookups faster knowing what this one
+   * found: readNotes() takes what earlier runs wrote with writeNotes(), which adds this
+   * run's to `notes` (each backend under its own location). create keeps them in its cache.
+   * A folder backend notes which of its folders held which objects (folder-memory.ts).
+   */
+  readNotes?(notes: BackendNotes): void;
+  writeNotes?(notes: BackendNotes): Promise<void>;
+
   /** Releases connections; the backend is not used afterwards. Optional: a folder holds none. */
   close?(): Promise<void>;
 }
+
+/** What backends noted about themselves, by location, kept between runs by their caller. */
+export type BackendNotes = Map<string, Uint8Array>;
 
 export interface NewObject {
   readonly key: string;

@@ -15,9 +15,10 @@ import { promisify } from 'node:util';
 import { Piscina } from 'piscina';
 import { BackendWriteError, ObjectNotFoundError, isErrnoException } from '../errors/index.js';
 import { concatMovable } from '../threads/movable.js';
-import type { Backend, NewObject, ObjectInfo } from './backend.js';
-import type { BatchResult, BatchTask } from './file-batch-worker.js';
+import type { Backend, BackendNotes, NewObject, ObjectInfo } from './backend.js';
+import type { BatchResult, BatchTask, LookupResult, LookupTask } from './file-batch-worker.js';
 import { CoalescedLookups } from './coalesced-lookups.js';
+import { FolderMemory } from './folder-memory.js';
 import { checkKey } from './keys.js';
 
 const openAsync = promisify(openCallback);
@@ -43,6 +44,10 @@ export class FileBackend implements Backend {
   private batchWorkers: Piscina | undefined;
   /** One lookup per writer task at a time; the keys asked meanwhile wait and go together. */
   private readonly lookups = new CoalescedLookups((keys) => this.findObjects(keys), TASKS_PER_WRITER);
+  /** What earlier runs found in this backend's folders, when the caller keeps notes (create). */
+  private memory: FolderMemory | undefined;
+  /** Lookups the memory answered, and those that went to disk while it was kept. */
+  private readonly counts = { remembered: 0, lookedUp: 0 };
 
   constructor(private readonly root: string) {
     this.location = pathToFileURL(root).href;
@@ -90,6 +95,7 @@ export class FileBackend implements Backend {
       await this.writeTemporary(tmpPath, data);
       await this.ensureFolder(dirname(finalPath));
       await link(tmpPath, finalPath);
+      this.memory?.wrote(key);
       await syncFolder(dirname(finalPath));
       return true;
     } catch (error) {
@@ -127,9 +133,31 @@ export class FileBackend implements Backend {
     const lengths = objects.map(({ data }) => data.length);
     const task: BatchTask = { root: this.root, tmpFolder: join(this.root, TMP_FOLDER), keys: objects.map(({ key }) => key), packed, lengths };
     const result: BatchResult = await this.workers().run(task, { transferList: [packed.buffer as ArrayBuffer] });
-    if ('created' in result) return result.created;
+    if ('created' in result) {
+      result.created.forEach((created, index) => created && this.memory?.wrote(task.keys[index] as string));
+      return result.created;
+    }
     const { key, code, message } = result.failure;
     throw new BackendWriteError(key, this.location, Object.assign(new Error(message), { code }));
+  }
+
+  /** Answers lookups from what earlier runs found where that still holds (FolderMemory), and learns from this run's. */
+  readNotes(notes: BackendNotes): void {
+    const bytes = notes.get(this.location);
+    this.memory = bytes ? FolderMemory.decode(bytes) : FolderMemory.empty();
+  }
+
+  /** Looks again in the folders this run wrote to, so that the next run finds their new signatures, then adds the memory to notes. */
+  async writeNotes(notes: BackendNotes): Promise<void> {
+    if (!this.memory) return;
+    const written = this.memory.takeWritten();
+    if (written.length > 0) await this.findObjects(written);
+    notes.set(this.location, this.memory.encode());
+  }
+
+  /** Lookups answered by the memory and those that went to disk so far (both 0 without a memory). */
+  lookupCounts(): { readonly remembered: number; readonly lookedUp: number } {
+    return { ...this.counts };
   }
 
   /**
@@ -140,8 +168,24 @@ export class FileBackend implements Backend {
   private async findObjects(keys: readonly string[]): Promise<boolean[]> {
     const slices: (readonly string[])[] = [];
     for (let start = 0; start < keys.length; start += LOOKUP_SLICE) slices.push(keys.slice(start, start + LOOKUP_SLICE));
-    const found: boolean[][] = await Promise.all(slices.map((slice) => this.workers().run({ root: this.root, keys: slice }, { name: 'findObjects' })));
+    const found = await Promise.all(slices.map((slice) => this.findSlice(slice)));
     return found.flat();
+  }
+
+  private async findSlice(keys: readonly string[]): Promise<boolean[]> {
+    const memory = this.memory;
+    const remembered = memory && keys.map((key) => memory.signatureOf(key));
+    const task: LookupTask = { root: this.root, keys, ...(remembered ? { remembered } : {}) };
+    const { found, signatures }: LookupResult = await this.workers().run(task, { name: 'findObjects' });
+    if (memory && remembered && signatures) {
+      keys.forEach((key, index) => {
+        const signature = signatures[index] as string;
+        if (signature !== '' && signature === remembered[index]) this.counts.remembered++;
+        else this.counts.lookedUp++;
+        if (found[index]) memory.found(key, signature);
+      });
+    }
+    return found;
   }
 
   private workers(): Piscina {

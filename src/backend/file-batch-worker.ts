@@ -12,6 +12,7 @@ import { existsSync, linkSync, mkdirSync, statSync, unlinkSync, writeFileSync } 
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { FileSystemSyncer } from './file-system-sync.js';
+import { SETTLE_MS } from './folder-memory.js';
 
 export interface BatchTask {
   readonly root: string;
@@ -35,15 +36,55 @@ let tmpCounter = 0;
 /** Folders made by this thread (mkdir -p is idempotent; this only saves the calls). */
 const madeFolders = new Set<string>();
 
+export interface LookupTask {
+  readonly root: string;
+  readonly keys: readonly string[];
+  /**
+   * Per key, the signature its folder had when the key was last found there (FolderMemory),
+   * '' for none: a key whose folder still has it is there without a lookup. Absent when the
+   * caller keeps no memory, and then no folder is looked at.
+   */
+  readonly remembered?: readonly string[];
+}
+
+export interface LookupResult {
+  readonly found: boolean[];
+  /** Per key, its folder's signature as seen before the key was looked for, '' when not settled or missing; with `remembered` only. */
+  readonly signatures?: string[];
+}
+
 /**
  * Which of the keys exist under root, in order (named task `findObjects`), one after the
  * other with synchronous calls. Cold, each costs a couple of disk reads for its folder and
  * inode; on this two-core machine, issuing eight at a time through libuv's pool was no
  * quicker in an unchanged backup and cost more CPU (docs/DESIGN.md, "Looking for blocks").
+ * With `remembered`, every folder is seen before any of its keys is looked for, which is
+ * what lets the memory trust a key found after its folder's signature.
  */
-export function findObjects(task: { readonly root: string; readonly keys: readonly string[] }): boolean[] {
-  // statSync rather than existsSync, which answers false for any failure (EACCES, EIO) too.
-  return task.keys.map((key) => statSync(join(task.root, key), { throwIfNoEntry: false }) !== undefined);
+export function findObjects({ root, keys, remembered }: LookupTask): LookupResult {
+  if (!remembered) return { found: keys.map((key) => exists(join(root, key))) };
+  const settledBefore = BigInt(Date.now() - SETTLE_MS) * 1_000_000n;
+  const folderSignatures = new Map<string, string>();
+  const signatures = keys.map((key) => {
+    const folder = dirname(key);
+    let signature = folderSignatures.get(folder);
+    if (signature === undefined) folderSignatures.set(folder, (signature = settledSignature(join(root, folder), settledBefore)));
+    return signature;
+  });
+  const found = keys.map((key, index) => (signatures[index] !== '' && signatures[index] === remembered[index]) || exists(join(root, key)));
+  return { found, signatures };
+}
+
+// statSync rather than existsSync, which answers false for any failure (EACCES, EIO) too.
+function exists(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
+/** The folder's device, inode, mtime and ctime; '' when it is missing or changed after settledBefore (ns). */
+function settledSignature(path: string, settledBefore: bigint): string {
+  const info = statSync(path, { bigint: true, throwIfNoEntry: false });
+  if (!info || info.ctimeNs >= settledBefore) return '';
+  return `${info.dev}:${info.ino}:${info.mtimeNs}:${info.ctimeNs}`;
 }
 
 export default async function storeBatch(task: BatchTask): Promise<BatchResult> {

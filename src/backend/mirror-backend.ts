@@ -7,7 +7,7 @@
  * the run with a warning, unless failures are not tolerated (gc), when it ends the run.
  */
 import { AuthenticationError, FormatError, ObjectNotFoundError, describeError } from '../errors/index.js';
-import { type Backend, type NewObject, type ObjectInfo, type ObjectOpener, hasObjects, putObjects } from './backend.js';
+import { type Backend, type BackendNotes, type NewObject, type ObjectInfo, type ObjectOpener, hasObjects, putObjects } from './backend.js';
 
 export interface MemberReport {
   readonly location: string;
@@ -169,6 +169,14 @@ export class MirrorBackend implements Backend {
 
   async delete(key: string): Promise<void> {
     await this.onEach((backend) => backend.delete(key));
+  }
+
+  readNotes(notes: BackendNotes): void {
+    for (const { backend } of this.live()) backend.readNotes?.(notes);
+  }
+
+  async writeNotes(notes: BackendNotes): Promise<void> {
+    await this.onEach(async (backend) => backend.writeNotes?.(notes));
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,13 @@ export interface BackupCache {
   forgetUnseen(root: string): Promise<void>;
 }
 
+/**
+ * Keys of the backends' notes (Backend.readNotes) start with this, then the backend's
+ * location. Folder records are keyed by absolute paths, which start with '/', so neither
+ * kind of key can be taken for the other, and forgetUnseen never sees the notes.
+ */
+const NOTES_PREFIX = 'backend-notes ';
+
 /** Records written to the database at once. */
 const WRITE_BATCH = 256;
 
@@ -89,6 +96,19 @@ export class FileCache implements BackupCache {
       if (!this.seen.has(folder)) stale.push(folder);
     }
     await this.db.batch(stale.map((key) => ({ type: 'del' as const, key })));
+  }
+
+  /** What the backends noted about themselves in earlier runs, by location. */
+  async readBackendNotes(): Promise<Map<string, Uint8Array>> {
+    const notes = new Map<string, Uint8Array>();
+    for await (const [key, value] of this.db.iterator({ gte: NOTES_PREFIX, lt: `${NOTES_PREFIX}\u{10ffff}` })) {
+      notes.set(key.slice(NOTES_PREFIX.length), value);
+    }
+    return notes;
+  }
+
+  async writeBackendNotes(notes: ReadonlyMap<string, Uint8Array>): Promise<void> {
+    await this.db.batch([...notes].map(([location, value]) => ({ type: 'put' as const, key: `${NOTES_PREFIX}${location}`, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) })));
   }
 
   /** Writes what is still queued (a run that failed keeps what it learnt), then closes. */

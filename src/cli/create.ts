@@ -51,6 +51,8 @@ export function registerCreate(program: Command, context: CliContext): void {
       const repository = await context.openRepository(flags, { createIfMissing: true });
       const cacheRoot = cacheFolder(flags.cacheDir);
       const cache = flags.cache ? await openCache(cacheRoot, repository, context) : undefined;
+      const backendNotes = await cache?.readBackendNotes();
+      if (backendNotes) repository.backend.readNotes?.(backendNotes);
       const progress = context.progress('create', 'files');
       let result: CreateResult;
       try {
@@ -69,6 +71,7 @@ export function registerCreate(program: Command, context: CliContext): void {
           },
           context,
         );
+        if (cache && backendNotes) await writeNotes(cache, repository, backendNotes);
       } finally {
         progress.stop();
         await cache?.close();
@@ -84,6 +87,12 @@ export function registerCreate(program: Command, context: CliContext): void {
         throw new PartialFailureError(`${t.skipped} ${t.skipped === 1 ? 'entry' : 'entries'} could not be read and ${t.skipped === 1 ? 'was' : 'were'} left out of the archive`);
       }
     });
+}
+
+/** After a run that succeeded: what the backends learnt about themselves, for the next run's lookups. */
+async function writeNotes(cache: FileCache, repository: Repository, notes: Map<string, Uint8Array>): Promise<void> {
+  await repository.backend.writeNotes?.(notes);
+  await cache.writeBackendNotes(notes);
 }
 
 /** The repository's cache; a cache that cannot be opened (another create holds it) only costs speed. */

@@ -1,0 +1,111 @@
+/**
+ * What a folder backend found in its own folders, kept between runs (in create's cache) so
+ * that an unchanged backup need not look for each of its blocks again: cold, one lookup
+ * costs a read of its folder's directory block, and the benchmark's 31,000 of them were
+ * most of an unchanged backup (docs/DESIGN.md, "Looking for blocks").
+ *
+ * For each backend folder (`blocks/ab/cd`) it holds a signature, the folder's device,
+ * inode, mtime and ctime in nanoseconds, and the names found in the folder after it was
+ * seen with that signature. Removing or renaming a name changes its folder's mtime and
+ * ctime, and no program can set a ctime back, so while a folder's signature is unchanged,
+ * every name remembered with it is still there; one `stat` of the folder stands for a
+ * lookup of each. Timestamps are coarse (a few milliseconds), so a removal in the same tick
+ * as the change before it would leave the signature as it was: a signature counts only when
+ * its ctime was at least SETTLE_MS old when it was seen (the writer thread checks that,
+ * file-batch-worker.ts). A network file system whose server's clock runs more than that
+ * behind this machine's would defeat the check.
+ */
+/** How old a folder's last change must be for its signature to count. */
+export const SETTLE_MS = 2_000;
+
+/** The format of encode(); an other one is ignored, the memory starting empty. */
+const VERSION = 1;
+
+interface Remembered {
+  readonly signature: string;
+  readonly names: Set<string>;
+}
+
+export class FolderMemory {
+  /** Keys this run wrote, whose folders' signatures therefore changed. */
+  private written: string[] = [];
+
+  private constructor(private readonly folders: Map<string, Remembered>) {}
+
+  static empty(): FolderMemory {
+    return new FolderMemory(new Map());
+  }
+
+  /** The memory encode() wrote; an empty one for bytes of another version or damaged ones (a cache only costs speed). */
+  static decode(bytes: Uint8Array): FolderMemory {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    } catch (error) {
+      if (error instanceof SyntaxError) return FolderMemory.empty();
+      throw error;
+    }
+    if (!isEncoded(parsed)) return FolderMemory.empty();
+    const folders = new Map<string, Remembered>();
+    for (const [folder, [signature, ...names]] of Object.entries(parsed.folders)) folders.set(folder, { signature, names: new Set(names) });
+    return new FolderMemory(folders);
+  }
+
+  encode(): Buffer {
+    const folders: Record<string, string[]> = {};
+    for (const [folder, { signature, names }] of this.folders) folders[folder] = [signature, ...names];
+    return Buffer.from(JSON.stringify({ version: VERSION, folders }));
+  }
+
+  /** The signature key's folder must still have for key to be there without a lookup; '' when key is not remembered. */
+  signatureOf(key: string): string {
+    const [folder, name] = split(key);
+    const remembered = this.folders.get(folder);
+    return remembered?.names.has(name) ? remembered.signature : '';
+  }
+
+  /**
+   * Key was there after its folder was seen with `signature` ('' when that signature had
+   * not settled, and nothing is learnt). A new signature replaces the folder's old one and
+   * the names remembered with it.
+   */
+  found(key: string, signature: string): void {
+    if (signature === '') return;
+    const [folder, name] = split(key);
+    const remembered = this.folders.get(folder);
+    if (remembered?.signature === signature) remembered.names.add(name);
+    else this.folders.set(folder, { signature, names: new Set([name]) });
+  }
+
+  /** Key was written to the backend: its folder's signature changed. */
+  wrote(key: string): void {
+    this.written.push(key);
+  }
+
+  /**
+   * The keys of the folders written to since the last call, written ones and remembered
+   * ones, for the caller to look for again (and so teach the memory their folders' new
+   * signatures); those folders are forgotten meanwhile, their signatures being stale.
+   */
+  takeWritten(): string[] {
+    const keys = this.written;
+    this.written = [];
+    for (const folder of new Set(keys.map((key) => split(key)[0]))) {
+      for (const name of this.folders.get(folder)?.names ?? []) keys.push(`${folder}/${name}`);
+      this.folders.delete(folder);
+    }
+    return keys;
+  }
+}
+
+function split(key: string): [folder: string, name: string] {
+  const slash = key.lastIndexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}
+
+function isEncoded(value: unknown): value is { folders: Record<string, [string, ...string[]]> } {
+  if (typeof value !== 'object' || value === null) return false;
+  const { version, folders } = value as { version?: unknown; folders?: unknown };
+  if (version !== VERSION || typeof folders !== 'object' || folders === null) return false;
+  return Object.values(folders).every((entry) => Array.isArray(entry) && entry.length > 0 && entry.every((item) => typeof item === 'string'));
+}
