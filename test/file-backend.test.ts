@@ -100,7 +100,7 @@ test('file backend: remembered folders answer lookups only while unchanged, and 
   const run = async (notes: BackendNotes, asked: readonly string[]) => {
     const backend = new FileBackend(dir.path);
     opened.push(backend);
-    backend.readNotes(notes);
+    await backend.readNotes(notes);
     const found = await backend.hasMany(asked);
     return { backend, found, counts: backend.lookupCounts() };
   };
@@ -120,6 +120,10 @@ test('file backend: remembered folders answer lookups only while unchanged, and 
     next = await run(notes, [...keys, 'blocks/00/01/missing']);
     assert.equal(next.found, [true, true, true, true, false]);
     assert.equal(next.counts, { remembered: 4, lookedUp: 1 });
+    // Nothing learnt and nothing written: the notes are left as they were, not saved again.
+    const saved = notes.get(next.backend.location);
+    await next.backend.writeNotes(notes);
+    assert.ok(saved && notes.get(next.backend.location) === saved, 'notes of a run that changed nothing are kept as they were');
     // Removed behind the backend's back, with the folder's mtime put back: its ctime gives it away.
     const folder = join(dir.path, 'blocks', '00', '00');
     const before = await stat(folder);

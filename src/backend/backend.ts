@@ -59,7 +59,7 @@ export interface Backend {
    * run's to `notes` (each backend under its own location). create keeps them in its cache.
    * A folder backend notes which of its folders held which objects (folder-memory.ts).
    */
-  readNotes?(notes: BackendNotes): void;
+  readNotes?(notes: BackendNotes): Promise<void>;
   writeNotes?(notes: BackendNotes): Promise<void>;
 
   /** Releases connections; the backend is not used afterwards. Optional: a folder holds none. */

@@ -18,7 +18,6 @@ import { concatMovable } from '../threads/movable.js';
 import type { Backend, BackendNotes, NewObject, ObjectInfo } from './backend.js';
 import type { BatchResult, BatchTask, LookupResult, LookupTask } from './file-batch-worker.js';
 import { CoalescedLookups } from './coalesced-lookups.js';
-import { FolderMemory } from './folder-memory.js';
 import { checkKey } from './keys.js';
 
 const openAsync = promisify(openCallback);
@@ -44,8 +43,12 @@ export class FileBackend implements Backend {
   private batchWorkers: Piscina | undefined;
   /** One lookup per writer task at a time; the keys asked meanwhile wait and go together. */
   private readonly lookups = new CoalescedLookups((keys) => this.findObjects(keys), TASKS_PER_WRITER);
-  /** What earlier runs found in this backend's folders, when the caller keeps notes (create). */
-  private memory: FolderMemory | undefined;
+  /**
+   * Whether the caller keeps notes (create): the writer thread then holds what earlier
+   * runs found in this backend's folders (file-batch-worker.ts, loadMemory) and must not
+   * stop when idle, which would lose it.
+   */
+  private keepsMemory = false;
   /** Lookups the memory answered, and those that went to disk while it was kept. */
   private readonly counts = { remembered: 0, lookedUp: 0 };
 
@@ -94,8 +97,10 @@ export class FileBackend implements Backend {
     try {
       await this.writeTemporary(tmpPath, data);
       await this.ensureFolder(dirname(finalPath));
+      // Not noted in the writer's memory: objects stored one at a time (locks, archive
+      // records) are never looked for with hasMany, and the signature of a folder written
+      // to no longer matches anyway.
       await link(tmpPath, finalPath);
-      this.memory?.wrote(key);
       await syncFolder(dirname(finalPath));
       return true;
     } catch (error) {
@@ -133,26 +138,26 @@ export class FileBackend implements Backend {
     const lengths = objects.map(({ data }) => data.length);
     const task: BatchTask = { root: this.root, tmpFolder: join(this.root, TMP_FOLDER), keys: objects.map(({ key }) => key), packed, lengths };
     const result: BatchResult = await this.workers().run(task, { transferList: [packed.buffer as ArrayBuffer] });
-    if ('created' in result) {
-      result.created.forEach((created, index) => created && this.memory?.wrote(task.keys[index] as string));
-      return result.created;
-    }
+    if ('created' in result) return result.created;
     const { key, code, message } = result.failure;
     throw new BackendWriteError(key, this.location, Object.assign(new Error(message), { code }));
   }
 
   /** Answers lookups from what earlier runs found where that still holds (FolderMemory), and learns from this run's. */
-  readNotes(notes: BackendNotes): void {
-    const bytes = notes.get(this.location);
-    this.memory = bytes ? FolderMemory.decode(bytes) : FolderMemory.empty();
+  async readNotes(notes: BackendNotes): Promise<void> {
+    this.keepsMemory = true;
+    await this.workers().run({ notes: notes.get(this.location) ?? null }, { name: 'loadMemory' });
   }
 
-  /** Looks again in the folders this run wrote to, so that the next run finds their new signatures, then adds the memory to notes. */
+  /**
+   * Has the writer look again in the folders this run wrote to, so that the next run finds
+   * their new signatures, then puts the memory in notes when it changed. (A writer thread
+   * that died was replaced without a memory; the notes then stay as they were.)
+   */
   async writeNotes(notes: BackendNotes): Promise<void> {
-    if (!this.memory) return;
-    const written = this.memory.takeWritten();
-    if (written.length > 0) await this.findObjects(written);
-    notes.set(this.location, this.memory.encode());
+    if (!this.keepsMemory) return;
+    const bytes: Uint8Array | null = await this.workers().run({ root: this.root }, { name: 'saveMemory' });
+    if (bytes) notes.set(this.location, bytes);
   }
 
   /** Lookups answered by the memory and those that went to disk so far (both 0 without a memory). */
@@ -173,17 +178,11 @@ export class FileBackend implements Backend {
   }
 
   private async findSlice(keys: readonly string[]): Promise<boolean[]> {
-    const memory = this.memory;
-    const remembered = memory && keys.map((key) => memory.signatureOf(key));
-    const task: LookupTask = { root: this.root, keys, ...(remembered ? { remembered } : {}) };
-    const { found, signatures }: LookupResult = await this.workers().run(task, { name: 'findObjects' });
-    if (memory && remembered && signatures) {
-      keys.forEach((key, index) => {
-        const signature = signatures[index] as string;
-        if (signature !== '' && signature === remembered[index]) this.counts.remembered++;
-        else this.counts.lookedUp++;
-        if (found[index]) memory.found(key, signature);
-      });
+    const task: LookupTask = { root: this.root, keys };
+    const { found, remembered }: LookupResult = await this.workers().run(task, { name: 'findObjects' });
+    if (this.keepsMemory) {
+      this.counts.remembered += remembered;
+      this.counts.lookedUp += keys.length - remembered;
     }
     return found;
   }
@@ -191,7 +190,7 @@ export class FileBackend implements Backend {
   private workers(): Piscina {
     this.batchWorkers ??= new Piscina({
       filename: new URL('./file-batch-worker.js', import.meta.url).href,
-      minThreads: 0,
+      minThreads: this.keepsMemory ? 1 : 0,
       maxThreads: 1,
       concurrentTasksPerWorker: TASKS_PER_WRITER,
       idleTimeout: BATCH_IDLE_MS,

@@ -29,6 +29,8 @@ interface Remembered {
 export class FolderMemory {
   /** Keys this run wrote, whose folders' signatures therefore changed. */
   private written: string[] = [];
+  /** Whether encode() would give other bytes than those decoded (nothing to save otherwise). */
+  private dirty = false;
 
   private constructor(private readonly folders: Map<string, Remembered>) {}
 
@@ -73,8 +75,16 @@ export class FolderMemory {
     if (signature === '') return;
     const [folder, name] = split(key);
     const remembered = this.folders.get(folder);
-    if (remembered?.signature === signature) remembered.names.add(name);
-    else this.folders.set(folder, { signature, names: new Set([name]) });
+    if (remembered?.signature === signature) {
+      if (remembered.names.has(name)) return;
+      remembered.names.add(name);
+    } else this.folders.set(folder, { signature, names: new Set([name]) });
+    this.dirty = true;
+  }
+
+  /** Whether anything was learnt or forgotten since decode(). */
+  get changed(): boolean {
+    return this.dirty;
   }
 
   /** Key was written to the backend: its folder's signature changed. */
@@ -92,7 +102,7 @@ export class FolderMemory {
     this.written = [];
     for (const folder of new Set(keys.map((key) => split(key)[0]))) {
       for (const name of this.folders.get(folder)?.names ?? []) keys.push(`${folder}/${name}`);
-      this.folders.delete(folder);
+      if (this.folders.delete(folder)) this.dirty = true;
     }
     return keys;
   }

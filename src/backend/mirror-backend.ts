@@ -171,8 +171,8 @@ export class MirrorBackend implements Backend {
     await this.onEach((backend) => backend.delete(key));
   }
 
-  readNotes(notes: BackendNotes): void {
-    for (const { backend } of this.live()) backend.readNotes?.(notes);
+  async readNotes(notes: BackendNotes): Promise<void> {
+    await this.onEach(async (backend) => backend.readNotes?.(notes));
   }
 
   async writeNotes(notes: BackendNotes): Promise<void> {

@@ -49,7 +49,10 @@ export class FileCache implements BackupCache {
   async lookup(folder: string): Promise<FolderRecord | undefined> {
     const pending = this.unwritten.get(folder);
     if (pending) return pending;
-    const bytes = await this.db.get(folder);
+    // Synchronously: a record is a few kilobytes, mostly in the page cache, and an awaited
+    // get waits for a trip through libuv's pool (the benchmark's 1,785 folders: 115-145 ms
+    // one after the other against 10-14 ms, cold), on the thread that walks the tree.
+    const bytes = this.db.getSync(folder);
     return bytes === undefined ? undefined : unlessUnusable(() => FolderRecord.decode(bytes));
   }
 
