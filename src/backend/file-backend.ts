@@ -14,10 +14,10 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { Piscina } from 'piscina';
 import { BackendWriteError, ObjectNotFoundError, isErrnoException } from '../errors/index.js';
+import { Coalesced, answerEach } from '../threads/coalesced.js';
 import { concatMovable } from '../threads/movable.js';
 import type { Backend, BackendNotes, NewObject, ObjectInfo } from './backend.js';
 import type { BatchResult, BatchTask, LookupResult, LookupTask } from './file-batch-worker.js';
-import { CoalescedLookups } from './coalesced-lookups.js';
 import { checkKey } from './keys.js';
 
 const openAsync = promisify(openCallback);
@@ -42,7 +42,7 @@ export class FileBackend implements Backend {
   /** Started with the first batch, so commands that write none never start a thread. */
   private batchWorkers: Piscina | undefined;
   /** One lookup per writer task at a time; the keys asked meanwhile wait and go together. */
-  private readonly lookups = new CoalescedLookups((keys) => this.findObjects(keys), TASKS_PER_WRITER);
+  private readonly lookups = new Coalesced<readonly string[], boolean[]>((lists) => answerEach(lists, (keys) => this.findObjects(keys)), TASKS_PER_WRITER);
   /**
    * Whether the caller keeps notes (create): the writer thread then holds what earlier
    * runs found in this backend's folders (file-batch-worker.ts, loadMemory) and must not
@@ -128,7 +128,7 @@ export class FileBackend implements Backend {
 
   async hasMany(keys: readonly string[]): Promise<boolean[]> {
     for (const key of keys) checkKey(key);
-    return this.lookups.has(keys);
+    return this.lookups.ask(keys);
   }
 
   async putMany(objects: readonly NewObject[]): Promise<boolean[]> {

@@ -12,8 +12,9 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { FileFingerprint } from '../cache/fingerprint.js';
 import { SIV_LENGTH, type Sealed } from '../crypto/siv.js';
+import { Coalesced } from '../threads/coalesced.js';
 import { type EntryStats, FILE_TYPE, ScannedStats } from './entry-stats.js';
-import { type FailureValue, type FileOutcome, type FolderListing, MODE_FIELD, type RawStats, STAT_FIELDS, type SmallFileBatch, type SmallFileRequest, type SourceSetup } from './source-protocol.js';
+import { type FailureValue, type FileOutcome, type FolderListing, MODE_FIELD, type RawStats, STAT_FIELDS, type ScanTask, type SmallFileBatch, type SmallFileRequest, type SourceSetup } from './source-protocol.js';
 
 export type { SourceSetup } from './source-protocol.js';
 
@@ -70,12 +71,14 @@ export class SourceReader {
   private waiting: Waiting[] = [];
   private waitingBytes = 0;
   private sendScheduled = false;
+  /** Folders asked for while a scan per thread is under way wait and go together. */
+  private readonly scans = new Coalesced<ScanTask, FolderListing>((tasks) => this.workers().run({ tasks }, { name: 'scanFolders' }), availableParallelism());
 
   constructor(private readonly setup: SourceSetup) {}
 
   /** Lists a folder and stats its children (stat with `dereference`); throws the error when the folder cannot be listed. */
   async scan(path: string, dereference: boolean): Promise<Listing> {
-    const listing: FolderListing = await this.workers().run({ path, dereference }, { name: 'scanFolder' });
+    const listing = await this.scans.ask({ path, dereference });
     if ('failure' in listing) throw errnoError(listing.failure);
     const failures = new Map(listing.failures.map(({ index, failure }) => [index, errnoError(failure)]));
     return new Listing(listing.names, listing.stats, failures, Buffer.from(listing.digest));

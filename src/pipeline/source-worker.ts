@@ -1,7 +1,7 @@
 /**
  * A worker thread of the source reader (source-reader.ts), with synchronous calls, which
- * cost a fraction of the thread-pool round trips they replace. `scanFolder` lists a folder,
- * lstats its children and digests the result. The default task reads each small file of a batch whole,
+ * cost a fraction of the thread-pool round trips they replace. `scanFolders` lists folders,
+ * lstats their children and digests the result. The default task reads each small file of a batch whole,
  * checks that its metadata is still what the walk saw, cuts it into chunks and seals them;
  * a file that changed is answered as such, and the main thread reads it the careful way.
  */
@@ -22,7 +22,12 @@ const boundaries = new GearBoundaries(setup.gear, setup.sizes);
 const EMPTY = Buffer.alloc(0);
 const NUL = Buffer.alloc(1);
 
-export function scanFolder({ path, dereference }: ScanTask): FolderListing {
+/** The folders asked about meanwhile, in one task (Coalesced in source-reader.ts). */
+export function scanFolders({ tasks }: { readonly tasks: readonly ScanTask[] }): FolderListing[] {
+  return tasks.map(scanFolder);
+}
+
+function scanFolder({ path, dereference }: ScanTask): FolderListing {
   let names: string[];
   try {
     names = readdirSync(path);
