@@ -26,7 +26,9 @@ export class Coalesced<Request, Answer> {
     const batch = this.queued;
     this.queued = [];
     this.inFlight++;
-    this.answerAll(batch.map(({ request }) => request))
+    // Called inside an async function, so that one that throws rather than rejecting fails
+    // the whole batch, not only the request that happened to send it, and frees its slot.
+    (async () => this.answerAll(batch.map(({ request }) => request)))()
       .then(
         (answers) => batch.forEach((asked, index) => asked.resolve(answers[index] as Answer)),
         (error: unknown) => batch.forEach((asked) => asked.reject(error)),
