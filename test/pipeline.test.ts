@@ -75,6 +75,14 @@ test('source reader: a folder scan gives every name with its lstat, and a digest
         () => assert.unreachable('a missing folder cannot be scanned'),
         (error: NodeJS.ErrnoException) => assert.is(error.code, 'ENOENT'),
       );
+      // A large folder's scan goes alone, with the same answer, failures included.
+      const alone = await reader.scan(dir, false, true);
+      assert.equal(alone.names, (await reader.scan(dir, false)).names);
+      assert.ok(alone.digest.equals((await reader.scan(dir, false)).digest), 'same digest scanned alone');
+      await reader.scan(join(dir, 'not-there'), false, true).then(
+        () => assert.unreachable('a missing folder cannot be scanned alone either'),
+        (error: NodeJS.ErrnoException) => assert.is(error.code, 'ENOENT'),
+      );
     } finally {
       await reader.close();
     }

@@ -76,12 +76,21 @@ export class SourceReader {
 
   constructor(private readonly setup: SourceSetup) {}
 
-  /** Lists a folder and stats its children (stat with `dereference`); throws the error when the folder cannot be listed. */
-  async scan(path: string, dereference: boolean): Promise<Listing> {
-    const listing = await this.scans.ask({ path, dereference });
+  /** Lists a folder and stats its children (stat with `dereference`); throws the error when the folder cannot be listed. `large`: see scanAlone. */
+  async scan(path: string, dereference: boolean, large = false): Promise<Listing> {
+    const listing = large ? await this.scanAlone({ path, dereference }) : await this.scans.ask({ path, dereference });
     if ('failure' in listing) throw errnoError(listing.failure);
     const failures = new Map(listing.failures.map(({ index, failure }) => [index, errnoError(failure)]));
     return new Listing(listing.names, listing.stats, failures, Buffer.from(listing.digest));
+  }
+
+  /**
+   * A large folder's scan takes long: as a task of its own, the folders asked for
+   * meanwhile go to the other thread rather than wait for it in the same batch.
+   */
+  private async scanAlone(task: ScanTask): Promise<FolderListing> {
+    const [listing]: FolderListing[] = await this.workers().run({ tasks: [task] }, { name: 'scanFolders' });
+    return listing as FolderListing;
   }
 
   /** lstat of many files, in order; undefined for one that is gone or cannot be read. */
