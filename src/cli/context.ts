@@ -9,7 +9,7 @@ import { PartialFailureError, describeError } from '../errors/index.js';
 import { type Backend, openBackends } from '../backend/index.js';
 import { type Repository, openRepository } from '../repository/index.js';
 import type { RepositoryFlags } from './flags.js';
-import { createLogger } from './log.js';
+import { type Logger, createLogger, stderrLogger } from './log.js';
 import { ProgressDisplay } from './progress.js';
 
 export interface OutputFlags {
@@ -38,12 +38,12 @@ interface Closable {
 export class CliContext implements ProblemReporter {
   private readonly opened: Closable[] = [];
   private flags: OutputFlags = {};
-  private logger = createLogger({ verbose: false });
+  private logger: Logger = stderrLogger(false);
 
   /** Called once the command's options are parsed, before it runs. */
-  configure(flags: OutputFlags): void {
+  async configure(flags: OutputFlags): Promise<void> {
     this.flags = flags;
-    this.logger = createLogger({ verbose: flags.verbose === true, logfile: flags.logfile });
+    this.logger = await createLogger({ verbose: flags.verbose === true, logfile: flags.logfile });
   }
 
   /** A result: always printed (lists, diffs, JSON). */
@@ -57,11 +57,11 @@ export class CliContext implements ProblemReporter {
   }
 
   info(message: string): void {
-    this.logger.info(message);
+    this.logger.log('info', message);
   }
 
   warning(message: string): void {
-    this.logger.warn(message);
+    this.logger.log('warn', message);
   }
 
   problem(path: string, error: unknown): void {
@@ -70,8 +70,8 @@ export class CliContext implements ProblemReporter {
 
   /** An error message, with the stack trace when --verbose. */
   error(message: string, error: unknown): void {
-    this.logger.error(message);
-    if (error instanceof Error && error.stack) this.logger.debug(error.stack);
+    this.logger.log('error', message);
+    if (error instanceof Error && error.stack) this.logger.log('debug', error.stack);
   }
 
   /** A progress display for a long command; stop it when the command ends. */
