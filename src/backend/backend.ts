@@ -58,6 +58,7 @@ export interface Backend {
    * found: readNotes() takes what earlier runs wrote with writeNotes(), which adds this
    * run's to `notes` (each backend under its own location). create keeps them in its cache.
    * A folder backend notes which of its folders held which objects (folder-memory.ts).
+   * readNotes may go on loading after it returns: the lookups that need the notes wait.
    */
   readNotes?(notes: BackendNotes): Promise<void>;
   writeNotes?(notes: BackendNotes): Promise<void>;

@@ -51,6 +51,8 @@ export class FileBackend implements Backend {
   private keepsMemory = false;
   /** Lookups the memory answered, and those that went to disk while it was kept. */
   private readonly counts = { remembered: 0, lookedUp: 0 };
+  /** The writer loading the memory (readNotes); lookups and writeNotes wait for it, the walk does not. */
+  private memoryLoaded: Promise<void> = Promise.resolve();
 
   constructor(private readonly root: string) {
     this.location = pathToFileURL(root).href;
@@ -143,10 +145,18 @@ export class FileBackend implements Backend {
     throw new BackendWriteError(key, this.location, Object.assign(new Error(message), { code }));
   }
 
-  /** Answers lookups from what earlier runs found where that still holds (FolderMemory), and learns from this run's. */
+  /**
+   * Answers lookups from what earlier runs found where that still holds (FolderMemory), and
+   * learns from this run's. Returns at once: the writer thread's start and the decoding
+   * take about 150 ms, which the walk's first folders use; a failure surfaces at the first
+   * lookup or at writeNotes.
+   */
   async readNotes(notes: BackendNotes): Promise<void> {
     this.keepsMemory = true;
-    await this.workers().run({ notes: notes.get(this.location) ?? null }, { name: 'loadMemory' });
+    this.memoryLoaded = this.workers().run({ notes: notes.get(this.location) ?? null }, { name: 'loadMemory' });
+    // Handled here so that a run that makes no lookup does not report it as unhandled;
+    // the promise itself still rejects for those who wait on it.
+    this.memoryLoaded.catch(() => undefined);
   }
 
   /**
@@ -156,6 +166,7 @@ export class FileBackend implements Backend {
    */
   async writeNotes(notes: BackendNotes): Promise<void> {
     if (!this.keepsMemory) return;
+    await this.memoryLoaded;
     const bytes: Uint8Array | null = await this.workers().run({ root: this.root }, { name: 'saveMemory' });
     if (bytes) notes.set(this.location, bytes);
   }
@@ -178,6 +189,7 @@ export class FileBackend implements Backend {
   }
 
   private async findSlice(keys: readonly string[]): Promise<boolean[]> {
+    await this.memoryLoaded;
     const task: LookupTask = { root: this.root, keys };
     const { found, remembered }: LookupResult = await this.workers().run(task, { name: 'findObjects' });
     if (this.keepsMemory) {

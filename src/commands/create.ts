@@ -52,6 +52,21 @@ export async function createArchive(
 ): Promise<CreateResult> {
   const badName = unsafeNameReason(options.name);
   if (badName) throw new UsageError(`archive name ${JSON.stringify(options.name)} is not allowed: it is ${badName}`);
+  // The source workers start now, while the catalog is listed and the lock taken.
+  const source = repository.openSourceReader();
+  try {
+    return await listAndStore(repository, options, reporter, source);
+  } finally {
+    await source.close();
+  }
+}
+
+async function listAndStore(
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'backend' | 'flush' | 'storedBytes'>,
+  options: CreateOptions,
+  reporter: ProblemReporter,
+  source: SourceReader,
+): Promise<CreateResult> {
   // Listing checks the key too (a KeyError when no archive name decrypts), and the newest
   // archive of the same folder from this host gives the progress display its estimate.
   const { archives } = await repository.catalog.list();
@@ -59,21 +74,7 @@ export async function createArchive(
   const previous = archives.map((record) => record.metadata).filter((m) => m.sourcePath === sourcePath && m.hostname === hostname()).at(-1);
   if (previous) options.progress?.expect(previous.totals.files, previous.totals.bytes);
   await repository.catalog.assertNameFree(options.name);
-  return withLock(repository.backend, 'shared', 'create', (message) => reporter.warning(message), (lock) => storeArchive(repository, options, reporter, lock));
-}
-
-async function storeArchive(
-  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'flush' | 'storedBytes' | 'openSourceReader'>,
-  options: CreateOptions,
-  reporter: ProblemReporter,
-  lock: BackendLock,
-): Promise<CreateResult> {
-  const source = repository.openSourceReader();
-  try {
-    return await walkAndCommit(repository, options, reporter, lock, source);
-  } finally {
-    await source.close();
-  }
+  return withLock(repository.backend, 'shared', 'create', (message) => reporter.warning(message), (lock) => walkAndCommit(repository, options, reporter, lock, source));
 }
 
 async function walkAndCommit(

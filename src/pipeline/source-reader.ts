@@ -23,7 +23,6 @@ export const SMALL_FILE_LIMIT = 1024 * 1024;
 /** A batch is sent when it has this many files or bytes, or at the end of the current turn of the event loop. */
 const BATCH_FILES = 64;
 const BATCH_BYTES = 4 * 1024 * 1024;
-const IDLE_MS = 5_000;
 /** Paths per lstatMany task. */
 const LSTAT_BATCH = 4096;
 
@@ -67,14 +66,23 @@ interface Waiting {
 }
 
 export class SourceReader {
-  private pool: Piscina | undefined;
+  private readonly pool: Piscina;
   private waiting: Waiting[] = [];
   private waitingBytes = 0;
   private sendScheduled = false;
   /** Folders asked for while a scan per thread is under way wait and go together. */
-  private readonly scans = new Coalesced<ScanTask, FolderListing>((tasks) => this.workers().run({ tasks }, { name: 'scanFolders' }), availableParallelism());
+  private readonly scans = new Coalesced<ScanTask, FolderListing>((tasks) => this.pool.run({ tasks }, { name: 'scanFolders' }), availableParallelism());
 
-  constructor(private readonly setup: SourceSetup) {}
+  /** The threads start at once (about 100 ms each, in parallel): the walk needs them from its first folder. */
+  constructor(setup: SourceSetup) {
+    this.pool = new Piscina({
+      filename: new URL('./source-worker.js', import.meta.url).href,
+      workerData: setup,
+      minThreads: availableParallelism(),
+      maxThreads: availableParallelism(),
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
+  }
 
   /** Lists a folder and stats its children (stat with `dereference`); throws the error when the folder cannot be listed. `large`: see scanAlone. */
   async scan(path: string, dereference: boolean, large = false): Promise<Listing> {
@@ -89,7 +97,7 @@ export class SourceReader {
    * meanwhile go to the other thread rather than wait for it in the same batch.
    */
   private async scanAlone(task: ScanTask): Promise<FolderListing> {
-    const [listing]: FolderListing[] = await this.workers().run({ tasks: [task] }, { name: 'scanFolders' });
+    const [listing]: FolderListing[] = await this.pool.run({ tasks: [task] }, { name: 'scanFolders' });
     return listing as FolderListing;
   }
 
@@ -97,7 +105,7 @@ export class SourceReader {
   async lstatMany(paths: readonly string[]): Promise<(EntryStats | undefined)[]> {
     const tasks = [];
     for (let start = 0; start < paths.length; start += LSTAT_BATCH) {
-      tasks.push(this.workers().run({ paths: paths.slice(start, start + LSTAT_BATCH) }, { name: 'lstatFiles' }) as Promise<(RawStats | null)[]>);
+      tasks.push(this.pool.run({ paths: paths.slice(start, start + LSTAT_BATCH) }, { name: 'lstatFiles' }) as Promise<(RawStats | null)[]>);
     }
     return (await Promise.all(tasks)).flat().map((raw) => (raw ? new ScannedStats(raw) : undefined));
   }
@@ -123,7 +131,7 @@ export class SourceReader {
     if (batch.length === 0) return;
     this.waiting = [];
     this.waitingBytes = 0;
-    this.workers()
+    this.pool
       .run({ files: batch.map((w) => w.request) })
       .then(
         (result: SmallFileBatch) => distribute(batch, result),
@@ -131,20 +139,8 @@ export class SourceReader {
       );
   }
 
-  private workers(): Piscina {
-    this.pool ??= new Piscina({
-      filename: new URL('./source-worker.js', import.meta.url).href,
-      workerData: this.setup,
-      minThreads: 0,
-      maxThreads: availableParallelism(),
-      idleTimeout: IDLE_MS,
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
-    });
-    return this.pool;
-  }
-
   close(): Promise<void> {
-    return this.pool?.destroy() ?? Promise.resolve();
+    return this.pool.destroy();
   }
 }
 
