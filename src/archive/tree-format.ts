@@ -5,7 +5,7 @@
  */
 import { ID_LENGTH, asId } from '../store/ids.js';
 import { ByteReader, ByteWriter } from './codec.js';
-import { type ChunkRef, type Entry, type EntryAttributes, MAX_OWNER_ID, compareNames, unsafeNameReason } from './entry.js';
+import { type ChunkRef, type Entry, type EntryAttributes, MAX_OWNER_ID, compareNames, directoryEntry, fileEntry, symlinkEntry, unsafeNameReason } from './entry.js';
 
 export const TREE_FORMAT_VERSION = 1;
 const TYPE_CODES = { file: 1, directory: 2, symlink: 3 } as const;
@@ -71,9 +71,9 @@ function decodeEntry(input: ByteReader): Entry {
     case TYPE_CODES.file:
       return decodeFile(input, attributes);
     case TYPE_CODES.directory:
-      return { ...attributes, type: 'directory', tree: asId(Buffer.from(input.raw(ID_LENGTH)), 'tree') };
+      return directoryEntry(attributes, asId(Buffer.from(input.raw(ID_LENGTH)), 'tree'));
     case TYPE_CODES.symlink:
-      return { ...attributes, type: 'symlink', target: input.string(MAX_TARGET_BYTES) };
+      return symlinkEntry(attributes, input.string(MAX_TARGET_BYTES));
     default:
       return input.fail(`unknown entry type ${typeCode}`);
   }
@@ -93,5 +93,5 @@ function decodeFile(input: ByteReader, attributes: EntryAttributes): Entry {
     chunks.push({ id, length });
   }
   if (total !== size) input.fail(`file ${JSON.stringify(attributes.name)} has size ${size} but chunks totalling ${total}`);
-  return { ...attributes, type: 'file', size, linkGroup, chunks };
+  return fileEntry(attributes, size, linkGroup, chunks);
 }

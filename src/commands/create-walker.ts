@@ -17,8 +17,11 @@ import {
   type EntryAttributes,
   type FileEntry,
   type ArchiveTotals,
+  directoryEntry,
   encodeTree,
+  fileEntry,
   inTreeOrder,
+  symlinkEntry,
 } from '../archive/index.js';
 import { type BackupCache, type CachedFile, type FileFingerprint, FolderRecord, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { unlessUnusable } from '../cache/folder-record.js';
@@ -243,7 +246,7 @@ export class TreeWalker {
       const entries = inTreeOrder([...files, ...folderEntries].filter((entry) => entry !== undefined));
       const tree = await this.context.repository.trees.put(encodeTree(entries));
       this.context.cache.remember(path, recordOf(scan.key, ledger, entries, tree));
-      return { ...this.attributes(name, info), type: 'directory', tree };
+      return directoryEntry(this.attributes(name, info), tree);
     })();
     entry.catch(() => undefined);
     return { entry };
@@ -276,11 +279,12 @@ export class TreeWalker {
     const unreadable: SourceError[] = [];
     listing.names.forEach((name, i) => {
       if (listing.isFolder(i) !== ofFolders) return;
-      const child = { name, path: join(path, name), relativePath: relativePath === '' ? name : `${relativePath}/${name}` };
-      if (this.isExcluded(child.relativePath)) return;
+      const childRelativePath = relativePath === '' ? name : `${relativePath}/${name}`;
+      if (this.isExcluded(childRelativePath)) return;
+      const childPath = join(path, name);
       const info = listing.stats(i);
-      if (info instanceof Error) unreadable.push(new SourceError(child.path, info));
-      else if (!(ofFolders && this.context.skippedFolders.has(identity(info)))) children.push({ ...child, info });
+      if (info instanceof Error) unreadable.push(new SourceError(childPath, info));
+      else if (!(ofFolders && this.context.skippedFolders.has(identity(info)))) children.push({ name, path: childPath, relativePath: childRelativePath, info });
     });
     return { children: inTreeOrder(children), unreadable };
   }
@@ -331,7 +335,7 @@ export class TreeWalker {
     this.context.progress.advance(summary.fileCount, summary.bytes);
     await Promise.all(summary.symlinks.map((link) => this.checkLinkTarget(join(path, link.name), link.target)));
     this.context.cache.keep(path);
-    return { ...this.attributes(name, info), type: 'directory', tree: summary.tree };
+    return directoryEntry(this.attributes(name, info), summary.tree);
   }
 
   /**
@@ -424,7 +428,7 @@ export class TreeWalker {
           this.context.reporter.warning(`${child.path} -> ${target}: kept as a symlink, its target does not exist`);
         } else await this.checkLinkTarget(child.path, target);
         this.totals.symlinks++;
-        return { ...this.attributes(child.name, info), type: 'symlink', target };
+        return symlinkEntry(this.attributes(child.name, info), target);
       }
       ledger.clean = false;
       this.context.reporter.warning(`${child.path}: skipped, ${fileTypeName(info)} are not backed up`);
@@ -496,7 +500,7 @@ export class TreeWalker {
     this.totals.files++;
     this.context.progress.advance(1, 0); // content counted with the first link
     this.countLink(group.linkGroup);
-    return { ...first, ...this.attributes(name, info) };
+    return fileEntry(this.attributes(name, info), first.size, first.linkGroup, first.chunks);
   }
 
   private countLink(linkGroup: number): void {
@@ -511,7 +515,7 @@ export class TreeWalker {
     this.totals.files++;
     this.totals.bytes += size;
     this.context.progress.advance(1, size);
-    return { ...this.attributes(name, info), type: 'file', size, linkGroup, chunks };
+    return fileEntry(this.attributes(name, info), size, linkGroup, chunks);
   }
 
   /**
