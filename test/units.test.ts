@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type FileEntry, FileContent } from '../src/archive/index.js';
+import { FolderMemory } from '../src/backend/folder-memory.js';
 import { type Chunker, type ChunkSizes, ContentDefinedChunker, GearBoundaries, gearTable } from '../src/chunker/index.js';
 import { idMapper, namesFor, parseNameDatabase } from '../src/owners/index.js';
 import { compileExcludes } from '../src/selection/index.js';
@@ -98,6 +99,27 @@ test('owners: passwd parsing, name tables and mapping by name with numeric fallb
   assert.is(map(1000), 2001, 'known name maps to the local id');
   assert.is(map(1001), 1001, 'unknown local name keeps the archive number');
   assert.is(map(5), 5, 'id without a name keeps its number');
+});
+
+test('folder memory: what encode wrote decodes to the same answers; other or damaged bytes give an empty memory', () => {
+  const memory = FolderMemory.empty();
+  memory.found('blocks/ab/cd/one', '1:2:3:4');
+  memory.found('blocks/ab/cd/two', '1:2:3:4');
+  memory.found('blocks/ef/01/three', '5:6:7:8');
+  const decoded = FolderMemory.decode(memory.encode());
+  assert.is(decoded.signatureOf('blocks/ab/cd/two'), '1:2:3:4');
+  assert.is(decoded.signatureOf('blocks/ef/01/three'), '5:6:7:8');
+  assert.is(decoded.signatureOf('blocks/ef/01/four'), '');
+  assert.not.ok(decoded.changed);
+  const damaged = [
+    'not json',
+    JSON.stringify({ version: 2, folders: { 'blocks/ab/cd': ['1:2:3:4', 'one'] } }),
+    JSON.stringify({ version: 1, folders: { 'blocks/ab/cd': ['1:2:3:4', 'one'], 'blocks/ef/01': ['5:6:7:8', 7] } }),
+    JSON.stringify({ version: 1, folders: { 'blocks/ab/cd': [] } }),
+    JSON.stringify({ version: 1, folders: null }),
+    'null',
+  ];
+  for (const text of damaged) assert.is(FolderMemory.decode(Buffer.from(text)).signatureOf('blocks/ab/cd/one'), '', text);
 });
 
 test('file content: ranged reads across chunk boundaries by binary search', async () => {
