@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type FileEntry, FileContent } from '../src/archive/index.js';
 import { FolderMemory } from '../src/backend/folder-memory.js';
+import { formatBytes } from '../src/cli/format.js';
 import { type Chunker, type ChunkSizes, ContentDefinedChunker, GearBoundaries, gearTable } from '../src/chunker/index.js';
 import { idMapper, namesFor, parseNameDatabase } from '../src/owners/index.js';
 import { compileExcludes } from '../src/selection/index.js';
@@ -120,6 +121,13 @@ test('folder memory: what encode wrote decodes to the same answers; other or dam
     'null',
   ];
   for (const text of damaged) assert.is(FolderMemory.decode(Buffer.from(text)).signatureOf('blocks/ab/cd/one'), '', text);
+});
+
+test('byte counts and rates print as whole bytes below 1 KiB, one decimal above', () => {
+  assert.is(formatBytes(0), '0 B');
+  assert.is(formatBytes(2.5188916876574305), '3 B');
+  assert.is(formatBytes(1536), '1.5 KiB');
+  assert.is(formatBytes(3 * 1024 ** 3), '3.0 GiB');
 });
 
 test('file content: ranged reads across chunk boundaries by binary search', async () => {

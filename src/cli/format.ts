@@ -8,7 +8,8 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
+  // Rates are fractions: a whole number of bytes, not 2.5188916876574305 B/s.
+  return unit === 0 ? `${Math.round(bytes)} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
 /** Nanoseconds since the epoch as an ISO 8601 UTC time to the second. */
