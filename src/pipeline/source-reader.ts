@@ -73,7 +73,7 @@ export class SourceReader {
   /** Folders asked for while a scan per thread is under way wait and go together. */
   private readonly scans = new Coalesced<ScanTask, FolderListing>((tasks) => this.pool.run({ tasks }, { name: 'scanFolders' }), availableParallelism());
 
-  /** The threads start at once (about 100 ms each, in parallel): the walk needs them from its first folder. */
+  /** The threads start at once, in parallel (about 250 ms until one is ready, node's start and the modules): the walk needs them from its first folder. */
   constructor(setup: SourceSetup) {
     this.pool = new Piscina({
       filename: new URL('./source-worker.js', import.meta.url).href,
