@@ -104,7 +104,7 @@ test('verify passes on a clean backend and names the block and file after corrup
     assertOk(await repo.run('create', 'v', repo.source), 'create');
     const clean = await repo.run('verify');
     assertOk(clean, 'verify');
-    assert.match(clean.stdout, /checked 1 archives: \d+ folders, (\d+) of \1 blocks; 0 problems/);
+    assert.match(clean.stdout, /checked 1 archive: \d+ folders, (\d+) of \1 blocks; 0 problems/);
     const sampled = await repo.run('verify', 'v', '--sample', '50');
     assertOk(sampled, 'verify --sample');
     const [, checked, referenced] = /(\d+) of (\d+) blocks/.exec(sampled.stdout) ?? [];

@@ -126,7 +126,7 @@ test('damaged archive objects are named and left out by list, verify and restore
     const verify = await repo.run('verify');
     assert.is(verify.status, 1);
     for (const key of [badMetadata, badName, grafted]) assert.match(verify.stdout, `archive object ${key}: `);
-    assert.match(verify.stdout, /checked 1 archives: .*; 3 problems/);
+    assert.match(verify.stdout, /checked 1 archive: .*; 3 problems/);
 
     for (const name of ['bad-metadata', 'bad-name', 'grafted']) {
       const restore = await repo.run('restore', name, join(repo.dir, name));

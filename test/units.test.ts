@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type FileEntry, FileContent } from '../src/archive/index.js';
 import { FolderMemory } from '../src/backend/folder-memory.js';
-import { formatBytes } from '../src/cli/format.js';
+import { countOf, formatBytes } from '../src/cli/format.js';
 import { type Chunker, type ChunkSizes, ContentDefinedChunker, GearBoundaries, gearTable } from '../src/chunker/index.js';
 import { idMapper, namesFor, parseNameDatabase } from '../src/owners/index.js';
 import { compileExcludes } from '../src/selection/index.js';
@@ -121,6 +121,12 @@ test('folder memory: what encode wrote decodes to the same answers; other or dam
     'null',
   ];
   for (const text of damaged) assert.is(FolderMemory.decode(Buffer.from(text)).signatureOf('blocks/ab/cd/one'), '', text);
+});
+
+test('counts take the singular only for one', () => {
+  assert.is(countOf(1, 'file'), '1 file');
+  assert.is(countOf(0, 'file'), '0 files');
+  assert.is(countOf(2, 'entry', 'entries'), '2 entries');
 });
 
 test('byte counts and rates print as whole bytes below 1 KiB, one decimal above', () => {

@@ -10,7 +10,7 @@ import type { Repository } from '../repository/index.js';
 import type { CliContext } from './context.js';
 import { type RepositoryFlags, withCacheDirFlag, withExcludeFlags, withRepositoryFlags } from './flags.js';
 import { reportBackends } from './backend-report.js';
-import { formatBytes } from './format.js';
+import { countOf, formatBytes } from './format.js';
 
 interface CreateFlags extends RepositoryFlags {
   readonly exclude: string[];
@@ -79,8 +79,8 @@ export function registerCreate(program: Command, context: CliContext): void {
       const t = result.metadata.totals;
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       context.summary(
-        `archive ${JSON.stringify(name)} created: ${t.files} files (${result.filesRead} read, ${result.filesUnchanged} unchanged), ` +
-          `${t.directories} folders, ${t.symlinks} symlinks, ${formatBytes(t.bytes)} (${formatBytes(t.storedBytes)} newly stored) in ${seconds} s`,
+        `archive ${JSON.stringify(name)} created: ${countOf(t.files, 'file')} (${result.filesRead} read, ${result.filesUnchanged} unchanged), ` +
+          `${countOf(t.directories, 'folder')}, ${countOf(t.symlinks, 'symlink')}, ${formatBytes(t.bytes)} (${formatBytes(t.storedBytes)} newly stored) in ${seconds} s`,
       );
       reportBackends(context, repository, `archive ${JSON.stringify(name)}`);
       if (t.skipped > 0) {

@@ -1,6 +1,11 @@
 /** Human-readable figures for command output. */
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
+/** "1 file", "2 files": a count with its noun. */
+export function countOf(count: number, singular: string, plural = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : plural}`;
+}
+
 export function formatBytes(bytes: number): string {
   let value = bytes;
   let unit = 0;

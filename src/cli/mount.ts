@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { PartialFailureError } from '../errors/index.js';
 import { type CliContext, damagedArchivesError } from './context.js';
+import { countOf } from './format.js';
 import { type RepositoryFlags, withCacheSizeFlag, withRepositoryFlags } from './flags.js';
 
 interface MountFlags extends RepositoryFlags {
@@ -24,7 +25,7 @@ function integerParser(min: number, max: number): (value: string) => number {
 const parseId = integerParser(0, 2 ** 32 - 2);
 
 function describeArchives(name: string | undefined, count: number): string {
-  return name === undefined ? `${count} ${count === 1 ? 'archive' : 'archives'}` : `archive ${JSON.stringify(name)}`;
+  return name === undefined ? countOf(count, 'archive') : `archive ${JSON.stringify(name)}`;
 }
 
 /** Root unmounts directly; other users need libfuse's setuid helper. */

@@ -3,7 +3,7 @@ import { restoreArchive } from '../commands/index.js';
 import { PartialFailureError } from '../errors/index.js';
 import type { CliContext } from './context.js';
 import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
-import { formatBytes } from './format.js';
+import { countOf, formatBytes } from './format.js';
 
 interface RestoreFlags extends RepositoryFlags {
   readonly numericOwner?: boolean;
@@ -30,7 +30,7 @@ export function registerRestore(program: Command, context: CliContext): void {
         context,
       ).finally(() => progress.stop());
       context.summary(
-        `restored ${summary.files} files, ${summary.directories} folders, ${summary.symlinks} symlinks ` +
+        `restored ${countOf(summary.files, 'file')}, ${countOf(summary.directories, 'folder')}, ${countOf(summary.symlinks, 'symlink')} ` +
           `(${formatBytes(summary.bytes)}) into ${target}`,
       );
       if (summary.problems > 0) {

@@ -7,6 +7,7 @@ import { PartialFailureError } from '../errors/index.js';
 import type { Repository } from '../repository/index.js';
 import type { CliContext } from './context.js';
 import { type RepositoryFlags, withCacheDirFlag, withRepositoryFlags } from './flags.js';
+import { countOf } from './format.js';
 import { parseDuration, parsePercent } from './parsers.js';
 
 interface ScrubFlags extends RepositoryFlags {
@@ -38,7 +39,7 @@ export function registerScrub(program: Command, context: CliContext): void {
       } finally {
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       }
-      if (problems > 0) throw new PartialFailureError(`scrub found ${problems} damaged or missing ${problems === 1 ? 'object' : 'objects'} (see above)`);
+      if (problems > 0) throw new PartialFailureError(`scrub found ${countOf(problems, 'damaged or missing object')} (see above)`);
     });
 }
 

@@ -3,6 +3,7 @@ import { verifyArchives } from '../commands/index.js';
 import { PartialFailureError, describeError } from '../errors/index.js';
 import type { CliContext } from './context.js';
 import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
+import { countOf } from './format.js';
 import { parsePercent } from './parsers.js';
 
 export function registerVerify(program: Command, context: CliContext): void {
@@ -21,9 +22,9 @@ export function registerVerify(program: Command, context: CliContext): void {
         for (const user of problem.usedBy) context.print(`  used by ${user}`);
       }
       context.summary(
-        `checked ${report.archives} archives: ${report.trees} folders, ${report.blocksChecked} of ${report.blocksReferenced} blocks; ` +
-          `${problems.length} problems`,
+        `checked ${countOf(report.archives, 'archive')}: ${countOf(report.trees, 'folder')}, ${report.blocksChecked} of ${countOf(report.blocksReferenced, 'block')}; ` +
+          `${countOf(problems.length, 'problem')}`,
       );
-      if (problems.length > 0) throw new PartialFailureError(`verify found ${problems.length} damaged or missing objects`);
+      if (problems.length > 0) throw new PartialFailureError(`verify found ${countOf(problems.length, 'damaged or missing object')}`);
     });
 }
