@@ -84,7 +84,7 @@ export function registerCreate(program: Command, context: CliContext): void {
       );
       reportBackends(context, repository, `archive ${JSON.stringify(name)}`);
       if (t.skipped > 0) {
-        throw new PartialFailureError(`${t.skipped} ${t.skipped === 1 ? 'entry' : 'entries'} could not be read and ${t.skipped === 1 ? 'was' : 'were'} left out of the archive`);
+        throw new PartialFailureError(`${countOf(t.skipped, 'entry', 'entries')} could not be read and ${t.skipped === 1 ? 'was' : 'were'} left out of the archive`);
       }
     });
 }

@@ -34,7 +34,7 @@ export function registerRestore(program: Command, context: CliContext): void {
           `(${formatBytes(summary.bytes)}) into ${target}`,
       );
       if (summary.problems > 0) {
-        throw new PartialFailureError(`${summary.problems} ${summary.problems === 1 ? 'entry' : 'entries'} could not be restored (see above)`);
+        throw new PartialFailureError(`${countOf(summary.problems, 'entry', 'entries')} could not be restored (see above)`);
       }
     });
 }
