@@ -79,7 +79,7 @@ export function registerMount(program: Command, context: CliContext): void {
         );
         context.print(`unmounted ${mountpoint}`);
         if (summary.problems > 0) {
-          throw new PartialFailureError(`${summary.problems} ${summary.problems === 1 ? 'lookup or read' : 'lookups or reads'} failed on damaged or missing data (see above)`);
+          throw new PartialFailureError(`${countOf(summary.problems, 'lookup or read', 'lookups or reads')} failed on damaged or missing data (see above)`);
         }
         if (listing.damaged.length > 0) throw damagedArchivesError(listing.damaged.length);
       } finally {
