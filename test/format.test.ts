@@ -47,6 +47,30 @@ test('varints and signed values round trip at their limits', () => {
   reader.end();
 });
 
+test('signed values keep their byte encoding (zigzag LEB128), and values beyond 64 bits are refused', () => {
+  const vectors: [bigint, string][] = [
+    [0n, '00'], [-1n, '01'], [1n, '02'], [63n, '7e'], [-64n, '7f'], [64n, '8001'],
+    [1_700_000_000_123_456_789n, 'aab4aed8c7bfce972f'], [-1_700_000_000_123_456_789n, 'a9b4aed8c7bfce972f'],
+    [2n ** 63n - 1n, 'feffffffffffffffff01'], [-(2n ** 63n), 'ffffffffffffffffff01'],
+  ];
+  for (const [value, hex] of vectors) {
+    assert.is(new ByteWriter().bigSigned(value).finish().toString('hex'), hex, String(value));
+    assert.is(new ByteReader(Buffer.from(hex, 'hex'), 'test').bigSigned(), value);
+  }
+  assert.throws(() => new ByteWriter().bigSigned(2n ** 63n), RangeError);
+  const read = (hex: string) => () => new ByteReader(Buffer.from(hex, 'hex'), 'test').bigSigned();
+  assert.throws(read('ffffffffffffffffff02'), (e: unknown) => e instanceof FormatError && /beyond 64 bits/.test((e as Error).message));
+  assert.throws(read('ffffffffffffffffffff01'), (e: unknown) => e instanceof FormatError && /too long/.test((e as Error).message));
+});
+
+test('strings must be valid UTF-8: invalid, overlong and surrogate encodings are malformed', () => {
+  const read = (bytes: number[]) => () => new ByteReader(Buffer.from([bytes.length, ...bytes]), 'test').string(100);
+  assert.is(read([0x61, 0xc3, 0xbc])(), 'aü');
+  for (const bad of [[0xff], [0xc3], [0xc0, 0xaf], [0xed, 0xa0, 0x80]]) {
+    assert.throws(read(bad), (e: unknown) => e instanceof FormatError && /not valid UTF-8/.test((e as Error).message), bad.join(' '));
+  }
+});
+
 test('a tree encodes and decodes to the same entries', () => {
   assert.equal(decodeTree(encodeTree(entries), 'tree t'), entries);
 });
