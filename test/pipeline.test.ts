@@ -13,6 +13,7 @@ import { fingerprintOf } from '../src/cache/index.js';
 import { ContentDefinedChunker, type ChunkSizes, GearBoundaries, gearTable } from '../src/chunker/index.js';
 import { MASTER_KEY_LENGTH, decrypt, deriveKeys } from '../src/crypto/index.js';
 import { BackendWriteError } from '../src/errors/index.js';
+import { childPath } from '../src/pipeline/child-path.js';
 import { ScannedStats } from '../src/pipeline/entry-stats.js';
 import { SourceReader } from '../src/pipeline/source-reader.js';
 import { WriteBehind } from '../src/store/write-behind.js';
@@ -46,6 +47,13 @@ test('a whole file split in memory gives the chunks the streaming chunker gives'
     assert.ok(streamed.length > 10);
     assert.equal(boundaries.split(content).map((c) => c.toString('hex')), streamed.map((c) => c.toString('hex')));
   }));
+
+test('the path of an entry is the folder and the name joined by one slash, also in the root folder', () => {
+  assert.is(childPath('/', 'etc'), '/etc');
+  assert.is(childPath('/home/ann', 'notes.txt'), '/home/ann/notes.txt');
+  assert.is(childPath('/home/ann', '..hidden'), '/home/ann/..hidden');
+  assert.is(childPath('/home/ann', 'a b'), join('/home/ann', 'a b'));
+});
 
 test('source reader: a folder scan gives every name with its lstat, and a digest of them', () =>
   withTemp('scan', async (dir) => {

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type FileHandle, lstat, readlink } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import {
   type ChunkRef,
@@ -26,6 +26,7 @@ import {
 import { type BackupCache, type CachedFile, type FileFingerprint, FolderRecord, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { unlessUnusable } from '../cache/folder-record.js';
 import { constantTimeEqual } from '../crypto/index.js';
+import { childPath } from '../pipeline/child-path.js';
 import type { EntryStats } from '../pipeline/entry-stats.js';
 import { Listing, SMALL_FILE_LIMIT, type SourceReader } from '../pipeline/source-reader.js';
 import type { Repository } from '../repository/index.js';
@@ -281,10 +282,10 @@ export class TreeWalker {
       if (listing.isFolder(i) !== ofFolders) return;
       const childRelativePath = relativePath === '' ? name : `${relativePath}/${name}`;
       if (this.isExcluded(childRelativePath)) return;
-      const childPath = join(path, name);
+      const entryPath = childPath(path, name);
       const info = listing.stats(i);
-      if (info instanceof Error) unreadable.push(new SourceError(childPath, info));
-      else if (!(ofFolders && this.context.skippedFolders.has(identity(info)))) children.push({ name, path: childPath, relativePath: childRelativePath, info });
+      if (info instanceof Error) unreadable.push(new SourceError(entryPath, info));
+      else if (!(ofFolders && this.context.skippedFolders.has(identity(info)))) children.push({ name, path: entryPath, relativePath: childRelativePath, info });
     });
     return { children: inTreeOrder(children), unreadable };
   }
@@ -333,7 +334,7 @@ export class TreeWalker {
     for (const uid of summary.uids) this.uids.add(uid);
     for (const gid of summary.gids) this.gids.add(gid);
     this.context.progress.advance(summary.fileCount, summary.bytes);
-    await Promise.all(summary.symlinks.map((link) => this.checkLinkTarget(join(path, link.name), link.target)));
+    await Promise.all(summary.symlinks.map((link) => this.checkLinkTarget(childPath(path, link.name), link.target)));
     this.context.cache.keep(path);
     return directoryEntry(this.attributes(name, info), summary.tree);
   }

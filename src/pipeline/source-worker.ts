@@ -7,13 +7,13 @@
  */
 import { createHash } from 'node:crypto';
 import { type BigIntStats, closeSync, fstatSync, lstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { fingerprintOf, sameFingerprint } from '../cache/fingerprint.js';
 import { GearBoundaries } from '../chunker/gear.js';
 import { type Sealed, encrypt } from '../crypto/siv.js';
 import { concatMovable } from '../threads/movable.js';
+import { childPath } from './child-path.js';
 import { type FailureValue, type FileOutcome, type FolderListing, type RawStats, STAT_FIELDS, type ScanTask, type SmallFileBatch, type SmallFileRequest, type SourceSetup } from './source-protocol.js';
 
 const setup = workerData as SourceSetup;
@@ -40,7 +40,8 @@ function scanFolder({ path, dereference }: ScanTask): FolderListing {
   names.forEach((name, index) => {
     digest.update(name).update(NUL);
     try {
-      stats.set(rawStats(dereference ? statOrLink(join(path, name)) : lstatSync(join(path, name), { bigint: true })), index * STAT_FIELDS);
+      const entryPath = childPath(path, name);
+      stats.set(rawStats(dereference ? statOrLink(entryPath) : lstatSync(entryPath, { bigint: true })), index * STAT_FIELDS);
     } catch (error) {
       const failure = failureValue(error);
       failures.push({ index, failure });
