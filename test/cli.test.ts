@@ -4,7 +4,7 @@
  * statuses, messages and that nothing is lost or half-written.
  */
 import { execFile } from 'node:child_process';
-import { access, appendFile, chmod, lstat, mkdir, readFile, readdir, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { access, appendFile, chmod, lstat, mkdir, readFile, readdir, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -335,6 +335,27 @@ if (isRoot) {
       assertOk(await repo.run('restore', 'all', all), 'restore');
       assert.equal(await readdir(join(one, 'mnt')), []);
       assert.equal(await readdir(join(all, 'mnt')), ['on-tmpfs']);
+    }));
+
+  test('a time beyond what an archive holds (tmpfs keeps 64-bit seconds) is stored at the limit, with a warning', () =>
+    withTestRepo('far-time', async (repo) => {
+      const source = join(repo.dir, 'far');
+      await mkdir(source);
+      await exec('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', source]);
+      let created;
+      try {
+        await writeFile(join(source, 'far.txt'), 'far\n');
+        await utimes(join(source, 'far.txt'), 1e12, 1e12); // the year 33,658
+        created = await repo.run('create', 'far', source, '--rescan-delay', '0');
+      } finally {
+        await exec('umount', [source]);
+      }
+      assertOk(created, 'create');
+      assert.match(created.stderr, /far\.txt: its modification time is more than 18,000 years from 1970; stored as 590295810358705651711 ns/);
+      assertOk(await repo.run('verify', 'far'), 'verify');
+      const target = join(repo.dir, 'restored');
+      assertOk(await repo.run('restore', 'far', target), 'restore');
+      assert.is(await readFile(join(target, 'far.txt'), 'utf8'), 'far\n');
     }));
 
   test('as root, restore maps owners by name, or by number with --numeric-owner', () =>

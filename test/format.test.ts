@@ -5,8 +5,10 @@ import {
   type Entry,
   decodeMetadata,
   decodeTree,
+  TIME_RANGE_NS,
   encodeMetadata,
   encodeTree,
+  storableTime,
 } from '../src/archive/index.js';
 import { ByteReader, ByteWriter } from '../src/archive/codec.js';
 import { FormatError } from '../src/errors/index.js';
@@ -47,7 +49,7 @@ test('varints and signed values round trip at their limits', () => {
   reader.end();
 });
 
-test('signed values keep their byte encoding (zigzag LEB128), and values beyond 64 bits are refused', () => {
+test('signed values keep their byte encoding (zigzag LEB128, up to 70 bits), and longer ones are refused', () => {
   const vectors: [bigint, string][] = [
     [0n, '00'], [-1n, '01'], [1n, '02'], [63n, '7e'], [-64n, '7f'], [64n, '8001'],
     [1_700_000_000_123_456_789n, 'aab4aed8c7bfce972f'], [-1_700_000_000_123_456_789n, 'a9b4aed8c7bfce972f'],
@@ -57,9 +59,13 @@ test('signed values keep their byte encoding (zigzag LEB128), and values beyond 
     assert.is(new ByteWriter().bigSigned(value).finish().toString('hex'), hex, String(value));
     assert.is(new ByteReader(Buffer.from(hex, 'hex'), 'test').bigSigned(), value);
   }
-  assert.throws(() => new ByteWriter().bigSigned(2n ** 63n), RangeError);
+  // Beyond 64 bits (nanosecond times after the year 2262) and up to 70: ten bytes.
+  for (const [value, hex] of [[2n ** 63n, '80808080808080808002'], [2n ** 69n - 1n, 'feffffffffffffffff7f'], [-(2n ** 69n), 'ffffffffffffffffff7f']] as const) {
+    assert.is(new ByteWriter().bigSigned(value).finish().toString('hex'), hex, String(value));
+    assert.is(new ByteReader(Buffer.from(hex, 'hex'), 'test').bigSigned(), value);
+  }
+  assert.throws(() => new ByteWriter().bigSigned(2n ** 69n), RangeError);
   const read = (hex: string) => () => new ByteReader(Buffer.from(hex, 'hex'), 'test').bigSigned();
-  assert.throws(read('ffffffffffffffffff02'), (e: unknown) => e instanceof FormatError && /beyond 64 bits/.test((e as Error).message));
   assert.throws(read('ffffffffffffffffffff01'), (e: unknown) => e instanceof FormatError && /too long/.test((e as Error).message));
 });
 
@@ -69,6 +75,17 @@ test('strings must be valid UTF-8: invalid, overlong and surrogate encodings are
   for (const bad of [[0xff], [0xc3], [0xc0, 0xaf], [0xed, 0xa0, 0x80]]) {
     assert.throws(read(bad), (e: unknown) => e instanceof FormatError && /not valid UTF-8/.test((e as Error).message), bad.join(' '));
   }
+});
+
+test('times are brought into the range an archive holds, and left alone inside it', () => {
+  assert.is(storableTime(0n), 0n);
+  assert.is(storableTime(10_413_792_000_250_000_000n), 10_413_792_000_250_000_000n);
+  assert.is(storableTime(10n ** 21n), TIME_RANGE_NS.max);
+  assert.is(storableTime(-(10n ** 21n)), TIME_RANGE_NS.min);
+  const writer = new ByteWriter().bigSigned(TIME_RANGE_NS.max).bigSigned(TIME_RANGE_NS.min);
+  const reader = new ByteReader(writer.finish(), 'test');
+  assert.is(reader.bigSigned(), TIME_RANGE_NS.max);
+  assert.is(reader.bigSigned(), TIME_RANGE_NS.min);
 });
 
 test('a tree encodes and decodes to the same entries', () => {

@@ -8,9 +8,13 @@ import { isUtf8 } from 'node:buffer';
 import { FormatError } from '../errors/index.js';
 
 const MAX_VARINT_BYTES = 8; // 8 × 7 bits = 56 bits ≥ 53
-const MAX_SIGNED_BYTES = 10; // 10 × 7 bits = 70 bits ≥ 64
-/** Zigzag maps the signed 64-bit range onto [0, 2^64). */
-const ZIGZAG_LIMIT = 1n << 64n;
+/**
+ * 10 × 7 bits = 70 bits: signed values from −2^69 to 2^69 − 1. Times in nanoseconds need
+ * more than 64 bits past the year 2262 (ext4 and XFS keep mtimes up to 2446 and 2486).
+ */
+const MAX_SIGNED_BYTES = 10;
+/** Zigzag maps the signed 70-bit range onto [0, 2^70). */
+const ZIGZAG_LIMIT = 1n << 70n;
 const LOW_28_BITS = (1n << 28n) - 1n;
 
 export class ByteWriter {
@@ -43,10 +47,10 @@ export class ByteWriter {
     return this;
   }
 
-  /** Signed 64-bit values (times in nanoseconds) as zigzag varints. */
+  /** Signed values of up to 70 bits (times in nanoseconds) as zigzag varints. */
   bigSigned(value: bigint): this {
     const zigzag = value >= 0n ? value * 2n : -value * 2n - 1n;
-    if (zigzag >= ZIGZAG_LIMIT) throw new RangeError(`signed value beyond 64 bits: ${value}`);
+    if (zigzag >= ZIGZAG_LIMIT) throw new RangeError(`signed value beyond 70 bits: ${value}`);
     this.reserve(MAX_SIGNED_BYTES);
     // The low 28 bits and the rest as two numbers, so that each byte costs number
     // arithmetic rather than two new BigInts (tree and cache records hold several
@@ -148,8 +152,8 @@ export class ByteReader {
         highScale *= 0x80;
       }
       if (byte < 0x80) {
+        // Ten bytes cannot hold more than 70 bits, so every value read is in range.
         const zigzag = (BigInt(high) << 28n) | BigInt(low);
-        if (zigzag >= ZIGZAG_LIMIT) this.fail('signed value beyond 64 bits');
         return zigzag & 1n ? -(zigzag >> 1n) - 1n : zigzag >> 1n;
       }
     }

@@ -4,6 +4,14 @@ import type { BlockId, TreeId } from '../store/ids.js';
 /** uid_t and gid_t are 32 bits: a larger id would be cut short by chown, stat and FUSE alike. */
 export const MAX_OWNER_ID = 2 ** 32 - 1;
 
+/** The times an archive holds (svarint, docs/FORMAT.md): about ±18,700 years around 1970, in nanoseconds. */
+export const TIME_RANGE_NS = { min: -(2n ** 69n), max: 2n ** 69n - 1n } as const;
+
+/** A time in nanoseconds brought into TIME_RANGE_NS (only a file system with 64-bit seconds, such as tmpfs, has times beyond it). */
+export function storableTime(ns: bigint): bigint {
+  return ns < TIME_RANGE_NS.min ? TIME_RANGE_NS.min : ns > TIME_RANGE_NS.max ? TIME_RANGE_NS.max : ns;
+}
+
 export interface EntryAttributes {
   /** One path component: never empty, '.', '..', nor containing '/' or NUL. */
   readonly name: string;

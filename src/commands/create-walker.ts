@@ -21,6 +21,7 @@ import {
   encodeTree,
   fileEntry,
   inTreeOrder,
+  storableTime,
   symlinkEntry,
 } from '../archive/index.js';
 import { type BackupCache, type CachedFile, type FileFingerprint, FolderRecord, fingerprintOf, sameFingerprint } from '../cache/index.js';
@@ -199,12 +200,15 @@ export class TreeWalker {
     this.optionsDigest = createHash('sha256').update(JSON.stringify(decisive)).digest();
   }
 
-  private attributes(name: string, info: EntryStats): EntryAttributes {
+  /** `path` names the entry in a warning when its time is beyond what an archive holds. */
+  private attributes(path: string, name: string, info: EntryStats): EntryAttributes {
     const uid = Number(info.uid);
     const gid = Number(info.gid);
     this.uids.add(uid);
     this.gids.add(gid);
-    return { name, mode: Number(info.mode & 0o7777n), uid, gid, mtimeNs: info.mtimeNs };
+    const mtimeNs = storableTime(info.mtimeNs);
+    if (mtimeNs !== info.mtimeNs) this.context.reporter.warning(`${path}: its modification time is more than 18,000 years from 1970; stored as ${mtimeNs} ns`);
+    return { name, mode: Number(info.mode & 0o7777n), uid, gid, mtimeNs };
   }
 
   /** Stores a folder's tree, with everything under it; `ancestors` holds dev:ino of the folders above, to stop symlink loops. */
@@ -247,7 +251,7 @@ export class TreeWalker {
       const entries = inTreeOrder([...files, ...folderEntries].filter((entry) => entry !== undefined));
       const tree = await this.context.repository.trees.put(encodeTree(entries));
       this.context.cache.remember(path, recordOf(scan.key, ledger, entries, tree));
-      return directoryEntry(this.attributes(name, info), tree);
+      return directoryEntry(this.attributes(path, name, info), tree);
     })();
     entry.catch(() => undefined);
     return { entry };
@@ -336,7 +340,7 @@ export class TreeWalker {
     this.context.progress.advance(summary.fileCount, summary.bytes);
     await Promise.all(summary.symlinks.map((link) => this.checkLinkTarget(childPath(path, link.name), link.target)));
     this.context.cache.keep(path);
-    return directoryEntry(this.attributes(name, info), summary.tree);
+    return directoryEntry(this.attributes(path, name, info), summary.tree);
   }
 
   /**
@@ -429,7 +433,7 @@ export class TreeWalker {
           this.context.reporter.warning(`${child.path} -> ${target}: kept as a symlink, its target does not exist`);
         } else await this.checkLinkTarget(child.path, target);
         this.totals.symlinks++;
-        return symlinkEntry(this.attributes(child.name, info), target);
+        return symlinkEntry(this.attributes(child.path, child.name, info), target);
       }
       ledger.clean = false;
       this.context.reporter.warning(`${child.path}: skipped, ${fileTypeName(info)} are not backed up`);
@@ -501,7 +505,7 @@ export class TreeWalker {
     this.totals.files++;
     this.context.progress.advance(1, 0); // content counted with the first link
     this.countLink(group.linkGroup);
-    return fileEntry(this.attributes(name, info), first.size, first.linkGroup, first.chunks);
+    return fileEntry(this.attributes(path, name, info), first.size, first.linkGroup, first.chunks);
   }
 
   private countLink(linkGroup: number): void {
@@ -516,7 +520,7 @@ export class TreeWalker {
     this.totals.files++;
     this.totals.bytes += size;
     this.context.progress.advance(1, size);
-    return fileEntry(this.attributes(name, info), size, linkGroup, chunks);
+    return fileEntry(this.attributes(path, name, info), size, linkGroup, chunks);
   }
 
   /**
