@@ -207,7 +207,7 @@ export class TreeWalker {
     this.uids.add(uid);
     this.gids.add(gid);
     const mtimeNs = storableTime(info.mtimeNs);
-    if (mtimeNs !== info.mtimeNs) this.context.reporter.warning(`${path}: its modification time is more than 18,000 years from 1970; stored as ${mtimeNs} ns`);
+    if (mtimeNs !== info.mtimeNs) this.context.reporter.warning(`${path}: its modification time is more than 18,700 years from 1970; stored as ${mtimeNs} ns`);
     return { name, mode: Number(info.mode & 0o7777n), uid, gid, mtimeNs };
   }
 
