@@ -13,8 +13,8 @@ const MAX_VARINT_BYTES = 8; // 8 × 7 bits = 56 bits ≥ 53
  * more than 64 bits past the year 2262 (ext4 and XFS keep mtimes up to 2446 and 2486).
  */
 const MAX_SIGNED_BYTES = 10;
-/** Zigzag maps the signed 70-bit range onto [0, 2^70). */
-const ZIGZAG_LIMIT = 1n << 70n;
+/** The values a signed varint holds; zigzag maps them onto [0, 2^70). */
+export const SIGNED_RANGE = { min: -(1n << 69n), max: (1n << 69n) - 1n } as const;
 const LOW_28_BITS = (1n << 28n) - 1n;
 
 export class ByteWriter {
@@ -49,8 +49,8 @@ export class ByteWriter {
 
   /** Signed values of up to 70 bits (times in nanoseconds) as zigzag varints. */
   bigSigned(value: bigint): this {
+    if (value < SIGNED_RANGE.min || value > SIGNED_RANGE.max) throw new RangeError(`signed value beyond 70 bits: ${value}`);
     const zigzag = value >= 0n ? value * 2n : -value * 2n - 1n;
-    if (zigzag >= ZIGZAG_LIMIT) throw new RangeError(`signed value beyond 70 bits: ${value}`);
     this.reserve(MAX_SIGNED_BYTES);
     // The low 28 bits and the rest as two numbers, so that each byte costs number
     // arithmetic rather than two new BigInts (tree and cache records hold several

@@ -1,11 +1,12 @@
 /** What an archive records about one file, folder or symlink (docs/FORMAT.md). */
 import type { BlockId, TreeId } from '../store/ids.js';
+import { SIGNED_RANGE } from './codec.js';
 
 /** uid_t and gid_t are 32 bits: a larger id would be cut short by chown, stat and FUSE alike. */
 export const MAX_OWNER_ID = 2 ** 32 - 1;
 
 /** The times an archive holds (svarint, docs/FORMAT.md): about ±18,700 years around 1970, in nanoseconds. */
-export const TIME_RANGE_NS = { min: -(2n ** 69n), max: 2n ** 69n - 1n } as const;
+export const TIME_RANGE_NS = SIGNED_RANGE;
 
 /** A time in nanoseconds brought into TIME_RANGE_NS (only a file system with 64-bit seconds, such as tmpfs, has times beyond it). */
 export function storableTime(ns: bigint): bigint {
