@@ -20,6 +20,11 @@ test('progress is printed as plain lines off a terminal, with totals and ETA whe
     assert.match(restored.stderr, /^preserve: restore: 11 of 11 files, 3\.0 MiB of 3\.0 MiB, (\d+ B|\d+\.\d (KiB|MiB|GiB))\/s$/m);
     const verified = await runPreserve(['verify', ...args], env);
     assert.match(verified.stderr, /^preserve: verify: (\d+) of \1 blocks, /m);
+    // One of a thing is in the singular ("1 files" before).
+    const one = await runPreserve(['restore', ...args, 'a', join(repo.dir, 'one'), 'docs/readme.txt'], env);
+    assert.match(one.stderr, /^preserve: restore: 1 file, 16 B, /m);
+    const single = await runPreserve(['create', ...args, 'b', join(repo.source, 'docs', 'nested', 'deeper'), '--rescan-delay', '0'], env);
+    assert.match(single.stderr, /^preserve: create: 1 file, 700 B, /m);
   } finally {
     await repo.remove();
   }

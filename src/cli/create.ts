@@ -53,7 +53,7 @@ export function registerCreate(program: Command, context: CliContext): void {
       const cache = flags.cache ? await openCache(cacheRoot, repository, context) : undefined;
       const backendNotes = await cache?.readBackendNotes();
       if (backendNotes) await repository.backend.readNotes?.(backendNotes);
-      const progress = context.progress('create', 'files');
+      const progress = context.progress('create', 'file');
       let result: CreateResult;
       try {
         result = await createArchive(

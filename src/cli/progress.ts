@@ -5,12 +5,12 @@
 import type { SingleBar } from 'cli-progress';
 import { createRequire } from 'node:module';
 import type { ProgressListener } from '../commands/progress.js';
-import { formatBytes } from './format.js';
+import { countOf, formatBytes } from './format.js';
 
 export interface ProgressStyle {
   /** "create", "restore", "verify". */
   readonly label: string;
-  /** What the file count counts: "files" or "blocks". */
+  /** What the file count counts, in the singular: "file" or "block". */
   readonly unit: string;
   /** Seconds between plain lines when stderr is not a terminal. */
   readonly intervalSeconds: number;
@@ -65,10 +65,11 @@ export class ProgressDisplay implements ProgressListener {
     const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
     const rate = this.bytes / seconds;
     const expected = this.expected;
-    const of = expected ? ` of ${expected.files}` : '';
+    // "1 file", "2 files", "1 of 2 files": the noun goes with the last number.
+    const counted = expected ? `${this.files} of ${countOf(expected.files, this.style.unit)}` : countOf(this.files, this.style.unit);
     const bytesOf = expected ? ` of ${formatBytes(expected.bytes)}` : '';
     const eta = expected && rate > 0 && expected.bytes > this.bytes ? `, ETA ${formatDuration((expected.bytes - this.bytes) / rate)}` : '';
-    return `${this.files}${of} ${this.style.unit}, ${formatBytes(this.bytes)}${bytesOf}, ${formatBytes(rate)}/s${eta}`;
+    return `${counted}, ${formatBytes(this.bytes)}${bytesOf}, ${formatBytes(rate)}/s${eta}`;
   }
 }
 

@@ -22,7 +22,7 @@ export function registerRestore(program: Command, context: CliContext): void {
     .action(async (name: string, target: string, paths: string[], flags: RestoreFlags) => {
       const repository = await context.openRepository(flags);
       const snapshot = await repository.snapshot(name);
-      const progress = context.progress('restore', 'files');
+      const progress = context.progress('restore', 'file');
       const summary = await restoreArchive(
         snapshot,
         repository,

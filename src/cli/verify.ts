@@ -13,7 +13,7 @@ export function registerVerify(program: Command, context: CliContext): void {
     .action(async (name: string | undefined, flags: RepositoryFlags & { sample: number }) => {
       const repository = await context.openRepository(flags);
       const listing = await repository.catalog.select(name);
-      const progress = context.progress('verify', 'blocks');
+      const progress = context.progress('verify', 'block');
       const snapshots = listing.archives.map((record) => repository.snapshotOf(record));
       const report = await verifyArchives(snapshots, repository, { samplePercent: flags.sample, progress }).finally(() => progress.stop());
       const problems = [...listing.damaged.map(({ key, error }) => ({ object: `archive object ${key}`, error: describeError(error), usedBy: [] })), ...report.problems];
