@@ -5,6 +5,7 @@
  * folders (in one archive or across archives) share one listing.
  */
 import type { Entry, TreeSource } from '../src/archive/index.js';
+import { shownName } from '../src/filenames/index.js';
 import { type TreeId, idToHex } from '../src/store/ids.js';
 import { OnDemandCache } from './on-demand-cache.js';
 
@@ -18,7 +19,12 @@ const MAX_CACHED_ENTRIES = 1024 * 1024;
 export interface Listing {
   /** Sorted by name, as readdir shows them; tar, cp -a and rsync read files in this order. */
   readonly entries: readonly Entry[];
-  /** Where each name is in `entries`: lookups, and readahead across the folder. */
+  /**
+   * Where each name is in `entries`, by the name as the kernel sees it (shownName:
+   * fuse-native passes names as UTF-8 text, so a name that is not UTF-8 is shown, and
+   * asked for, with its odd bytes as Latin-1 characters): lookups, and readahead across
+   * the folder.
+   */
   readonly positions: ReadonlyMap<string, number>;
 }
 
@@ -44,7 +50,7 @@ export class FolderCache {
   list(tree: TreeId): Promise<Listing> {
     return this.listings.get(idToHex(tree), async () => {
       const entries = await this.trees.readTree(tree);
-      return { entries, positions: new Map(entries.map((entry, position) => [entry.name, position])) };
+      return { entries, positions: new Map(entries.map((entry, position) => [shownName(entry.name), position])) };
     });
   }
 }

@@ -7,6 +7,7 @@
 import { constants } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import type { ArchiveMetadata, DirectoryEntry, Entry, FileEntry } from '../src/archive/index.js';
+import { shownName } from '../src/filenames/index.js';
 import { type ArchiveId, idToHex } from '../src/store/ids.js';
 import { type FolderCache, type Listing, entryNamed } from './folder-cache.js';
 import { type InodeTable, ROOT_INODE } from './inodes.js';
@@ -144,7 +145,11 @@ export class MountView {
     if (node.kind !== 'entry' || node.entry.type !== 'directory') throw new FsError('ENOTDIR', 'not a folder');
     const { archive, path } = node;
     const listing = await this.folders.list(node.entry.tree);
-    return listing.entries.map((entry) => [entry.name, { kind: 'entry', archive, entry, path: path === '' ? entry.name : `${path}/${entry.name}` }]);
+    // Named as the kernel will name them back (shownName), so that a path means one thing here.
+    return listing.entries.map((entry) => {
+      const name = shownName(entry.name);
+      return [name, { kind: 'entry', archive, entry, path: path === '' ? name : `${path}/${name}` }];
+    });
   }
 
   private archiveRoot(archive: MountedArchive): Node {
@@ -170,7 +175,7 @@ export class MountView {
         // nlink 1 tells find and fts "subfolder count unknown", so they never skip a folder.
         return this.attributes(constants.S_IFDIR | entry.mode, inode, 0, 1, entry.mtimeNs, owner);
       case 'symlink':
-        return this.attributes(constants.S_IFLNK | entry.mode, inode, Buffer.byteLength(entry.target), 1, entry.mtimeNs, owner);
+        return this.attributes(constants.S_IFLNK | entry.mode, inode, Buffer.byteLength(shownName(entry.target)), 1, entry.mtimeNs, owner);
       case 'file': {
         const links = entry.linkGroup === 0 ? 1 : (archive.metadata.linkGroupSizes.get(entry.linkGroup) ?? 1);
         return this.attributes(constants.S_IFREG | entry.mode, inode, entry.size, links, entry.mtimeNs, owner);
@@ -213,7 +218,8 @@ export class MountView {
   async readlink(path: string): Promise<string> {
     const node = await this.resolve(path);
     if (node.kind === 'latest') return node.target;
-    if (node.kind === 'entry' && node.entry.type === 'symlink') return node.entry.target;
+    // As the names are shown, so that a link to a sibling whose name is not UTF-8 leads to it.
+    if (node.kind === 'entry' && node.entry.type === 'symlink') return shownName(node.entry.target);
     throw new FsError('EINVAL', `${path} is not a symlink`);
   }
 

@@ -136,6 +136,7 @@ test('the ChaCha20 Preserve uses is the original: checked against an independent
 const NON_SECRET_COMPARISONS = [
   { file: 'src/archive/catalog.ts', code: '.equals(MAGIC)', why: 'the public magic bytes of an archive object' },
   { file: 'src/archive/entry.ts', code: 'Buffer.compare(', why: 'the order of names in a tree' },
+  { file: 'src/archive/tree-format.ts', code: 'Buffer.compare(previousName, name)', why: 'the order of names in a tree, checked when decoding' },
   { file: 'src/keyfile/key-backup.ts', code: '.equals(MAGIC)', why: 'the public magic bytes of a key backup' },
   { file: 'src/backend/sftp/known-hosts.ts', code: 'line.key.equals(presented)', why: "a server's public host key" },
 ];

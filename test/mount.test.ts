@@ -2,7 +2,8 @@
  * `preserve mount` on real FUSE mounts, served by a child process and driven from here
  * with asynchronous calls only: fidelity of every attribute and byte, cp -a and rsync -aH
  * out of the mount, ranged reads across block boundaries, read-only refusals, the
- * all-archives layout, owner mapping by name, damaged blocks, and clean unmounting.
+ * all-archives layout, owner mapping by name, names that are not UTF-8, damaged blocks,
+ * and clean unmounting.
  * Runs as root (CI always does); elsewhere it is skipped with a notice.
  */
 import { chmod, chown, link, lstat, lutimes, mkdir, open, readFile, readdir, readlink, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
@@ -10,9 +11,9 @@ import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { flipByte, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
+import { assertOk, flipByte, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
 import { type Exit, canMount, exec, isMounted, mustRunMountTests, startMount, withMount } from './mount-support.js';
-import { type EntryFacts, PRESERVE_BIN, describeTree, seededBytes } from './support.js';
+import { type EntryFacts, PRESERVE_BIN, describeTree, makeLatin1Tree, seededBytes } from './support.js';
 
 const it = mustRunMountTests ? test : test.skip;
 if (!mustRunMountTests) console.log('mount tests skipped: they need root and /dev/fuse (CI always runs them)');
@@ -84,6 +85,24 @@ it('inode numbers are the same at the next mount of the archive', () =>
       assert.equal(await inodes(mountpoint), first);
     });
     assert.is(new Set(first).size, first.length);
+  }));
+
+it('names that are not UTF-8 show with their odd bytes as Latin-1, distinct, readable, and links among them lead where they did', () =>
+  withTestRepo('mount-latin1', async (repo) => {
+    const source = join(repo.dir, 'latin1');
+    await makeLatin1Tree(source);
+    assertOk(await repo.run('create', 'odd', source), 'create');
+    await withMount(repo, ['odd'], async (mountpoint) => {
+      // fuse-native passes names as UTF-8 text: the Latin-1 byte é (0xE9) shows as "é" (C3 A9).
+      assert.equal((await readdir(mountpoint)).sort(), ['cafè', 'café', 'dangling', 'lien-vers-café', 'naïve']);
+      assert.is(await readFile(join(mountpoint, 'café/résumé.txt'), 'utf8'), 'accent aigu');
+      assert.is(await readFile(join(mountpoint, 'cafè/résumé.txt'), 'utf8'), 'accent grave');
+      assert.is(await readlink(join(mountpoint, 'lien-vers-café')), 'café/résumé.txt');
+      assert.is(await readFile(join(mountpoint, 'lien-vers-café'), 'utf8'), 'accent aigu');
+      const dangling = await lstat(join(mountpoint, 'dangling'));
+      assert.is(dangling.size, Buffer.byteLength(await readlink(join(mountpoint, 'dangling'))), "a link's size is the length of the target shown");
+      assert.is.not((await stat(join(mountpoint, 'café'))).ino, (await stat(join(mountpoint, 'cafè'))).ino);
+    });
   }));
 
 /**

@@ -138,3 +138,26 @@ export async function describeTree(root: string): Promise<Map<string, EntryFacts
   await visit('');
   return facts;
 }
+
+/** A path in Latin-1 (where é is the one byte 0xE9, not UTF-8) as raw bytes. */
+export const latin1 = (text: string) => Buffer.from(text, 'latin1');
+/** The path `inside` (Latin-1) below root. */
+export const latin1Path = (root: string, inside: string) => Buffer.concat([Buffer.from(`${root}/`), latin1(inside)]);
+
+/**
+ * A folder of Latin-1 names: two folders whose names differ only in a byte that is not
+ * UTF-8 (the same name to anything that turns odd bytes into U+FFFD), a symlink with such
+ * a name pointing at one of them, and one whose target holds such a byte.
+ */
+export async function makeLatin1Tree(root: string): Promise<void> {
+  await mkdir(root);
+  for (const [folder, content] of [['café', 'accent aigu'], ['cafè', 'accent grave']] as const) {
+    await mkdir(latin1Path(root, folder));
+    await writeFile(latin1Path(root, `${folder}/résumé.txt`), content);
+  }
+  await writeFile(latin1Path(root, 'naïve'), 'plain name, odd bytes');
+  await symlink(latin1('café/résumé.txt'), latin1Path(root, 'lien-vers-café'));
+  await symlink(latin1('/nowhere/ÿ'), latin1Path(root, 'dangling'));
+  // Old enough for the cache to trust (create does not cache files modified in the last 2 s).
+  for (const file of ['café/résumé.txt', 'cafè/résumé.txt', 'naïve']) await utimes(latin1Path(root, file), 1_500_000_000, 1_500_000_000);
+}

@@ -1,11 +1,12 @@
 /**
  * The byte-level building blocks of docs/FORMAT.md: unsigned LEB128 varints (up to
- * 2^53 - 1, the safe-integer range), zigzag signed varints, length-prefixed bytes and
- * UTF-8 strings, and fixed-length ids. The reader never reads past its input and throws
- * FormatError on anything malformed.
+ * 2^53 - 1, the safe-integer range), zigzag signed varints, length-prefixed bytes, UTF-8
+ * strings and file names (any bytes), and fixed-length ids. The reader never reads past
+ * its input and throws FormatError on anything malformed.
  */
 import { isUtf8 } from 'node:buffer';
 import { FormatError } from '../errors/index.js';
+import { nameFromBytes, nameToBytes } from '../filenames/index.js';
 
 const MAX_VARINT_BYTES = 8; // 8 × 7 bits = 56 bits ≥ 53
 /**
@@ -79,6 +80,11 @@ export class ByteWriter {
 
   string(text: string): this {
     return this.bytes(Buffer.from(text, 'utf8'));
+  }
+
+  /** A file name or symlink target: bytes, whatever they are (src/filenames). */
+  name(name: string): this {
+    return this.bytes(nameToBytes(name));
   }
 
   finish(): Buffer {
@@ -176,7 +182,16 @@ export class ByteReader {
   }
 
   string(maxLength: number): string {
-    const bytes = this.bytes(maxLength);
+    return this.utf8(this.bytes(maxLength));
+  }
+
+  /** A file name or symlink target written by ByteWriter.name. */
+  name(maxLength: number): string {
+    return nameFromBytes(this.bytes(maxLength));
+  }
+
+  /** The text that bytes read from this input hold; they must be valid UTF-8. */
+  utf8(bytes: Buffer): string {
     if (!isUtf8(bytes)) this.fail('string is not valid UTF-8');
     return bytes.toString('utf8');
   }

@@ -1,4 +1,5 @@
 /** What an archive records about one file, folder or symlink (docs/FORMAT.md). */
+import { nameToBytes } from '../filenames/index.js';
 import type { BlockId, TreeId } from '../store/ids.js';
 import { SIGNED_RANGE } from './codec.js';
 
@@ -14,7 +15,7 @@ export function storableTime(ns: bigint): bigint {
 }
 
 export interface EntryAttributes {
-  /** One path component: never empty, '.', '..', nor containing '/' or NUL. */
+  /** One path component: never empty, '.', '..', nor containing '/' or NUL; any other bytes, as src/filenames holds them. */
   readonly name: string;
   /** Permission bits including setuid, setgid and sticky (at most 0o7777). */
   readonly mode: number;
@@ -45,6 +46,7 @@ export interface DirectoryEntry extends EntryAttributes {
 
 export interface SymlinkEntry extends EntryAttributes {
   readonly type: 'symlink';
+  /** What readlink gave, byte for byte (src/filenames). */
   readonly target: string;
 }
 
@@ -83,15 +85,15 @@ export function unsafeNameReason(name: string): string | undefined {
   return undefined;
 }
 
-/** The one order of entries in a tree: by the UTF-8 bytes of their names. */
+/** The one order of entries in a tree: by the bytes of their names. */
 export function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  return Buffer.compare(nameToBytes(a), nameToBytes(b));
 }
 
 /** Sorted as compareNames orders names, each name encoded once rather than at every comparison. */
 export function inTreeOrder<T extends { readonly name: string }>(items: readonly T[]): T[] {
   return items
-    .map((item) => ({ item, key: Buffer.from(item.name, 'utf8') }))
+    .map((item) => ({ item, key: nameToBytes(item.name) }))
     .sort((a, b) => Buffer.compare(a.key, b.key))
     .map(({ item }) => item);
 }

@@ -3,7 +3,7 @@
  * the catalog of archives on a backend — and the snapshot view every reader shares.
  */
 export * from './entry.js';
-export { encodeTree, decodeTree, TREE_FORMAT_VERSION } from './tree-format.js';
+export { encodeTree, decodeTree } from './tree-format.js';
 export { encodeMetadata, decodeMetadata, METADATA_FORMAT_VERSION, type ArchiveMetadata, type ArchiveTotals } from './metadata-format.js';
 export { ArchiveExistsError, Catalog, UnknownArchiveError, type ArchiveDamage, type ArchiveRecord, type CatalogListing, type DamagedArchive } from './catalog.js';
 export { FileContent, Snapshot, SnapshotDirectory, readChunk, type BlockSource, type ResolvedEntry, type TreeSource } from './snapshot.js';

@@ -3,11 +3,19 @@
  * own encrypted, content-addressed object, so a folder is fetched only when visited and
  * an unchanged folder is stored once across archives.
  */
+import { nameFromBytes } from '../filenames/index.js';
 import { ID_LENGTH, asId } from '../store/ids.js';
 import { ByteReader, ByteWriter } from './codec.js';
-import { type ChunkRef, type Entry, type EntryAttributes, MAX_OWNER_ID, compareNames, directoryEntry, fileEntry, symlinkEntry, unsafeNameReason } from './entry.js';
+import { type ChunkRef, type Entry, type EntryAttributes, MAX_OWNER_ID, directoryEntry, fileEntry, symlinkEntry, unsafeNameReason } from './entry.js';
 
-export const TREE_FORMAT_VERSION = 1;
+/**
+ * Version 1 holds names and symlink targets that are UTF-8; version 2 any bytes. A tree is
+ * written as version 2 only when it needs to be, so that every other tree, and its id,
+ * stays what it always was, and a reader that knows only version 1 says so rather than
+ * calling the tree damaged.
+ */
+const UTF8_TEXT_VERSION = 1;
+const ANY_BYTES_VERSION = 2;
 const TYPE_CODES = { file: 1, directory: 2, symlink: 3 } as const;
 const MAX_NAME_BYTES = 4096;
 const MAX_TARGET_BYTES = 65536;
@@ -15,9 +23,10 @@ const MAX_CHUNK_LENGTH = 64 * 1024 * 1024;
 const MAX_MODE = 0o7777;
 
 export function encodeTree(entries: readonly Entry[]): Buffer {
-  const out = new ByteWriter().u8(TREE_FORMAT_VERSION).varint(entries.length);
+  const version = entries.every(isText) ? UTF8_TEXT_VERSION : ANY_BYTES_VERSION;
+  const out = new ByteWriter().u8(version).varint(entries.length);
   for (const entry of entries) {
-    out.string(entry.name).u8(TYPE_CODES[entry.type]).varint(entry.mode).varint(entry.uid).varint(entry.gid);
+    out.name(entry.name).u8(TYPE_CODES[entry.type]).varint(entry.mode).varint(entry.uid).varint(entry.gid);
     out.bigSigned(entry.mtimeNs);
     switch (entry.type) {
       case 'file':
@@ -28,37 +37,43 @@ export function encodeTree(entries: readonly Entry[]): Buffer {
         out.raw(entry.tree);
         break;
       case 'symlink':
-        out.string(entry.target);
+        out.name(entry.target);
         break;
     }
   }
   return out.finish();
 }
 
+/** Whether the entry's name and target are text (UTF-8 on the source system). */
+function isText(entry: Entry): boolean {
+  return entry.name.isWellFormed() && (entry.type !== 'symlink' || entry.target.isWellFormed());
+}
+
 /** Decodes and validates a tree; `what` names it in errors. Throws FormatError. */
 export function decodeTree(bytes: Buffer, what: string): Entry[] {
   const input = new ByteReader(bytes, what);
   const version = input.u8();
-  if (version !== TREE_FORMAT_VERSION) input.fail(`unsupported tree version ${version}`);
+  if (version !== UTF8_TEXT_VERSION && version !== ANY_BYTES_VERSION) input.fail(`unsupported tree version ${version}`);
+  const text = version === UTF8_TEXT_VERSION ? (raw: Buffer) => input.utf8(raw) : nameFromBytes;
   const count = input.varint();
   // Every entry takes well over one byte, so a count beyond the input is a lie.
   if (count > bytes.length) input.fail(`entry count ${count} exceeds the object size`);
   const entries: Entry[] = [];
-  let previousName: string | undefined;
+  let previousName: Buffer | undefined;
   for (let i = 0; i < count; i++) {
-    const entry = decodeEntry(input);
-    if (previousName !== undefined && compareNames(previousName, entry.name) >= 0) {
-      input.fail(`entry ${JSON.stringify(entry.name)} is out of order or repeated`);
+    const name = input.bytes(MAX_NAME_BYTES);
+    // In the order of the names' bytes, which is inTreeOrder's.
+    if (previousName !== undefined && Buffer.compare(previousName, name) >= 0) {
+      input.fail(`entry ${JSON.stringify(text(name))} is out of order or repeated`);
     }
-    previousName = entry.name;
-    entries.push(entry);
+    previousName = name;
+    entries.push(decodeEntry(input, text(name), text));
   }
   input.end();
   return entries;
 }
 
-function decodeEntry(input: ByteReader): Entry {
-  const name = input.string(MAX_NAME_BYTES);
+function decodeEntry(input: ByteReader, name: string, text: (bytes: Buffer) => string): Entry {
   const unsafe = unsafeNameReason(name);
   if (unsafe) input.fail(`entry with ${unsafe}`);
   const typeCode = input.u8();
@@ -73,7 +88,7 @@ function decodeEntry(input: ByteReader): Entry {
     case TYPE_CODES.directory:
       return directoryEntry(attributes, asId(Buffer.from(input.raw(ID_LENGTH)), 'tree'));
     case TYPE_CODES.symlink:
-      return symlinkEntry(attributes, input.string(MAX_TARGET_BYTES));
+      return symlinkEntry(attributes, text(input.bytes(MAX_TARGET_BYTES)));
     default:
       return input.fail(`unknown entry type ${typeCode}`);
   }

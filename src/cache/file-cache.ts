@@ -1,10 +1,13 @@
 /**
  * The mtime cache, in LevelDB: one record per folder backed up (folder-record.ts), keyed by
- * the folder's absolute path. Records of folders a run did not see under the folder it
- * backed up are deleted at the end of that run; the folders seen are kept in memory (one
- * path per folder), so that a record still valid is not written again.
+ * the bytes of the folder's absolute path (src/filenames: a path that is not UTF-8 keeps
+ * its own key, where as text it would share U+FFFD with others). Records of folders a run
+ * did not see under the folder it backed up are deleted at the end of that run; the
+ * folders seen are kept in memory (one path per folder), so that a record still valid is
+ * not written again.
  */
 import { Level } from 'level';
+import { nameFromBytes, nameToBytes } from '../filenames/index.js';
 import { FolderRecord, unlessUnusable } from './folder-record.js';
 
 /** What create needs of a cache: the narrow interface both caches implement. */
@@ -24,7 +27,7 @@ export interface BackupCache {
  * location. Folder records are keyed by absolute paths, which start with '/', so neither
  * kind of key can be taken for the other, and forgetUnseen never sees the notes.
  */
-const NOTES_PREFIX = 'backend-notes ';
+const NOTES_PREFIX = Buffer.from('backend-notes ');
 
 /** Records written to the database at once. */
 const WRITE_BATCH = 256;
@@ -37,11 +40,11 @@ export class FileCache implements BackupCache {
   private failure: { readonly error: unknown } | undefined;
   private readonly seen = new Set<string>();
 
-  private constructor(private readonly db: Level<string, Buffer>) {}
+  private constructor(private readonly db: Level<Buffer, Buffer>) {}
 
   /** Opens (creating if needed) the cache database in `folder`. */
   static async open(folder: string): Promise<FileCache> {
-    const db = new Level<string, Buffer>(folder, { valueEncoding: 'buffer' });
+    const db = new Level<Buffer, Buffer>(folder, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     await db.open();
     return new FileCache(db);
   }
@@ -52,7 +55,7 @@ export class FileCache implements BackupCache {
     // Synchronously: a record is a few kilobytes, mostly in the page cache, and an awaited
     // get waits for a trip through libuv's pool (the benchmark's 1,785 folders: 115-145 ms
     // one after the other against 10-14 ms, cold), on the thread that walks the tree.
-    const bytes = this.db.getSync(folder);
+    const bytes = this.db.getSync(nameToBytes(folder));
     return bytes === undefined ? undefined : unlessUnusable(() => FolderRecord.decode(bytes));
   }
 
@@ -72,7 +75,7 @@ export class FileCache implements BackupCache {
     const batch = this.queued;
     this.queued = [];
     this.writes = this.writes
-      .then(() => this.db.batch(batch.map(([key, record]) => ({ type: 'put' as const, key, value: record.encode() }))))
+      .then(() => this.db.batch(batch.map(([folder, record]) => ({ type: 'put' as const, key: nameToBytes(folder), value: record.encode() }))))
       .then(
         () => {
           for (const [folder, record] of batch) if (this.unwritten.get(folder) === record) this.unwritten.delete(folder);
@@ -91,12 +94,13 @@ export class FileCache implements BackupCache {
 
   async forgetUnseen(root: string): Promise<void> {
     await this.flushWrites();
-    const stale: string[] = [];
-    if (!this.seen.has(root) && (await this.db.get(root)) !== undefined) stale.push(root);
+    const stale: Buffer[] = [];
+    const rootKey = nameToBytes(root);
+    if (!this.seen.has(root) && (await this.db.get(rootKey)) !== undefined) stale.push(rootKey);
     // Only what is below root: a range starting at root itself would take in "root-other".
-    const prefix = root.endsWith('/') ? root : `${root}/`;
-    for await (const folder of this.db.keys({ gte: prefix, lt: `${prefix}\u{10ffff}` })) {
-      if (!this.seen.has(folder)) stale.push(folder);
+    const prefix = nameToBytes(root.endsWith('/') ? root : `${root}/`);
+    for await (const key of this.db.keys(startingWith(prefix))) {
+      if (!this.seen.has(nameFromBytes(key))) stale.push(key);
     }
     await this.db.batch(stale.map((key) => ({ type: 'del' as const, key })));
   }
@@ -104,14 +108,14 @@ export class FileCache implements BackupCache {
   /** What the backends noted about themselves in earlier runs, by location. */
   async readBackendNotes(): Promise<Map<string, Uint8Array>> {
     const notes = new Map<string, Uint8Array>();
-    for await (const [key, value] of this.db.iterator({ gte: NOTES_PREFIX, lt: `${NOTES_PREFIX}\u{10ffff}` })) {
-      notes.set(key.slice(NOTES_PREFIX.length), value);
+    for await (const [key, value] of this.db.iterator(startingWith(NOTES_PREFIX))) {
+      notes.set(key.subarray(NOTES_PREFIX.length).toString(), value);
     }
     return notes;
   }
 
   async writeBackendNotes(notes: ReadonlyMap<string, Uint8Array>): Promise<void> {
-    await this.db.batch([...notes].map(([location, value]) => ({ type: 'put' as const, key: `${NOTES_PREFIX}${location}`, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) })));
+    await this.db.batch([...notes].map(([location, value]) => ({ type: 'put' as const, key: Buffer.concat([NOTES_PREFIX, Buffer.from(location)]), value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) })));
   }
 
   /** Writes what is still queued (a run that failed keeps what it learnt), then closes. */
@@ -122,4 +126,11 @@ export class FileCache implements BackupCache {
       await this.db.close();
     }
   }
+}
+
+/** The range of keys that start with `prefix`: its last byte ('/' or ' ' here, never 0xFF) one higher is the first key past them. */
+function startingWith(prefix: Buffer): { gte: Buffer; lt: Buffer } {
+  const past = Buffer.from(prefix);
+  past[past.length - 1] = (past.at(-1) as number) + 1;
+  return { gte: prefix, lt: past };
 }

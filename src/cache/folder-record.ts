@@ -68,7 +68,7 @@ export class FolderRecord {
     const out = new ByteWriter().u8(RECORD_VERSION).bytes(summary.listing ?? Buffer.alloc(0)).raw(summary.tree);
     ids(out, summary.subfolderTrees).varint(summary.fileCount).varint(summary.bytes);
     numbers(numbers(out, summary.uids), summary.gids).varint(summary.symlinks.length);
-    for (const { name, target } of summary.symlinks) out.string(name).string(target);
+    for (const { name, target } of summary.symlinks) out.name(name).name(target);
     ids(out, summary.blocks);
     return out.raw(this.encodedFiles ?? encodeFiles(this.files())).finish();
   }
@@ -86,7 +86,7 @@ export class FolderRecord {
       bytes: input.varint(),
       uids: readNumbers(input),
       gids: readNumbers(input),
-      symlinks: Array.from({ length: input.varint() }, () => ({ name: input.string(MAX_NAME_BYTES), target: input.string(MAX_TARGET_BYTES) })),
+      symlinks: Array.from({ length: input.varint() }, () => ({ name: input.name(MAX_NAME_BYTES), target: input.name(MAX_TARGET_BYTES) })),
       blocks: readIds(input, 'block'),
     };
     // Ids and the files are views of `bytes`, which the database read gave this record alone.
@@ -107,7 +107,7 @@ export function unlessUnusable<T>(decode: () => T | undefined): T | undefined {
 function encodeFiles(files: ReadonlyMap<string, CachedFile>): Buffer {
   const out = new ByteWriter().varint(files.size);
   for (const [name, { fingerprint, chunks }] of files) {
-    out.string(name).varint(fingerprint.size).bigSigned(fingerprint.mtimeNs).bigSigned(fingerprint.ctimeNs).bigSigned(fingerprint.inode);
+    out.name(name).varint(fingerprint.size).bigSigned(fingerprint.mtimeNs).bigSigned(fingerprint.ctimeNs).bigSigned(fingerprint.inode);
     out.varint(chunks.length);
     for (const chunk of chunks) out.raw(chunk.id).varint(chunk.length);
   }
@@ -118,7 +118,7 @@ function decodeFiles(bytes: Buffer): Map<string, CachedFile> {
   const input = new ByteReader(bytes, 'cache record');
   const files = new Map<string, CachedFile>();
   for (let count = input.varint(); count > 0; count--) {
-    const name = input.string(MAX_NAME_BYTES);
+    const name = input.name(MAX_NAME_BYTES);
     const fingerprint = { size: input.varint(), mtimeNs: input.bigSigned(), ctimeNs: input.bigSigned(), inode: input.bigSigned() };
     const chunks = Array.from({ length: input.varint() }, () => ({ id: asId(input.raw(ID_LENGTH), 'block'), length: input.varint() }));
     files.set(name, { fingerprint, chunks });

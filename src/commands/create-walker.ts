@@ -27,6 +27,7 @@ import {
 import { type BackupCache, type CachedFile, type FileFingerprint, FolderRecord, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { unlessUnusable } from '../cache/folder-record.js';
 import { constantTimeEqual } from '../crypto/index.js';
+import { fsPath, nameFromBytes } from '../filenames/index.js';
 import { childPath } from '../pipeline/child-path.js';
 import type { EntryStats } from '../pipeline/entry-stats.js';
 import { Listing, SMALL_FILE_LIMIT, type SourceReader } from '../pipeline/source-reader.js';
@@ -427,7 +428,7 @@ export class TreeWalker {
     return this.skippingUnreadable(async () => {
       if (info.isFile()) return this.file(child.path, child.name, info, ledger);
       if (info.isSymbolicLink()) {
-        const target = await fromSource(child.path, () => readlink(child.path));
+        const target = nameFromBytes(await fromSource(child.path, () => readlink(fsPath(child.path), { encoding: 'buffer' })));
         if (this.options.dereference) {
           ledger.clean = false;
           this.context.reporter.warning(`${child.path} -> ${target}: kept as a symlink, its target does not exist`);
@@ -447,7 +448,7 @@ export class TreeWalker {
     const inside = relative(this.root.path, pointsTo);
     if (inside.startsWith('..') || isAbsolute(inside)) {
       this.context.reporter.info(`${path} -> ${target}: the link is backed up; what it points to is outside ${this.root.path}`);
-    } else if (this.isExcludedWithParents(inside) || !(await lstat(pointsTo).then(() => true, () => false))) {
+    } else if (this.isExcludedWithParents(inside) || !(await lstat(fsPath(pointsTo)).then(() => true, () => false))) {
       this.context.reporter.warning(`${path} -> ${target}: the link is backed up, but what it points to is excluded or missing`);
     }
   }

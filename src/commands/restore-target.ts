@@ -5,7 +5,8 @@
  * pool, the round trip (a thread woken, a completion posted back, a promise settled) cost
  * more CPU than the call itself, and a restore of tens of thousands of small files made
  * hundreds of thousands of them. Reading the backend, which waits on disks or networks,
- * stays asynchronous.
+ * stays asynchronous. Paths may hold names that are not UTF-8 (src/filenames): every call
+ * here takes them through fsPath.
  */
 import {
   closeSync,
@@ -27,6 +28,7 @@ import {
 import { promisify } from 'node:util';
 import type { Entry } from '../archive/index.js';
 import { isErrnoException } from '../errors/index.js';
+import { fsPath } from '../filenames/index.js';
 
 const openAsync = promisify(openCallback);
 const writeAsync = promisify(writeCallback);
@@ -44,7 +46,7 @@ export interface OwnerMapping {
  * create runs once more. unlink never follows a link, so nothing outside the target is
  * touched. Trying first saves a failing unlink for every new entry.
  */
-async function createReplacing<T>(path: string, create: () => T | Promise<T>): Promise<T> {
+async function createReplacing<T>(path: string | Buffer, create: () => T | Promise<T>): Promise<T> {
   try {
     return await create();
   } catch (error) {
@@ -60,7 +62,8 @@ async function createReplacing<T>(path: string, create: () => T | Promise<T>): P
  * takes the file system's journal and took a third of the main thread's time inline.
  */
 export function createFile(path: string): Promise<number> {
-  return createReplacing(path, () => openAsync(path, CREATE_FILE, 0o600));
+  const at = fsPath(path);
+  return createReplacing(at, () => openAsync(at, CREATE_FILE, 0o600));
 }
 
 /**
@@ -83,9 +86,10 @@ export function setFileAttributes(fd: number, entry: Entry, owners: OwnerMapping
 
 /** The same order as setFileAttributes, by path, for folders (after their content) and symlinks. */
 export function setPathAttributes(path: string, entry: Entry, owners: OwnerMapping | undefined): void {
-  if (owners) lchownSync(path, owners.uid(entry.uid), owners.gid(entry.gid));
-  if (entry.type !== 'symlink') chmodSync(path, entry.mode); // a link's own mode cannot be set on Linux
-  lutimesSync(path, timeOf(entry), timeOf(entry));
+  const at = fsPath(path);
+  if (owners) lchownSync(at, owners.uid(entry.uid), owners.gid(entry.gid));
+  if (entry.type !== 'symlink') chmodSync(at, entry.mode); // a link's own mode cannot be set on Linux
+  lutimesSync(at, timeOf(entry), timeOf(entry));
 }
 
 export function closeFile(fd: number): void {
@@ -94,25 +98,28 @@ export function closeFile(fd: number): void {
 
 /** Removes a file whose content could not be restored. */
 export function removeFile(path: string): void {
-  unlinkSync(path);
+  unlinkSync(fsPath(path));
 }
 
 export function createSymlink(path: string, target: string): Promise<void> {
-  return createReplacing(path, () => symlinkSync(target, path));
+  const at = fsPath(path);
+  return createReplacing(at, () => symlinkSync(fsPath(target), at));
 }
 
 /** A hardlink at path to a file restored earlier. */
 export function createLink(existing: string, path: string): Promise<void> {
-  return createReplacing(path, () => linkSync(existing, path));
+  const at = fsPath(path);
+  return createReplacing(at, () => linkSync(fsPath(existing), at));
 }
 
 /** mkdir, or reuse a real folder already there; never a symlink to one. */
 export function createFolder(path: string): void {
+  const at = fsPath(path);
   try {
-    mkdirSync(path, 0o700);
+    mkdirSync(at, 0o700);
   } catch (error) {
     if (!(isErrnoException(error) && error.code === 'EEXIST')) throw error;
-    if (!lstatSync(path).isDirectory()) throw new Error('something other than a folder is in the way');
+    if (!lstatSync(at).isDirectory()) throw new Error('something other than a folder is in the way');
   }
 }
 

@@ -5,6 +5,7 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { describeError } from '../errors/index.js';
+import { fsPath } from '../filenames/index.js';
 import type { EntryStats } from '../pipeline/entry-stats.js';
 
 export class SourceError extends Error {
@@ -40,7 +41,7 @@ export async function readConsistently<T>(
 ): Promise<{ result: T; info: EntryStats }> {
   let before: EntryStats = statInfo;
   for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
-    const handle = await fromSource(path, () => open(path, 'r'));
+    const handle = await fromSource(path, () => open(fsPath(path), 'r'));
     try {
       const result = await consume(handle, Number(before.size));
       const after = await fromSource(path, () => handle.stat({ bigint: true }));

@@ -6,12 +6,13 @@
  * a file that changed is answered as such, and the main thread reads it the careful way.
  */
 import { createHash } from 'node:crypto';
-import { type BigIntStats, closeSync, fstatSync, lstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { type BigIntStats, closeSync, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { fingerprintOf, sameFingerprint } from '../cache/fingerprint.js';
 import { GearBoundaries } from '../chunker/gear.js';
 import { type Sealed, encrypt } from '../crypto/siv.js';
+import { fsPath, nameToBytes, readFolderNames } from '../filenames/index.js';
 import { concatMovable } from '../threads/movable.js';
 import { childPath } from './child-path.js';
 import { type FailureValue, type FileOutcome, type FolderListing, type RawStats, STAT_FIELDS, type ScanTask, type SmallFileBatch, type SmallFileRequest, type SourceSetup } from './source-protocol.js';
@@ -30,7 +31,7 @@ export function scanFolders({ tasks }: { readonly tasks: readonly ScanTask[] }):
 function scanFolder({ path, dereference }: ScanTask): FolderListing {
   let names: string[];
   try {
-    names = readdirSync(path);
+    names = readFolderNames(path);
   } catch (error) {
     return { failure: failureValue(error) };
   }
@@ -38,9 +39,9 @@ function scanFolder({ path, dereference }: ScanTask): FolderListing {
   const failures: { index: number; failure: FailureValue }[] = [];
   const digest = createHash('sha256');
   names.forEach((name, index) => {
-    digest.update(name).update(NUL);
+    digest.update(nameToBytes(name)).update(NUL);
     try {
-      const entryPath = childPath(path, name);
+      const entryPath = fsPath(childPath(path, name));
       stats.set(rawStats(dereference ? statOrLink(entryPath) : lstatSync(entryPath, { bigint: true })), index * STAT_FIELDS);
     } catch (error) {
       const failure = failureValue(error);
@@ -55,7 +56,7 @@ function scanFolder({ path, dereference }: ScanTask): FolderListing {
 /** lstat of each path, in order; null for one that cannot be (any more). */
 export function lstatFiles({ paths }: { readonly paths: readonly string[] }): (RawStats | null)[] {
   return paths.map((path) => {
-    const info = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    const info = lstatSync(fsPath(path), { bigint: true, throwIfNoEntry: false });
     return info ? rawStats(info) : null;
   });
 }
@@ -65,7 +66,7 @@ function rawStats(info: BigIntStats): RawStats {
 }
 
 /** What a link points to; the link itself when it dangles or loops (create keeps it as a link). */
-function statOrLink(path: string): BigIntStats {
+function statOrLink(path: string | Buffer): BigIntStats {
   try {
     return statSync(path, { bigint: true });
   } catch (error) {
@@ -118,7 +119,7 @@ let readBuffer = Buffer.allocUnsafeSlow(0);
 
 /** The whole content (a view of readBuffer), or undefined when size or metadata after reading differ from the walk's. */
 function readIfUnchanged(path: string, fingerprint: SmallFileRequest['fingerprint']): Buffer | undefined {
-  const fd = openSync(path, 'r');
+  const fd = openSync(fsPath(path), 'r');
   try {
     // One byte more than expected, to see a file that grew.
     const wanted = fingerprint.size + 1;
