@@ -111,6 +111,19 @@ export function runBackendSuite(name: string, make: BackendFactory): void {
       assert.equal(await collect(backend.list('blocks/')), ['blocks/12/34/old', 'blocks/56/78/new']);
     }));
 
+  test(`${name}: puts, refused puts and batches leave nothing under a temporary name`, () =>
+    withBackend(make, async (backend) => {
+      // Only backends that write under temporary names first have any to show (optional in the contract).
+      if (!backend.temporaries) return;
+      await backend.put('blocks/ab/cd/one', seededBytes(5, 200_000));
+      assert.not.ok(await backend.put('blocks/ab/cd/one', Buffer.from('refused')));
+      await putObjects(backend, [
+        { key: 'blocks/ab/cd/one', data: Buffer.from('refused') },
+        { key: 'trees/ab/cd/two', data: seededBytes(6, 1000) },
+      ]);
+      assert.equal(await collect(backend.temporaries()), []);
+    }));
+
   test(`${name}: keys that could escape the backend are refused`, () =>
     withBackend(make, async (backend) => {
       for (const key of ['../escape', 'blocks/../../x', '/abs', 'a//b']) {

@@ -1,15 +1,15 @@
 /**
  * delete and gc end to end: gc frees exactly what no remaining archive uses (checked
  * against a backend that only ever held the remaining archives), reports the same with
- * --dry-run first, refuses to run beside a create, and finishes the work of a gc that was
- * killed part way.
+ * --dry-run first, refuses to run beside a create, finishes the work of a gc that was
+ * killed part way, and removes the temporaries crashed writers left.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertOk, makeTestRepo, objectFiles, type TestRepo } from './cli-support.js';
+import { assertOk, makeTestRepo, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
 import { type CliResult, PRESERVE_BIN, runPreserve, seededBytes } from './support.js';
 
 /** blocks/ and trees/ object keys of a backend folder. */
@@ -150,5 +150,29 @@ test('gc stops before deleting anything when a tree cannot be read', async () =>
     await repo.remove();
   }
 });
+
+test('gc removes what crashed writers left in tmp/ (--dry-run only counts it) and spares a temporary still being written', () =>
+  withTestRepo('gc-tmp', async (repo) => {
+    assertOk(await repo.run('create', 'a', repo.source), 'create a');
+    const tmp = join(repo.backend, 'tmp');
+    // As a create killed mid-batch leaves them (test/faults.test.ts), an hour ago.
+    const hourAgo = Date.now() / 1000 - 3600;
+    for (const name of ['crashed-1.tmp', 'crashed-2.tmp']) {
+      await writeFile(join(tmp, name), seededBytes(13, 1000));
+      await utimes(join(tmp, name), hourAgo, hourAgo);
+    }
+    // A lock or key backup being written by a command that takes no lock.
+    await writeFile(join(tmp, 'in-flight.tmp'), 'fresh');
+    const dry = await repo.run('gc', '--dry-run');
+    assertOk(dry, 'gc --dry-run');
+    assert.match(dry.stdout, /^1 archive uses \d+ folders and \d+ blocks; gc would free 0 folders and 0 blocks \(0 B\), and 2 temporary files left by interrupted runs \(2\.0 KiB\)$/m);
+    assert.equal((await readdir(tmp)).sort(), ['crashed-1.tmp', 'crashed-2.tmp', 'in-flight.tmp']);
+    const gc = await repo.run('gc');
+    assertOk(gc, 'gc');
+    assert.match(gc.stdout, /freed 0 folders and 0 blocks \(0 B\), and 2 temporary files left by interrupted runs/);
+    assert.equal(await readdir(tmp), ['in-flight.tmp']);
+    assert.match((await repo.run('gc')).stdout, /freed 0 folders and 0 blocks \(0 B\)$/m, 'nothing more to remove');
+    assertOk(await repo.run('verify'), 'verify');
+  }));
 
 test.run();

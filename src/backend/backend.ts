@@ -46,6 +46,13 @@ export interface Backend {
   delete(key: string): Promise<void>;
 
   /**
+   * Optional, for a backend that writes each object under a temporary name first (a
+   * folder, SFTP): what is under those names now, as keys delete() removes. Only a writer
+   * that crashed leaves one for long; gc removes those (src/commands/gc.ts).
+   */
+  temporaries?(): AsyncIterable<Temporary>;
+
+  /**
    * Optional, for backends that hold more than one copy of each object: fetches key and
    * passes the bytes to open; when a copy is missing, unreachable, or open rejects it as
    * corrupt (AuthenticationError, FormatError), tries the next copy. Callers go through
@@ -79,6 +86,11 @@ export interface ObjectInfo {
   readonly key: string;
   /** Size in bytes, for reports such as what gc frees. */
   readonly size: number;
+}
+
+export interface Temporary extends ObjectInfo {
+  /** When it was last written, in milliseconds since the epoch (by the backend's clock). */
+  readonly modifiedMs: number;
 }
 
 /**

@@ -16,7 +16,7 @@ import { Piscina } from 'piscina';
 import { BackendWriteError, ObjectNotFoundError, isErrnoException } from '../errors/index.js';
 import { Coalesced, answerEach } from '../threads/coalesced.js';
 import { concatMovable } from '../threads/movable.js';
-import type { Backend, BackendNotes, NewObject, ObjectInfo } from './backend.js';
+import type { Backend, BackendNotes, NewObject, ObjectInfo, Temporary } from './backend.js';
 import type { BatchResult, BatchTask, LookupResult, LookupTask } from './file-batch-worker.js';
 import { checkKey } from './keys.js';
 
@@ -226,7 +226,11 @@ export class FileBackend implements Backend {
     yield* this.walk(prefix.replace(/\/$/, ''));
   }
 
-  private async *walk(relative: string): AsyncIterable<ObjectInfo> {
+  temporaries(): AsyncIterable<Temporary> {
+    return this.walk(TMP_FOLDER);
+  }
+
+  private async *walk(relative: string): AsyncIterable<Temporary> {
     let entries;
     try {
       entries = await readdir(join(this.root, relative), { withFileTypes: true });
@@ -238,16 +242,16 @@ export class FileBackend implements Backend {
       const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
       if (entry.isDirectory()) yield* this.walk(key);
       else if (entry.isFile()) {
-        const size = await this.sizeOf(key);
-        if (size !== undefined) yield { key, size };
+        const info = await this.statOf(key);
+        if (info !== undefined) yield { key, size: info.size, modifiedMs: info.mtimeMs };
       }
     }
   }
 
   /** undefined when the object vanished since it was listed (another process deleted it). */
-  private async sizeOf(key: string): Promise<number | undefined> {
+  private async statOf(key: string): Promise<{ size: number; mtimeMs: number } | undefined> {
     try {
-      return (await stat(join(this.root, key))).size;
+      return await stat(join(this.root, key));
     } catch (error) {
       if (isErrnoException(error) && error.code === 'ENOENT') return undefined;
       throw error;

@@ -7,7 +7,7 @@
  * the run with a warning, unless failures are not tolerated (gc), when it ends the run.
  */
 import { AuthenticationError, FormatError, ObjectNotFoundError, describeError } from '../errors/index.js';
-import { type Backend, type BackendNotes, type NewObject, type ObjectInfo, type ObjectOpener, hasObjects, putObjects } from './backend.js';
+import { type Backend, type BackendNotes, type NewObject, type ObjectInfo, type ObjectOpener, type Temporary, hasObjects, putObjects } from './backend.js';
 
 export interface MemberReport {
   readonly location: string;
@@ -152,11 +152,20 @@ export class MirrorBackend implements Backend {
   }
 
   /** The union of every live member's objects, each key once. */
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  list(prefix: string): AsyncIterable<ObjectInfo> {
+    return this.union((backend) => backend.list(prefix));
+  }
+
+  /** The union of the members' temporaries; delete() removes each from whichever holds it. */
+  temporaries(): AsyncIterable<Temporary> {
+    return this.union((backend) => backend.temporaries?.() ?? []);
+  }
+
+  private async *union<T extends ObjectInfo>(listOf: (backend: Backend) => AsyncIterable<T> | Iterable<T>): AsyncIterable<T> {
     const seen = new Set<string>();
     for (const member of this.live()) {
       try {
-        for await (const info of member.backend.list(prefix)) {
+        for await (const info of listOf(member.backend)) {
           if (seen.has(info.key)) continue;
           seen.add(info.key);
           yield info;

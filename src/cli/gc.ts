@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
-import { type KindCounts, collectGarbage } from '../commands/index.js';
+import { type GcReport, collectGarbage } from '../commands/index.js';
 import type { CliContext } from './context.js';
 import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
-import { formatBytes } from './format.js';
+import { countOf, formatBytes } from './format.js';
 
-function describeFreed(trees: KindCounts, blocks: KindCounts): string {
-  return `${trees.freed} folders and ${blocks.freed} blocks (${formatBytes(trees.freedBytes + blocks.freedBytes)})`;
+function describeFreed({ trees, blocks, temporaries }: GcReport): string {
+  const objects = `${countOf(trees.freed, 'folder')} and ${countOf(blocks.freed, 'block')} (${formatBytes(trees.freedBytes + blocks.freedBytes)})`;
+  const leftovers = temporaries.freed === 0 ? '' : `, and ${countOf(temporaries.freed, 'temporary file')} left by interrupted runs (${formatBytes(temporaries.freedBytes)})`;
+  return objects + leftovers;
 }
 
 export function registerGc(program: Command, context: CliContext): void {
@@ -15,8 +17,8 @@ export function registerGc(program: Command, context: CliContext): void {
       // With several backends gc needs every one: a backend it skipped could hold an archive that keeps data alive.
       const repository = await context.openRepository(flags, { strict: true });
       const report = await collectGarbage(repository, { dryRun: flags.dryRun === true }, context);
-      const kept = `${report.archives} archives use ${report.trees.kept} folders and ${report.blocks.kept} blocks`;
-      const freed = describeFreed(report.trees, report.blocks);
+      const kept = `${countOf(report.archives, 'archive')} ${report.archives === 1 ? 'uses' : 'use'} ${countOf(report.trees.kept, 'folder')} and ${countOf(report.blocks.kept, 'block')}`;
+      const freed = describeFreed(report);
       context.print(flags.dryRun ? `${kept}; gc would free ${freed}` : `${kept}; freed ${freed}`);
     });
 }

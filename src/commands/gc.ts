@@ -8,12 +8,14 @@
  *
  * Safety: any archive or tree that cannot be read stops gc before it deletes anything, as
  * the blocks behind it would look unreferenced. Resumable: an interrupted run leaves only
- * garbage, which the next run finds again.
+ * garbage, which the next run finds again. It also removes what writers that crashed left
+ * under temporary names (Backend.temporaries).
  */
 import pLimit from 'p-limit';
 import type { Entry } from '../archive/index.js';
+import type { ObjectInfo } from '../backend/index.js';
 import { AuthenticationError, ExitStatus, FormatError, ObjectNotFoundError, PreserveError, describeError } from '../errors/index.js';
-import { type BackendLock, type Repository, withLock } from '../repository/index.js';
+import { type BackendLock, type Repository, STALE_AFTER_MS, withLock } from '../repository/index.js';
 import { type TreeId, idToHex } from '../store/ids.js';
 import type { ProblemReporter } from './reporting.js';
 
@@ -32,6 +34,8 @@ export interface GcReport {
   readonly archives: number;
   readonly trees: KindCounts;
   readonly blocks: KindCounts;
+  /** Temporaries left by writers that crashed. */
+  readonly temporaries: Omit<KindCounts, 'kept'>;
 }
 
 /** gc found damage and stopped before deleting anything (exit 1: run verify). */
@@ -46,6 +50,13 @@ const PARALLEL_DELETES = 16;
 /** Deletions between two checks that the lock is still this run's. */
 const DELETES_PER_LOCK_CHECK = 512;
 const CONTENT_KEY = /^(?:blocks|trees)\/([0-9a-f]{2})\/([0-9a-f]{2})\/(\1\2[0-9a-f]{60})$/;
+/**
+ * A temporary not written to for as long as a lock takes to go stale belongs to a writer
+ * that crashed. Under gc's lock no create writes, but a lock or a key backup, which take
+ * no lock, may be in the middle of their put (milliseconds): the age spares them, as it
+ * does a backend whose clock runs somewhat ahead.
+ */
+const TEMPORARY_AGE_MS = STALE_AFTER_MS;
 
 type Gcable = Pick<Repository, 'backend' | 'catalog' | 'readTree'>;
 
@@ -79,8 +90,17 @@ async function markAndSweep(repository: Gcable, options: GcOptions, lock: Backen
       counts[kind].freedBytes += size;
     }
   }
-  if (!options.dryRun) await sweep(repository, [...garbage.trees, ...garbage.blocks], lock);
-  return { archives: records.length, ...counts };
+  const leftovers = await leftoverTemporaries(repository.backend);
+  const temporaries = { freed: leftovers.length, freedBytes: leftovers.reduce((sum, { size }) => sum + size, 0) };
+  if (!options.dryRun) await sweep(repository, [...garbage.trees, ...garbage.blocks, ...leftovers.map(({ key }) => key)], lock);
+  return { archives: records.length, ...counts, temporaries };
+}
+
+async function leftoverTemporaries(backend: Gcable['backend']): Promise<ObjectInfo[]> {
+  const leftovers: ObjectInfo[] = [];
+  const before = Date.now() - TEMPORARY_AGE_MS;
+  for await (const temporary of backend.temporaries?.() ?? []) if (temporary.modifiedMs < before) leftovers.push(temporary);
+  return leftovers;
 }
 
 /** Hex ids of every tree and block reachable from the given roots. */

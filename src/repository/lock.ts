@@ -22,7 +22,8 @@ export type LockKind = 'shared' | 'exclusive';
 
 const LOCKS_PREFIX = 'locks/';
 const REFRESH_MS = 5 * 60_000;
-const STALE_AFTER_MS = 30 * 60_000;
+/** A holder gone quiet this long is taken for gone (gc takes a temporary file as left behind after as long). */
+export const STALE_AFTER_MS = 30 * 60_000;
 
 export interface LockInfo {
   readonly kind: LockKind;

@@ -8,9 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Client, FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { BackendUnavailableError, ObjectNotFoundError, describeError } from '../../errors/index.js';
-import type { Backend, ObjectInfo } from '../backend.js';
+import type { Backend, ObjectInfo, Temporary } from '../backend.js';
 import { checkKey } from '../keys.js';
 
+/** Where objects are written before they are renamed into place. */
+const TMP_FOLDER = 'tmp';
 /** SFTP v3 status codes (draft-ietf-secsh-filexfer-02 §7). */
 const NO_SUCH_FILE = 2;
 /** Bytes per read or write request: under every server's packet limit, several in flight per object. */
@@ -149,7 +151,7 @@ export class SftpBackend implements Backend {
 
   async put(key: string, data: Uint8Array): Promise<boolean> {
     const finalPath = this.pathOf(key);
-    const tmpPath = `${this.root}/tmp/${randomBytes(12).toString('hex')}.tmp`;
+    const tmpPath = `${this.root}/${TMP_FOLDER}/${randomBytes(12).toString('hex')}.tmp`;
     await this.ensureFolder(posix.dirname(tmpPath));
     await this.writeNewFile(tmpPath, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     try {
@@ -243,7 +245,11 @@ export class SftpBackend implements Backend {
     yield* this.walk(prefix.replace(/\/$/, ''));
   }
 
-  private async *walk(relative: string): AsyncIterable<ObjectInfo> {
+  temporaries(): AsyncIterable<Temporary> {
+    return this.walk(TMP_FOLDER);
+  }
+
+  private async *walk(relative: string): AsyncIterable<Temporary> {
     const path = relative === '' ? this.root : `${this.root}/${relative}`;
     let entries;
     try {
@@ -255,7 +261,7 @@ export class SftpBackend implements Backend {
     for (const entry of entries) {
       const key = relative === '' ? entry.filename : `${relative}/${entry.filename}`;
       if (entry.attrs.isDirectory()) yield* this.walk(key);
-      else if (entry.attrs.isFile()) yield { key, size: entry.attrs.size };
+      else if (entry.attrs.isFile()) yield { key, size: entry.attrs.size, modifiedMs: entry.attrs.mtime * 1000 };
     }
   }
 
