@@ -1,7 +1,7 @@
 /**
  * create's fidelity and incremental behaviour: deduplication around edits, the mtime
  * cache (per backend, robust to deleted blocks, cleaned, never backed up, folders reused
- * whole only when nothing in or below them changed), and files
+ * whole only when nothing in or below them changed), a backend folder inside the tree, and files
  * that change while the backup runs.
  */
 import { spawn } from 'node:child_process';
@@ -190,6 +190,21 @@ test('cache records of files and folders no longer in the tree are cleaned out; 
     const target = join(repo.dir, 'restored');
     assertOk(await repo.run('restore', 'two', target), 'restore');
     assert.not.ok((await readdir(target)).includes('inner-cache'));
+  }));
+
+test('a backend folder inside the tree being backed up is left out, so a backup never stores the backend itself', () =>
+  withTestRepo('backend-inside', async (repo) => {
+    const inner = join(repo.source, 'inner-backend');
+    const run = (name: string) => repo.run('create', name, repo.source, '--backend', `file://${inner}`, '--rescan-delay', '0');
+    const first = await run('one');
+    assertOk(first, 'create one');
+    const second = await run('two');
+    assertOk(second, 'create two');
+    // The same 11 files both times: the objects of the first run are not files of the second.
+    for (const created of [first, second]) assert.match(created.stdout, /created: 11 files/);
+    const target = join(repo.dir, 'restored');
+    assertOk(await repo.run('restore', 'two', target, '--backend', inner), 'restore');
+    assert.not.ok((await readdir(target)).includes('inner-backend'));
   }));
 
 test('a folder reused whole from the cache still shows changes below it, other options, missing blocks and link warnings', () =>

@@ -2,4 +2,4 @@
 export { hasObjects, putObjects, readObject, type Backend, type BackendNotes, type NewObject, type ObjectInfo, type ObjectOpener } from './backend.js';
 export { FileBackend } from './file-backend.js';
 export { MirrorBackend, type MemberReport } from './mirror-backend.js';
-export { openBackend, openBackends, type OpenBackendOptions, type OpenBackendsOptions } from './open.js';
+export { localFolderOf, openBackend, openBackends, type OpenBackendOptions, type OpenBackendsOptions } from './open.js';

@@ -45,7 +45,7 @@ export async function openBackends(urls: readonly string[], options: OpenBackend
 
 export async function openBackend(url: string, options: OpenBackendOptions): Promise<Backend> {
   if (url === '') throw new UsageError('no backend given: pass --backend URL or set PRESERVE_BACKEND');
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  const scheme = schemeOf(url);
   switch (scheme) {
     case undefined:
     case 'file':
@@ -76,6 +76,17 @@ async function openFileBackend(root: string, options: OpenBackendOptions): Promi
     }
   }
   return new FileBackend(root);
+}
+
+/** The local folder a backend URL names (a path or file://), or undefined for a remote one. */
+export function localFolderOf(url: string): string | undefined {
+  const scheme = schemeOf(url);
+  return scheme === undefined || scheme === 'file' ? backendFolder(url) : undefined;
+}
+
+/** "file", "sftp", "s3", … in lower case; undefined for a bare path. */
+function schemeOf(url: string): string | undefined {
+  return /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
 }
 
 function backendFolder(url: string): string {

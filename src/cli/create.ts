@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { type Command, InvalidArgumentError } from 'commander';
+import { localFolderOf } from '../backend/index.js';
 import { FileCache, cacheFolder } from '../cache/index.js';
 import { type CreateResult, createArchive } from '../commands/index.js';
 import { PartialFailureError, describeError } from '../errors/index.js';
@@ -65,7 +66,8 @@ export function registerCreate(program: Command, context: CliContext): void {
             dereference: flags.dereference === true,
             oneFileSystem: flags.oneFileSystem === true,
             cache,
-            skippedFolders: [cacheRoot],
+            // Its own cache and backend folders would otherwise be backed up into the backend, run after run.
+            skippedFolders: [cacheRoot, ...(flags.backend ?? []).flatMap((url) => localFolderOf(url) ?? [])],
             rescanDelayMs: flags.rescanDelay,
             progress,
           },
