@@ -2,7 +2,8 @@
  * delete and gc end to end: gc frees exactly what no remaining archive uses (checked
  * against a backend that only ever held the remaining archives), reports the same with
  * --dry-run first, refuses to run beside a create, finishes the work of a gc that was
- * killed part way, and removes the temporaries crashed writers left.
+ * killed part way, and removes the temporaries crashed writers left; an interrupted create
+ * leaves no lock behind.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readdir, rm, unlink, utimes, writeFile } from 'node:fs/promises';
@@ -104,6 +105,26 @@ test('gc refuses to run while a create holds its lock, so the blocks the create 
     assertOk(await create.done, 'create');
     assertOk(await repo.run('gc'), 'gc after the create');
     assertOk(await repo.run('verify', 'new'), 'verify');
+  } finally {
+    await repo.remove();
+  }
+});
+
+test('a create interrupted by SIGINT or SIGTERM removes its lock, says what it left, and exits 128 + the signal', async () => {
+  const repo = await makeTestRepo('interrupted');
+  try {
+    for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      const create = startPreserve(['create', `cut-${signal}`, repo.source, '--keyfile', repo.keyfile, '--backend', repo.backend]);
+      await waitForLock(repo.backend);
+      create.child.kill(signal);
+      const result = await create.done;
+      assert.is(result.status, status, result.stderr);
+      assert.match(result.stderr, new RegExp(`interrupted by ${signal}: no archive "cut-${signal}" was made`));
+      // Released, not merely stale: from another host it would block gc for 30 minutes.
+      assert.equal(await readdir(join(repo.backend, 'locks')), []);
+    }
+    assertOk(await repo.run('create', 'whole', repo.source), 'create after the interruptions');
+    assertOk(await repo.run('verify'), 'verify');
   } finally {
     await repo.remove();
   }

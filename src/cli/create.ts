@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { type Command, InvalidArgumentError } from 'commander';
 import { localFolderOf } from '../backend/index.js';
 import { FileCache, cacheFolder } from '../cache/index.js';
-import { type CreateResult, createArchive } from '../commands/index.js';
+import { type CreateOptions, type CreateResult, createArchive } from '../commands/index.js';
 import { PartialFailureError, describeError } from '../errors/index.js';
 import { readExcludeFile } from '../selection/index.js';
 import type { Repository } from '../repository/index.js';
@@ -12,6 +12,7 @@ import type { CliContext } from './context.js';
 import { type RepositoryFlags, withCacheDirFlag, withExcludeFlags, withRepositoryFlags } from './flags.js';
 import { reportBackends } from './backend-report.js';
 import { countOf, formatBytes } from './format.js';
+import { releasingLocksOnSignal } from './interrupt.js';
 
 interface CreateFlags extends RepositoryFlags {
   readonly exclude: string[];
@@ -55,24 +56,22 @@ export function registerCreate(program: Command, context: CliContext): void {
       const backendNotes = await cache?.readBackendNotes();
       if (backendNotes) await repository.backend.readNotes?.(backendNotes);
       const progress = context.progress('create', 'file');
+      const options: CreateOptions = {
+        name,
+        sourcePath: path,
+        excludes: [...flags.exclude, ...fromFiles.flat()],
+        dereference: flags.dereference === true,
+        oneFileSystem: flags.oneFileSystem === true,
+        cache,
+        // Its own cache and backend folders would otherwise be backed up into the backend, run after run.
+        skippedFolders: [cacheRoot, ...(flags.backend ?? []).flatMap((url) => localFolderOf(url) ?? [])],
+        rescanDelayMs: flags.rescanDelay,
+        progress,
+      };
+      const leftBehind = `no archive ${JSON.stringify(name)} was made; the next create reuses what this one stored`;
       let result: CreateResult;
       try {
-        result = await createArchive(
-          repository,
-          {
-            name,
-            sourcePath: path,
-            excludes: [...flags.exclude, ...fromFiles.flat()],
-            dereference: flags.dereference === true,
-            oneFileSystem: flags.oneFileSystem === true,
-            cache,
-            // Its own cache and backend folders would otherwise be backed up into the backend, run after run.
-            skippedFolders: [cacheRoot, ...(flags.backend ?? []).flatMap((url) => localFolderOf(url) ?? [])],
-            rescanDelayMs: flags.rescanDelay,
-            progress,
-          },
-          context,
-        );
+        result = await releasingLocksOnSignal(context, leftBehind, () => createArchive(repository, options, context));
         if (cache && backendNotes) await writeNotes(cache, repository, backendNotes);
       } finally {
         progress.stop();

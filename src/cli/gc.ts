@@ -3,6 +3,7 @@ import { type GcReport, collectGarbage } from '../commands/index.js';
 import type { CliContext } from './context.js';
 import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 import { countOf, formatBytes } from './format.js';
+import { releasingLocksOnSignal } from './interrupt.js';
 
 function describeFreed({ trees, blocks, temporaries }: GcReport): string {
   const objects = `${countOf(trees.freed, 'folder')} and ${countOf(blocks.freed, 'block')} (${formatBytes(trees.freedBytes + blocks.freedBytes)})`;
@@ -16,7 +17,8 @@ export function registerGc(program: Command, context: CliContext): void {
     .action(async (flags: RepositoryFlags & { dryRun?: boolean }) => {
       // With several backends gc needs every one: a backend it skipped could hold an archive that keeps data alive.
       const repository = await context.openRepository(flags, { strict: true });
-      const report = await collectGarbage(repository, { dryRun: flags.dryRun === true }, context);
+      const leftBehind = 'what it removed so far stays removed, and the next gc finishes the job';
+      const report = await releasingLocksOnSignal(context, leftBehind, () => collectGarbage(repository, { dryRun: flags.dryRun === true }, context));
       const kept = `${countOf(report.archives, 'archive')} ${report.archives === 1 ? 'uses' : 'use'} ${countOf(report.trees.kept, 'folder')} and ${countOf(report.blocks.kept, 'block')}`;
       const freed = describeFreed(report);
       context.print(flags.dryRun ? `${kept}; gc would free ${freed}` : `${kept}; freed ${freed}`);

@@ -76,26 +76,44 @@ function isStale(lock: LockInfo, now: number): boolean {
   return now - lock.refreshedAt > STALE_AFTER_MS || (lock.host === hostname() && lock.pid !== process.pid && processIsGone(lock.pid));
 }
 
+/** The locks this process holds, for releaseHeldLocks. */
+const held = new Set<BackendLock>();
+
+/**
+ * Releases every lock this process holds, for a command interrupted by a signal: other
+ * runs need not wait for them to go stale (30 minutes, from another host). Failures are
+ * left to staleness.
+ */
+export async function releaseHeldLocks(): Promise<void> {
+  await Promise.allSettled([...held].map((lock) => lock.release()));
+}
+
 export class BackendLock {
   private key: string;
   private lost: unknown;
   private readonly timer: NodeJS.Timeout;
 
+  /** `written` is the write of the lock object named `key`, which may still be under way. */
   private constructor(
     private readonly backend: Backend,
     private info: LockInfo,
     key: string,
+    private readonly written: Promise<void>,
   ) {
     this.key = key;
     this.timer = setInterval(() => void this.refresh(), REFRESH_MS).unref();
+    held.add(this);
   }
 
   /** Takes a lock of kind for command, or throws BackendLockedError naming the holder of a conflicting one. */
   static async acquire(backend: Backend, kind: LockKind, command: string, onWarning: (message: string) => void): Promise<BackendLock> {
     const now = Date.now();
     const info: LockInfo = { kind, command, host: hostname(), pid: process.pid, takenAt: now, refreshedAt: now };
-    const key = await writeLock(backend, info);
+    const key = lockKey(kind);
+    // Held from before its object is written, so that releaseHeldLocks never misses one it could find on the backend.
+    const lock = new BackendLock(backend, info, key, writeLock(backend, key, info));
     try {
+      await lock.written;
       for await (const { key: other } of backend.list(LOCKS_PREFIX)) {
         if (other === key) continue;
         const holder = await readLock(backend, other);
@@ -109,10 +127,11 @@ export class BackendLock {
         if (kind === 'exclusive' || holder.kind === 'exclusive') throw new BackendLockedError(backend.location, holder);
       }
     } catch (error) {
-      await backend.delete(key);
+      // The error that stopped it is the one to report; a lock left behind goes stale by itself.
+      await lock.release().catch(() => undefined);
       throw error;
     }
-    return new BackendLock(backend, info, key);
+    return lock;
   }
 
   /** Throws when the lock was removed behind this process's back (judged stale); callers check before acting on it. */
@@ -127,15 +146,20 @@ export class BackendLock {
       if (!(await this.backend.has(this.key))) throw new ObjectNotFoundError(this.key);
       this.info = { ...this.info, refreshedAt: Date.now() };
       const old = this.key;
-      this.key = await writeLock(this.backend, this.info);
+      const key = lockKey(this.info.kind);
+      await writeLock(this.backend, key, this.info);
+      this.key = key;
       await this.backend.delete(old);
     } catch (error) {
       this.lost ??= error;
     }
   }
 
+  /** Removes the lock object, once its write is done (a write that failed left nothing to remove). */
   async release(): Promise<void> {
     clearInterval(this.timer);
+    held.delete(this);
+    await this.written.catch(() => undefined);
     await this.backend.delete(this.key);
   }
 }
@@ -164,10 +188,12 @@ export async function withLock<T>(
   return result;
 }
 
-async function writeLock(backend: Backend, info: LockInfo): Promise<string> {
-  const key = `${LOCKS_PREFIX}${info.kind}-${randomBytes(8).toString('hex')}`;
+function lockKey(kind: LockKind): string {
+  return `${LOCKS_PREFIX}${kind}-${randomBytes(8).toString('hex')}`;
+}
+
+async function writeLock(backend: Backend, key: string, info: LockInfo): Promise<void> {
   await backend.put(key, Buffer.from(JSON.stringify(info), 'utf8'));
-  return key;
 }
 
 async function readLock(backend: Backend, key: string): Promise<LockInfo | 'gone' | 'unreadable'> {
