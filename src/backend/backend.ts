@@ -50,7 +50,7 @@ export interface Backend {
    * folder, SFTP): what is under those names now, as keys delete() removes. Only a writer
    * that crashed leaves one for long; gc removes those (src/commands/gc.ts).
    */
-  temporaries?(): AsyncIterable<Temporary>;
+  temporaries?(): AsyncIterable<DatedObject>;
 
   /**
    * Optional, for backends that hold more than one copy of each object: fetches key and
@@ -88,7 +88,8 @@ export interface ObjectInfo {
   readonly size: number;
 }
 
-export interface Temporary extends ObjectInfo {
+/** An object with when it was last written. */
+export interface DatedObject extends ObjectInfo {
   /** When it was last written, in milliseconds since the epoch (by the backend's clock). */
   readonly modifiedMs: number;
 }

@@ -16,7 +16,7 @@ import { Piscina } from 'piscina';
 import { BackendWriteError, ObjectNotFoundError, isErrnoException } from '../errors/index.js';
 import { Coalesced, answerEach } from '../threads/coalesced.js';
 import { concatMovable } from '../threads/movable.js';
-import type { Backend, BackendNotes, NewObject, ObjectInfo, Temporary } from './backend.js';
+import type { Backend, BackendNotes, DatedObject, NewObject, ObjectInfo } from './backend.js';
 import type { BatchResult, BatchTask, LookupResult, LookupTask } from './file-batch-worker.js';
 import { checkKey } from './keys.js';
 
@@ -226,11 +226,11 @@ export class FileBackend implements Backend {
     yield* this.walk(prefix.replace(/\/$/, ''));
   }
 
-  temporaries(): AsyncIterable<Temporary> {
+  temporaries(): AsyncIterable<DatedObject> {
     return this.walk(TMP_FOLDER);
   }
 
-  private async *walk(relative: string): AsyncIterable<Temporary> {
+  private async *walk(relative: string): AsyncIterable<DatedObject> {
     let entries;
     try {
       entries = await readdir(join(this.root, relative), { withFileTypes: true });

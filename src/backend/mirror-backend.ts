@@ -7,7 +7,7 @@
  * the run with a warning, unless failures are not tolerated (gc), when it ends the run.
  */
 import { AuthenticationError, FormatError, ObjectNotFoundError, describeError } from '../errors/index.js';
-import { type Backend, type BackendNotes, type NewObject, type ObjectInfo, type ObjectOpener, type Temporary, hasObjects, putObjects } from './backend.js';
+import { type Backend, type BackendNotes, type DatedObject, type NewObject, type ObjectInfo, type ObjectOpener, hasObjects, putObjects } from './backend.js';
 
 export interface MemberReport {
   readonly location: string;
@@ -157,7 +157,7 @@ export class MirrorBackend implements Backend {
   }
 
   /** The union of the members' temporaries; delete() removes each from whichever holds it. */
-  temporaries(): AsyncIterable<Temporary> {
+  temporaries(): AsyncIterable<DatedObject> {
     return this.union((backend) => backend.temporaries?.() ?? []);
   }
 

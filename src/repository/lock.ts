@@ -148,6 +148,8 @@ export class BackendLock {
       const old = this.key;
       const key = lockKey(this.info.kind);
       await writeLock(this.backend, key, this.info);
+      // Released while the new object was written: that one goes too.
+      if (!held.has(this)) return await this.backend.delete(key);
       this.key = key;
       await this.backend.delete(old);
     } catch (error) {

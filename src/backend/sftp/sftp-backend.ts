@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Client, FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { BackendUnavailableError, ObjectNotFoundError, describeError } from '../../errors/index.js';
-import type { Backend, ObjectInfo, Temporary } from '../backend.js';
+import type { Backend, DatedObject, ObjectInfo } from '../backend.js';
 import { checkKey } from '../keys.js';
 
 /** Where objects are written before they are renamed into place. */
@@ -245,11 +245,11 @@ export class SftpBackend implements Backend {
     yield* this.walk(prefix.replace(/\/$/, ''));
   }
 
-  temporaries(): AsyncIterable<Temporary> {
+  temporaries(): AsyncIterable<DatedObject> {
     return this.walk(TMP_FOLDER);
   }
 
-  private async *walk(relative: string): AsyncIterable<Temporary> {
+  private async *walk(relative: string): AsyncIterable<DatedObject> {
     const path = relative === '' ? this.root : `${this.root}/${relative}`;
     let entries;
     try {
