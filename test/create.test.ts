@@ -287,9 +287,12 @@ test('a file that keeps changing while it is read is reported and left out', () 
     await rm(join(repo.source, 'big.bin'));
     const path = join(repo.source, 'churning.bin');
     await writeFile(path, seededBytes(30, 64 * MiB));
+    // Made beforehand, so that the writer rewrites the file back to back: making 64 MiB in
+    // each turn left the file still long enough for a read to slip in between (a flaky test).
+    const versions = [31, 32, 33].map((seed) => seededBytes(seed, 64 * MiB));
     let writing = true;
     const writer = (async () => {
-      for (let i = 0; writing; i++) await writeFile(path, seededBytes(31 + (i % 3), 64 * MiB));
+      for (let i = 0; writing; i++) await writeFile(path, versions[i % 3] as Buffer);
     })();
     let result;
     try {
