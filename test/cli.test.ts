@@ -4,7 +4,7 @@
  * statuses, messages and that nothing is lost or half-written.
  */
 import { execFile } from 'node:child_process';
-import { access, appendFile, chmod, lstat, mkdir, readFile, readdir, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { access, appendFile, chmod, lstat, mkdir, open, readFile, readdir, rm, stat, symlink, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -59,6 +59,32 @@ test('restore over an earlier restore replaces its files, hardlinks and symlinks
     await writeFile(join(target, 'docs', 'link-to-file'), 'a file where a link was\n');
     assertOk(await repo.run('restore', 'a', target), 'second restore');
     assert.equal(await describeTree(target), await describeTree(repo.source));
+  }));
+
+test('restore --sparse leaves runs of zeros as holes, with the same bytes and attributes; without it every byte is written', () =>
+  withTestRepo('sparse', async (repo) => {
+    const MiB = 1024 * 1024;
+    // A disk image: 64 MiB, data at 10 MB (across a page boundary) and 4 bytes at the very end.
+    const image = join(repo.source, 'disk.img');
+    await writeFile(image, '');
+    await truncate(image, 64 * MiB);
+    const handle = await open(image, 'r+');
+    await handle.write(Buffer.from('data across a page boundary'), 0, 27, 10_000_000 - 4090);
+    await handle.write(Buffer.from('tail'), 0, 4, 64 * MiB - 4);
+    await handle.close();
+    await writeFile(join(repo.source, 'all-zeros'), Buffer.alloc(3 * MiB + 5));
+    assertOk(await repo.run('create', 'a', repo.source), 'create');
+    const sparse = join(repo.dir, 'sparse');
+    const dense = join(repo.dir, 'dense');
+    assertOk(await repo.run('restore', 'a', sparse, '--sparse'), 'restore --sparse');
+    assertOk(await repo.run('restore', 'a', dense), 'restore');
+    const source = await describeTree(repo.source);
+    assert.equal(await describeTree(sparse), source);
+    assert.equal(await describeTree(dense), source);
+    const used = async (path: string) => (await stat(path)).blocks * 512;
+    assert.ok((await used(join(sparse, 'disk.img'))) <= 64 * 1024, `disk.img takes ${await used(join(sparse, 'disk.img'))} bytes sparse`);
+    assert.is(await used(join(sparse, 'all-zeros')), 0);
+    assert.ok((await used(join(dense, 'disk.img'))) >= 64 * MiB, 'written whole without --sparse');
   }));
 
 test('restore of more entries than the walk queues ahead, in folders of a few files each, brings back every one', () =>

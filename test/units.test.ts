@@ -1,12 +1,13 @@
-/** Unit tests for the small pieces: chunker, exclude patterns, owner tables, snapshot reads. */
+/** Unit tests for the small pieces: chunker, exclude patterns, owner tables, snapshot reads, sparse writes. */
 import { createCipheriv, createHash } from 'node:crypto';
-import { open, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type FileEntry, FileContent } from '../src/archive/index.js';
 import { FolderMemory } from '../src/backend/folder-memory.js';
 import { countOf, formatBytes } from '../src/cli/format.js';
+import { closeFile, createFile, setLength, writeSparse } from '../src/commands/restore-target.js';
 import { type Chunker, type ChunkSizes, ContentDefinedChunker, GearBoundaries, gearTable } from '../src/chunker/index.js';
 import { idMapper, namesFor, parseNameDatabase } from '../src/owners/index.js';
 import { compileExcludes } from '../src/selection/index.js';
@@ -161,6 +162,40 @@ test('file content: ranged reads across chunk boundaries by binary search', asyn
   fetched.length = 0;
   await file.read(1500, 10);
   assert.equal(fetched, [2], 'only the covering block is fetched');
+});
+
+test('sparse writes of chunks at any offsets give back the content; only pages of zeros are skipped', async () => {
+  const dir = await makeTempDir('sparse');
+  try {
+    for (let seed = 1; seed <= 20; seed++) {
+      // Runs of zeros and of data of random lengths (some shorter than a page), cut into chunks of random lengths.
+      const random = seededBytes(seed, 4096);
+      let pick = 0;
+      const next = (limit: number) => ((random[pick++ % random.length] as number) * 257 + (random[pick++ % random.length] as number)) % limit;
+      const runs: Buffer[] = [];
+      for (let total = 0; total < 200_000; ) {
+        const run = next(2) === 0 ? Buffer.alloc(next(20_000)) : seededBytes(seed * 100 + runs.length, 1 + next(9_000));
+        runs.push(run);
+        total += run.length;
+      }
+      const content = Buffer.concat(runs);
+      const path = join(dir.path, `f${seed}`);
+      const fd = await createFile(path);
+      try {
+        for (let position = 0; position < content.length; ) {
+          const length = Math.min(1 + next(30_000), content.length - position);
+          await writeSparse(fd, content.subarray(position, position + length), position);
+          position += length;
+        }
+        setLength(fd, content.length);
+      } finally {
+        closeFile(fd);
+      }
+      assert.ok((await readFile(path)).equals(content), `seed ${seed}`);
+    }
+  } finally {
+    await dir.remove();
+  }
 });
 
 test.run();

@@ -9,6 +9,7 @@ interface RestoreFlags extends RepositoryFlags {
   readonly numericOwner?: boolean;
   readonly dereference?: boolean;
   readonly hardDereference?: boolean;
+  readonly sparse?: boolean;
 }
 
 export function registerRestore(program: Command, context: CliContext): void {
@@ -19,6 +20,7 @@ export function registerRestore(program: Command, context: CliContext): void {
     .option('--numeric-owner', 'when run as root, restore owners by number, ignoring the user and group names recorded')
     .option('--dereference', 'restore what symlinks point to, when it is in the archive, instead of the links')
     .option('--hard-dereference', 'restore every hardlink as a separate file')
+    .option('--sparse', 'leave runs of zeros in files as holes, which take no disk space')
     .action(async (name: string, target: string, paths: string[], flags: RestoreFlags) => {
       const repository = await context.openRepository(flags);
       const snapshot = await repository.snapshot(name);
@@ -26,7 +28,15 @@ export function registerRestore(program: Command, context: CliContext): void {
       const summary = await restoreArchive(
         snapshot,
         repository,
-        { target, paths, numericOwner: flags.numericOwner === true, dereference: flags.dereference === true, hardDereference: flags.hardDereference === true, progress },
+        {
+          target,
+          paths,
+          numericOwner: flags.numericOwner === true,
+          dereference: flags.dereference === true,
+          hardDereference: flags.hardDereference === true,
+          sparse: flags.sparse === true,
+          progress,
+        },
         context,
       ).finally(() => progress.stop());
       context.summary(

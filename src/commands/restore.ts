@@ -33,8 +33,10 @@ import {
   createSymlink,
   removeFile,
   setFileAttributes,
+  setLength,
   setPathAttributes,
   writeAll,
+  writeSparse,
 } from './restore-target.js';
 
 export interface RestoreOptions {
@@ -47,6 +49,8 @@ export interface RestoreOptions {
   readonly dereference: boolean;
   /** Restore every hardlink as a file of its own. */
   readonly hardDereference: boolean;
+  /** Leave runs of zeros as holes (restic's and borg's --sparse): disk images and the like take only their data's room. */
+  readonly sparse: boolean;
   readonly progress?: ProgressListener;
 }
 
@@ -136,7 +140,7 @@ class Restorer {
     private readonly snapshot: Snapshot,
     private readonly blocks: BlockSource,
     private readonly reporter: ProblemReporter,
-    private readonly options: Pick<RestoreOptions, 'dereference' | 'hardDereference' | 'progress'>,
+    private readonly options: Pick<RestoreOptions, 'dereference' | 'hardDereference' | 'sparse' | 'progress'>,
     /** Set only when running as root, the only case where chown can succeed. */
     private readonly owners: OwnerMapping | undefined,
   ) {}
@@ -312,11 +316,16 @@ class Restorer {
       // A queue, not an array indexed by chunk: a block is let go once written, so a large
       // file holds only the blocks fetched ahead, not all of its content.
       const fetches = entry.chunks.slice(0, FETCH_AHEAD).map((chunk) => this.prefetch(chunk));
+      let position = 0;
       for (let index = 0; index < entry.chunks.length; index++) {
         const next = entry.chunks[index + FETCH_AHEAD];
         if (next) fetches.push(this.prefetch(next));
-        await writeAll(fd, await (fetches.shift() as Promise<Buffer>));
+        const bytes = await (fetches.shift() as Promise<Buffer>);
+        if (this.options.sparse) await writeSparse(fd, bytes, position);
+        else await writeAll(fd, bytes);
+        position += bytes.length;
       }
+      if (this.options.sparse) setLength(fd, entry.size);
     } catch (error) {
       removeFile(path);
       throw error;
