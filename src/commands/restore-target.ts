@@ -68,8 +68,8 @@ export function createFile(path: string): Promise<number> {
 }
 
 /**
- * Writes all of bytes at the file's current position (a write may take fewer bytes than
- * asked), through the thread pool: writes were the largest system-call cost of the main
+ * Writes all of bytes at `position`, or at the file's current position when it is null (a
+ * write may take fewer bytes than asked), through the thread pool: writes were the largest system-call cost of the main
  * thread (2.8 s of a 14 s restore, 2 s of it for the small files); moved to the pool, the
  * full restore of the benchmark took 12.4–13.3 s against 13.2–14.0 s (five pairs).
  */

@@ -1,0 +1,61 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { RETENTION_RULES, type RetentionPolicy, type RetentionRule, judgeArchives } from '../commands/index.js';
+import { UsageError } from '../errors/index.js';
+import { reportBackends } from './backend-report.js';
+import { type CliContext, damagedArchivesError } from './context.js';
+import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
+import { countOf, formatTime } from './format.js';
+
+type PruneFlags = RepositoryFlags & { dryRun?: boolean } & { [K in `keep${Capitalize<RetentionRule>}`]?: number };
+
+const RULE_HELP: Record<RetentionRule, string> = {
+  last: 'the newest N archives',
+  hourly: 'the newest archive of each of the last N hours that have one',
+  daily: 'the newest archive of each of the last N days that have one',
+  weekly: 'the newest archive of each of the last N weeks (ISO, from Monday) that have one',
+  monthly: 'the newest archive of each of the last N months that have one',
+  yearly: 'the newest archive of each of the last N years that have one',
+};
+
+function parseCount(value: string): number {
+  const count = Number(value);
+  if (!Number.isSafeInteger(count) || count < 0) throw new InvalidArgumentError('expected a whole number');
+  return count;
+}
+
+export function registerPrune(program: Command, context: CliContext): void {
+  const command = withRepositoryFlags(
+    program.command('prune').description('delete the archives that no --keep-… rule keeps, judged per host and source folder; run gc afterwards to free their data'),
+  );
+  for (const rule of RETENTION_RULES) command.option(`--keep-${rule} <n>`, `keep ${RULE_HELP[rule]}`, parseCount);
+  command.option('--dry-run', 'only say what would be kept and deleted').action(async (flags: PruneFlags) => {
+    const policy: RetentionPolicy = Object.fromEntries(RETENTION_RULES.map((rule) => [rule, flags[`keep${capitalized(rule)}`] ?? 0]));
+    if (Object.values(policy).every((count) => count === 0)) {
+      throw new UsageError('prune needs at least one --keep-… rule (--keep-last, --keep-daily, …); without one it would delete every archive');
+    }
+    const repository = await context.openRepository(flags);
+    const listing = await repository.catalog.list();
+    const records = context.readableArchives(listing);
+    const created = new Map(records.map(({ metadata }) => [metadata.name, metadata.createdAtNs]));
+    let deleted = 0;
+    for (const { name, keptBy } of judgeArchives(records.map(({ metadata }) => metadata), policy)) {
+      const when = formatTime(created.get(name) as bigint);
+      if (keptBy !== undefined) {
+        context.print(`keep    ${when}  ${name}  (${keptBy})`);
+        continue;
+      }
+      if (!flags.dryRun) await repository.catalog.remove(name);
+      deleted++;
+      context.print(`delete  ${when}  ${name}`);
+    }
+    const outcome = flags.dryRun ? `would delete ${countOf(deleted, 'archive')}` : `deleted ${countOf(deleted, 'archive')}; \`preserve gc\` frees the blocks and folders no other archive uses`;
+    context.summary(`${outcome}, kept ${records.length - deleted}`);
+    reportBackends(context, repository, 'prune');
+    // A damaged archive has no time to judge it by: it is left alone, and said so.
+    if (listing.damaged.length > 0) throw damagedArchivesError(listing.damaged.length);
+  });
+}
+
+function capitalized<T extends string>(word: T): Capitalize<T> {
+  return `${word.charAt(0).toUpperCase()}${word.slice(1)}` as Capitalize<T>;
+}
