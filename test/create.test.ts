@@ -5,7 +5,7 @@
  * that change while the backup runs.
  */
 import { spawn } from 'node:child_process';
-import { cp, lstat, mkdir, readdir, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, cp, lstat, mkdir, readdir, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
@@ -287,12 +287,13 @@ test('a file that keeps changing while it is read is reported and left out', () 
     await rm(join(repo.source, 'big.bin'));
     const path = join(repo.source, 'churning.bin');
     await writeFile(path, seededBytes(30, 64 * MiB));
-    // Made beforehand, so that the writer rewrites the file back to back: making 64 MiB in
-    // each turn left the file still long enough for a read to slip in between (a flaky test).
-    const versions = [31, 32, 33].map((seed) => seededBytes(seed, 64 * MiB));
+    // Appended to without a pause, so that no read of it can find it still: rewriting it whole
+    // left it still between rewrites (while the next 64 MiB were made) and empty just after
+    // each truncation, long enough for a read to slip in (a flaky test).
+    const more = seededBytes(31, 4096);
     let writing = true;
     const writer = (async () => {
-      for (let i = 0; writing; i++) await writeFile(path, versions[i % 3] as Buffer);
+      while (writing) await appendFile(path, more);
     })();
     let result;
     try {
