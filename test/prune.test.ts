@@ -17,7 +17,7 @@ function at(name: string, year: number, month: number, day: number, hour = 12, h
 
 /** name → why kept, or '-' for deleted. */
 function judged(archives: Parameters<typeof judgeArchives>[0], policy: RetentionPolicy): Record<string, string> {
-  return Object.fromEntries(judgeArchives(archives, policy).map(({ name, keptBy }) => [name, keptBy ?? '-']));
+  return Object.fromEntries(judgeArchives(archives, policy).map(({ archive, keptBy }) => [archive.name, keptBy ?? '-']));
 }
 
 test('keep-daily keeps the newest archive of each of the last N days that have one', () => {

@@ -36,10 +36,10 @@ export function registerPrune(program: Command, context: CliContext): void {
     const repository = await context.openRepository(flags);
     const listing = await repository.catalog.list();
     const records = context.readableArchives(listing);
-    const created = new Map(records.map(({ metadata }) => [metadata.name, metadata.createdAtNs]));
     let deleted = 0;
-    for (const { name, keptBy } of judgeArchives(records.map(({ metadata }) => metadata), policy)) {
-      const when = formatTime(created.get(name) as bigint);
+    for (const { archive, keptBy } of judgeArchives(records.map(({ metadata }) => metadata), policy)) {
+      const { name } = archive;
+      const when = formatTime(archive.createdAtNs);
       if (keptBy !== undefined) {
         context.print(`keep    ${when}  ${name}  (${keptBy})`);
         continue;

@@ -21,17 +21,17 @@ export type RetentionRule = (typeof RETENTION_RULES)[number];
 /** How many periods of each rule to keep; a rule left out keeps none. */
 export type RetentionPolicy = Partial<Record<RetentionRule, number>>;
 
-export interface PruneDecision {
-  readonly name: string;
+type Judged = Pick<ArchiveMetadata, 'name' | 'hostname' | 'sourcePath' | 'createdAtNs'>;
+
+export interface PruneDecision<T extends Judged> {
+  readonly archive: T;
   /** Why it is kept ("daily 3": the third period the daily rule kept; "daily, oldest"), or undefined when it goes. */
   readonly keptBy: string | undefined;
 }
 
-type Judged = Pick<ArchiveMetadata, 'name' | 'hostname' | 'sourcePath' | 'createdAtNs'>;
-
 /** Every archive with the reason it is kept, or none; newest first within each group, groups in order of their newest archive. */
-export function judgeArchives(archives: readonly Judged[], policy: RetentionPolicy): PruneDecision[] {
-  const groups = new Map<string, Judged[]>();
+export function judgeArchives<T extends Judged>(archives: readonly T[], policy: RetentionPolicy): PruneDecision<T>[] {
+  const groups = new Map<string, T[]>();
   for (const archive of [...archives].sort((a, b) => (a.createdAtNs < b.createdAtNs ? 1 : a.createdAtNs > b.createdAtNs ? -1 : 0))) {
     const group = JSON.stringify([archive.hostname, archive.sourcePath]);
     const members = groups.get(group);
@@ -41,7 +41,7 @@ export function judgeArchives(archives: readonly Judged[], policy: RetentionPoli
   return [...groups.values()].flatMap((newestFirst) => judgeGroup(newestFirst, policy));
 }
 
-function judgeGroup(newestFirst: readonly Judged[], policy: RetentionPolicy): PruneDecision[] {
+function judgeGroup<T extends Judged>(newestFirst: readonly T[], policy: RetentionPolicy): PruneDecision<T>[] {
   const keptBy = new Map<string, string>();
   for (const rule of RETENTION_RULES) {
     const wanted = policy[rule] ?? 0;
@@ -59,7 +59,7 @@ function judgeGroup(newestFirst: readonly Judged[], policy: RetentionPolicy): Pr
     const oldest = newestFirst.at(-1);
     if (kept < wanted && oldest && !keptBy.has(oldest.name)) keptBy.set(oldest.name, `${rule}, oldest`);
   }
-  return newestFirst.map(({ name }) => ({ name, keptBy: keptBy.get(name) }));
+  return newestFirst.map((archive) => ({ archive, keptBy: keptBy.get(archive.name) }));
 }
 
 /** The period of the rule an archive falls in, by the local calendar; `last` makes each archive a period of its own. */
