@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { localFolderOf } from '../backend/index.js';
 import { FileCache, cacheFolder } from '../cache/index.js';
 import { type CreateOptions, type CreateResult, createArchive } from '../commands/index.js';
@@ -13,6 +13,7 @@ import { type RepositoryFlags, withCacheDirFlag, withExcludeFlags, withRepositor
 import { reportBackends } from './backend-report.js';
 import { countOf, formatBytes } from './format.js';
 import { releasingLocksOnSignal } from './interrupt.js';
+import { wholeNumber } from './parsers.js';
 
 interface CreateFlags extends RepositoryFlags {
   readonly exclude: string[];
@@ -28,12 +29,6 @@ interface CreateFlags extends RepositoryFlags {
 /** How much a V8 heap may grow past what the last full collection left, for create. */
 const HEAP_GROWING_PERCENT = 50;
 
-function parseMilliseconds(value: string): number {
-  const ms = Number(value);
-  if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidArgumentError('expected a whole number of milliseconds');
-  return ms;
-}
-
 export function registerCreate(program: Command, context: CliContext): void {
   const command = program.command('create').description('back up PATH as a new archive NAME');
   withCacheDirFlag(withExcludeFlags(withRepositoryFlags(command)))
@@ -42,7 +37,7 @@ export function registerCreate(program: Command, context: CliContext): void {
     .option('--dereference', 'store what symlinks point to instead of the links')
     .option('--one-file-system', 'do not descend into folders on other filesystems')
     .option('--no-cache', 'read every file, remembering nothing between runs')
-    .option('--rescan-delay <ms>', 'time between the last file read and the re-check of the files read for changes', parseMilliseconds, 1000)
+    .option('--rescan-delay <ms>', 'time between the last file read and the re-check of the files read for changes', wholeNumber('milliseconds'), 1000)
     .action(async (name: string, path: string, flags: CreateFlags) => {
       const started = Date.now();
       // V8 lets a heap grow up to 4× what a collection left alive before the next one;

@@ -1,6 +1,15 @@
 /** Option parsers shared by several commands; each throws commander's InvalidArgumentError. */
 import { InvalidArgumentError } from 'commander';
 
+/** A parser of whole numbers from 0 up; its error names the unit when there is one ("of milliseconds"). */
+export function wholeNumber(unit?: string): (value: string) => number {
+  return (value) => {
+    const count = Number(value);
+    if (!Number.isSafeInteger(count) || count < 0) throw new InvalidArgumentError(`expected a whole number${unit === undefined ? '' : ` of ${unit}`}`);
+    return count;
+  };
+}
+
 export function parsePercent(value: string): number {
   const percent = Number(value);
   if (!(percent > 0 && percent <= 100)) throw new InvalidArgumentError('expected a percentage greater than 0 and at most 100');

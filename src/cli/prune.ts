@@ -1,10 +1,11 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { RETENTION_RULES, type RetentionPolicy, type RetentionRule, judgeArchives } from '../commands/index.js';
 import { UsageError } from '../errors/index.js';
 import { reportBackends } from './backend-report.js';
 import { type CliContext, damagedArchivesError } from './context.js';
 import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 import { countOf, formatTime } from './format.js';
+import { wholeNumber } from './parsers.js';
 
 type PruneFlags = RepositoryFlags & { dryRun?: boolean } & { [K in `keep${Capitalize<RetentionRule>}`]?: number };
 
@@ -17,17 +18,11 @@ const RULE_HELP: Record<RetentionRule, string> = {
   yearly: 'the newest archive of each of the last N years that have one',
 };
 
-function parseCount(value: string): number {
-  const count = Number(value);
-  if (!Number.isSafeInteger(count) || count < 0) throw new InvalidArgumentError('expected a whole number');
-  return count;
-}
-
 export function registerPrune(program: Command, context: CliContext): void {
   const command = withRepositoryFlags(
     program.command('prune').description('delete the archives that no --keep-… rule keeps, judged per host and source folder; run gc afterwards to free their data'),
   );
-  for (const rule of RETENTION_RULES) command.option(`--keep-${rule} <n>`, `keep ${RULE_HELP[rule]}`, parseCount);
+  for (const rule of RETENTION_RULES) command.option(`--keep-${rule} <n>`, `keep ${RULE_HELP[rule]}`, wholeNumber());
   command.option('--dry-run', 'only say what would be kept and deleted').action(async (flags: PruneFlags) => {
     const policy: RetentionPolicy = Object.fromEntries(RETENTION_RULES.map((rule) => [rule, flags[`keep${capitalized(rule)}`] ?? 0]));
     if (Object.values(policy).every((count) => count === 0)) {
