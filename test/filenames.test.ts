@@ -1,8 +1,9 @@
 /**
  * File names and symlink targets that are not UTF-8 (src/filenames): kept byte for byte
- * by the name mapping, the tree format, create and its cache, restore, verify and diff.
- * (The mount's side is in mount.test.ts.)
+ * by the name mapping, the tree format, create and its cache, restore, verify and diff,
+ * and on the command line. (The mount's side is in mount.test.ts.)
  */
+import { execFile } from 'node:child_process';
 import { lstat, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -10,10 +11,11 @@ import { Level } from 'level';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type Entry, decodeTree, encodeTree, inTreeOrder } from '../src/archive/index.js';
+import { argumentsFromCommandLine } from '../src/cli/command-line.js';
 import { FormatError } from '../src/errors/index.js';
 import { fsPath, nameFromBytes, nameToBytes, readFolderNames, shownName } from '../src/filenames/index.js';
-import { assertOk, withTestRepo } from './cli-support.js';
-import { latin1, latin1Path, makeLatin1Tree, makeTempDir } from './support.js';
+import { type TestRepo, assertOk, withTestRepo } from './cli-support.js';
+import { PRESERVE_BIN, latin1, latin1Path, makeLatin1Tree, makeTempDir } from './support.js';
 
 const bytes = (...values: number[]) => Buffer.from(values);
 
@@ -151,6 +153,61 @@ test('names and link targets that are not UTF-8 are backed up, cached, verified,
     } finally {
       await db.close();
     }
+  }));
+
+test("arguments Node decoded with U+FFFD are taken from the kernel's bytes; node's own flags and a mismatch are passed over", () => {
+  const cmdline = (...args: (string | Buffer)[]) => Buffer.concat(args.flatMap((arg) => [Buffer.from(arg), Buffer.of(0)]));
+  const argv = ['/usr/bin/node', '/p/bin/preserve', 'restore', 'one', 'caf\ufffd'];
+  const raw = cmdline('node', '--max-semi-space-size=1', 'bin/preserve', 'restore', 'one', latin1('café'));
+  assert.equal(argumentsFromCommandLine(argv, raw), [...argv.slice(0, 4), nameFromBytes(latin1('café'))]);
+  const rewritten = cmdline('node', 'bin/preserve', 'restore', 'two', latin1('café'));
+  assert.equal(argumentsFromCommandLine(argv, rewritten), argv);
+  assert.equal(argumentsFromCommandLine(argv, cmdline(latin1('café'))), argv);
+});
+
+/**
+ * Runs bin/preserve with arguments given as bytes: Node passes a child's arguments as
+ * UTF-8 strings, so the shell's printf writes each byte (in octal) instead.
+ */
+function runWithByteArguments(repo: TestRepo, args: readonly (string | Buffer)[]): Promise<{ status: number; stdout: Buffer; stderr: string }> {
+  const words = args.map((arg) => `"$(printf '${[...Buffer.from(arg)].map((byte) => `\\${byte.toString(8).padStart(3, '0')}`).join('')}')"`);
+  const env = { ...process.env, PRESERVE_KEYFILE: repo.keyfile, PRESERVE_BACKEND: repo.backend, PRESERVE_CACHE_DIR: join(repo.dir, 'cache') };
+  return new Promise((resolve) => {
+    execFile('sh', ['-c', `exec "$0" "$1" ${words.join(' ')}`, process.execPath, PRESERVE_BIN], { encoding: 'buffer', env }, (error, stdout, stderr) => {
+      resolve({ status: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr: stderr.toString() });
+    });
+  });
+}
+
+test('paths on the command line that are not UTF-8 name those very files: source, exclude, restore target and paths; results print their bytes', () =>
+  withTestRepo('latin1-arguments', async (repo) => {
+    const source = join(repo.dir, 'latin1');
+    await makeLatin1Tree(source);
+    const folderOnly = await runWithByteArguments(repo, ['create', 'folder', latin1Path(source, 'café'), '--rescan-delay', '0']);
+    assert.is(folderOnly.status, 0, folderOnly.stderr);
+    const restoredFolder = latin1Path(repo.dir, 'sortie-é');
+    const restore = await runWithByteArguments(repo, ['restore', 'folder', restoredFolder]);
+    assert.is(restore.status, 0, restore.stderr);
+    assert.equal(await describeBytes(restoredFolder), await describeBytes(latin1Path(source, 'café')));
+
+    const excluding = await runWithByteArguments(repo, ['create', 'without', source, '--exclude', latin1('cafè'), '--rescan-delay', '0']);
+    assert.is(excluding.status, 0, excluding.stderr);
+    assertOk(await repo.run('create', 'whole', source, '--rescan-delay', '0'), 'create whole');
+    const diff = await runWithByteArguments(repo, ['diff', 'whole', 'without']);
+    assert.is(diff.status, 0, diff.stderr);
+    assert.ok(diff.stdout.includes(Buffer.concat([Buffer.from('- '), latin1('cafè/résumé.txt\n')])), diff.stdout.toString('hex'));
+    assert.not.ok(diff.stdout.includes(latin1('café')), 'café is in both');
+
+    const chosen = latin1Path(repo.dir, 'choisi');
+    const pick = await runWithByteArguments(repo, ['restore', 'whole', chosen, latin1('café/résumé.txt')]);
+    assert.is(pick.status, 0, pick.stderr);
+    assert.equal([...(await describeBytes(chosen)).keys()].map((key) => Buffer.from(key, 'hex').toString('latin1')), ['/café', '/café/résumé.txt']);
+
+    // A message shows each odd byte as its Latin-1 character, and nothing is written.
+    const missing = await runWithByteArguments(repo, ['restore', 'whole', latin1Path(repo.dir, 'nulle-part'), latin1('café/absent')]);
+    assert.is(missing.status, 2);
+    assert.match(missing.stderr, /has no entry "café\/absent"/);
+    assert.not.ok(await lstat(latin1Path(repo.dir, 'nulle-part')).then(() => true, () => false), 'no target was made');
   }));
 
 test.run();

@@ -6,6 +6,7 @@ import type { CatalogListing } from '../archive/index.js';
 import type { ProblemReporter } from '../commands/index.js';
 import { type ProgressListener, noProgress } from '../commands/progress.js';
 import { PartialFailureError, describeError } from '../errors/index.js';
+import { nameToBytes, shownName } from '../filenames/index.js';
 import { type Backend, openBackends } from '../backend/index.js';
 import { type Repository, openRepository } from '../repository/index.js';
 import type { RepositoryFlags } from './flags.js';
@@ -46,9 +47,13 @@ export class CliContext implements ProblemReporter {
     this.logger = await createLogger({ verbose: flags.verbose === true, logfile: flags.logfile });
   }
 
-  /** A result: always printed (lists, diffs, JSON). */
+  /**
+   * A result: always printed (lists, diffs, JSON). Names go out as their bytes, as `find`
+   * prints them, so that a script given a path gets the file's own. Messages, read by
+   * people, show each byte that is not UTF-8 as its Latin-1 character instead (shownName).
+   */
   print(line: string): void {
-    process.stdout.write(`${line}\n`);
+    process.stdout.write(nameToBytes(`${line}\n`));
   }
 
   /** A closing summary: printed unless --quiet. */
@@ -57,11 +62,11 @@ export class CliContext implements ProblemReporter {
   }
 
   info(message: string): void {
-    this.logger.log('info', message);
+    this.logger.log('info', shownName(message));
   }
 
   warning(message: string): void {
-    this.logger.log('warn', message);
+    this.logger.log('warn', shownName(message));
   }
 
   problem(path: string, error: unknown): void {
@@ -70,7 +75,7 @@ export class CliContext implements ProblemReporter {
 
   /** An error message, with the stack trace when --verbose. */
   error(message: string, error: unknown): void {
-    this.logger.log('error', message);
+    this.logger.log('error', shownName(message));
     if (error instanceof Error && error.stack) this.logger.log('debug', error.stack);
   }
 

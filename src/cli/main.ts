@@ -6,6 +6,7 @@
 import { Command, CommanderError, type Option } from 'commander';
 import { type ConfigFile, type LoadedConfig, configPathFromArgs, loadConfig } from '../config/index.js';
 import { ExitStatus, PreserveError, UsageError, describeError } from '../errors/index.js';
+import { argumentsAsNames } from './command-line.js';
 import { registerConfig } from './config.js';
 import { CliContext } from './context.js';
 import { registerCreate } from './create.js';
@@ -64,7 +65,7 @@ function parseConfigValue(option: Option, value: string, key: string, path: stri
   }
 }
 
-export async function run(argv: readonly string[] = process.argv): Promise<number> {
+export async function run(argv: readonly string[] = argumentsAsNames()): Promise<number> {
   const context = new CliContext();
   let status: number = ExitStatus.ok;
   try {

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ArchiveMetadata, unsafeNameReason } from '../archive/index.js';
 import { type BackupCache, MemoryFileCache, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { UsageError, describeError } from '../errors/index.js';
+import { fsPath } from '../filenames/index.js';
 import { namesFor, readSystemAccounts } from '../owners/index.js';
 import type { SourceReader } from '../pipeline/source-reader.js';
 import { type BackendLock, type Repository, withLock } from '../repository/index.js';
@@ -155,14 +156,14 @@ async function changedSinceRead(source: Pick<SourceReader, 'lstatMany'>, files: 
 }
 
 async function folderIdentities(paths: readonly string[]): Promise<string[]> {
-  const infos = await Promise.all(paths.map((path) => stat(path, { bigint: true }).catch(() => undefined)));
+  const infos = await Promise.all(paths.map((path) => stat(fsPath(path), { bigint: true }).catch(() => undefined)));
   return infos.filter((info) => info !== undefined).map(identity);
 }
 
 async function statSourceRoot(sourcePath: string): Promise<BigIntStats> {
   let info: BigIntStats;
   try {
-    info = await stat(sourcePath, { bigint: true });
+    info = await stat(fsPath(sourcePath), { bigint: true });
   } catch (error) {
     throw unreadableSourceFolder(sourcePath, error);
   }

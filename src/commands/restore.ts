@@ -21,6 +21,7 @@ import {
   readChunk,
 } from '../archive/index.js';
 import { UsageError, describeError } from '../errors/index.js';
+import { fsPath } from '../filenames/index.js';
 import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
 import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
@@ -96,7 +97,7 @@ async function resolveSelections(snapshot: Snapshot, paths: readonly string[]): 
   const selections: string[][] = [];
   for (const path of paths) {
     const found = await snapshot.lookup(path);
-    if (!found) throw new UsageError(`archive ${JSON.stringify(snapshot.metadata.name)} has no entry ${JSON.stringify(path)}`);
+    if (!found) throw new UsageError(`archive ${JSON.stringify(snapshot.metadata.name)} has no entry "${path}"`);
     selections.push(path.split('/').filter((part) => part !== '' && part !== '.'));
   }
   return selections;
@@ -104,11 +105,11 @@ async function resolveSelections(snapshot: Snapshot, paths: readonly string[]): 
 
 async function prepareTarget(target: string): Promise<void> {
   try {
-    await mkdir(target, { recursive: true });
+    await mkdir(fsPath(target), { recursive: true });
   } catch (error) {
     throw new UsageError(`cannot use restore target ${target}: ${describeError(error)}`, { cause: error });
   }
-  if (!(await lstat(target)).isDirectory()) throw new UsageError(`restore target ${target} is not a folder`);
+  if (!(await lstat(fsPath(target))).isDirectory()) throw new UsageError(`restore target ${target} is not a folder`);
 }
 
 async function ownerMapping(snapshot: Snapshot, numeric: boolean): Promise<OwnerMapping> {
