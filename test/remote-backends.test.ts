@@ -1,9 +1,10 @@
 /**
  * The CLI end to end on the SFTP and S3 backends, each against its real server on
  * loopback: create, list, restore and verify reproduce the source; a server that dies in
- * the middle of a create gives a clear error, and a rerun after it is back completes.
+ * the middle of a create gives a clear error, and a rerun after it is back completes; gc
+ * removes over SFTP what crashed writers left in tmp/.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -71,5 +72,23 @@ for (const kind of ['sftp', 's3'] as const) {
       assert.equal(await describeTree(target), await describeTree(source));
     }));
 }
+
+test('sftp: gc removes over SFTP the temporaries crashed writers left, and spares one still being written', () =>
+  withServer('sftp', async (server, repo) => {
+    const url = server.backendUrl('leftovers');
+    assertOk(await runOn(server, repo, url, 'create', 'a', repo.source), 'create');
+    const tmp = join(server.dataDir, 'leftovers', 'tmp');
+    const hourAgo = Date.now() / 1000 - 3600;
+    for (const name of ['crashed-1.tmp', 'crashed-2.tmp']) {
+      await writeFile(join(tmp, name), seededBytes(5, 1000));
+      await utimes(join(tmp, name), hourAgo, hourAgo);
+    }
+    await writeFile(join(tmp, 'in-flight.tmp'), 'fresh');
+    const gc = await runOn(server, repo, url, 'gc');
+    assertOk(gc, 'gc');
+    assert.match(gc.stdout, /freed 0 folders and 0 blocks \(0 B\), and 2 temporary files left by interrupted runs \(2\.0 KiB\)/);
+    assert.equal(await readdir(tmp), ['in-flight.tmp']);
+    assertOk(await runOn(server, repo, url, 'verify'), 'verify');
+  }));
 
 test.run();
