@@ -272,7 +272,9 @@ function createWatching(repo: TestRepo, args: string[], signal: RegExp, during: 
 test('a file changed after it was read is read again after the rescan', () =>
   withTestRepo('rescan', async (repo) => {
     const path = join(repo.source, 'docs', 'readme.txt');
-    const result = await createWatching(repo, ['edited', repo.source, '--rescan-delay', '1500'], /checking the \d+ files read for changes/, () =>
+    // Just written, so that its read makes the re-check wait (a file left alone for longer does not).
+    await writeFile(path, 'written just before the backup\n');
+    const result = await createWatching(repo, ['edited', repo.source, '--rescan-delay', '3000'], /pausing \d+ ms, then checking the \d+ files read for changes/, () =>
       writeFile(path, 'edited during the backup\n'),
     );
     assertOk(result, 'create');
@@ -280,6 +282,21 @@ test('a file changed after it was read is read again after the rescan', () =>
     const target = join(repo.dir, 'restored');
     assertOk(await repo.run('restore', 'edited', target, 'docs/readme.txt'), 'restore');
     assert.is(await readFile(join(target, 'docs', 'readme.txt'), 'utf8'), 'edited during the backup\n');
+  }));
+
+test('the re-check of the files read waits only after reading a file that had just changed', () =>
+  withTestRepo('rescan-wait', async (repo) => {
+    const delayMs = 400;
+    // Nothing in the tree has changed for longer than the delay (ctime included).
+    await new Promise((done) => setTimeout(done, delayMs + 100));
+    const quiet = await repo.run('create', 'quiet', repo.source, '--rescan-delay', String(delayMs), '--verbose');
+    assertOk(quiet, 'create quiet');
+    assert.match(quiet.stderr, /preserve: checking the \d+ files read for changes/);
+    assert.not.match(quiet.stderr, /pausing/);
+    await writeFile(join(repo.source, 'docs', 'readme.txt'), 'just changed\n');
+    const fresh = await repo.run('create', 'fresh', repo.source, '--rescan-delay', '3000', '--verbose');
+    assertOk(fresh, 'create fresh');
+    assert.match(fresh.stderr, /preserve: pausing \d+ ms, then checking the \d+ files read for changes/);
   }));
 
 test('a file that keeps changing while it is read is reported and left out', () =>

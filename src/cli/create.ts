@@ -37,7 +37,7 @@ export function registerCreate(program: Command, context: CliContext): void {
     .option('--dereference', 'store what symlinks point to instead of the links')
     .option('--one-file-system', 'do not descend into folders on other filesystems')
     .option('--no-cache', 'read every file, remembering nothing between runs')
-    .option('--rescan-delay <ms>', 'time between the last file read and the re-check of the files read for changes', wholeNumber('milliseconds'), 1000)
+    .option('--rescan-delay <ms>', 'wait this long after reading a file that had just changed before re-checking the files read for changes', wholeNumber('milliseconds'), 1000)
     .action(async (name: string, path: string, flags: CreateFlags) => {
       const started = Date.now();
       // V8 lets a heap grow up to 4× what a collection left alive before the next one;

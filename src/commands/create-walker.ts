@@ -42,6 +42,8 @@ export interface WalkOptions {
   readonly excludes: readonly string[];
   readonly dereference: boolean;
   readonly oneFileSystem: boolean;
+  /** Time between the last read of a file that had just changed and the re-check of the files read (mtimes can lag behind writes). */
+  readonly rescanDelayMs: number;
 }
 
 export interface WalkContext {
@@ -170,8 +172,11 @@ export class TreeWalker {
   readonly gids = new Set<number>();
   readonly linkGroupSizes = new Map<number, number>();
   readonly filesRead: FileRead[] = [];
-  /** When the last of filesRead was read (performance.now()). */
-  lastReadAt = 0;
+  /**
+   * When the re-check of filesRead may start (performance.now()): rescanDelayMs after the
+   * last read of a file that had changed within rescanDelayMs before it (changedJustBefore).
+   */
+  rescanNotBefore = 0;
   /** Files whose chunk list came from the cache, alone or with their folder's tree. */
   filesUnchanged = 0;
   /** Files of the folders being walked that findUnchanged() found unchanged, by path, with their chunk lists. */
@@ -539,7 +544,7 @@ export class TreeWalker {
     const small = statInfo.size <= SMALL_FILE_LIMIT ? await this.readSmallFile(path, statInfo) : undefined;
     const { result: chunks, info } = small ?? (await readConsistently(path, statInfo, (handle, size) => this.storeChunks(path, handle, size)));
     this.filesRead.push({ path, fingerprint: fingerprintOf(info) });
-    this.lastReadAt = performance.now();
+    if (changedJustBefore(info, this.options.rescanDelayMs)) this.rescanNotBefore = performance.now() + this.options.rescanDelayMs;
     return { chunks, info, cacheable: info.mtimeNs < this.startedNs - RACY_NS };
   }
 
@@ -566,6 +571,17 @@ export class TreeWalker {
 }
 
 /** dev:ino, which names a file or folder uniquely while it exists. */
+/**
+ * Whether the file changed (content or metadata) within `ms` before now, the end of its
+ * read, or claims a time still to come. Only such a file may be in the middle of being
+ * written, so only its read makes the re-check wait: one left alone for longer was read
+ * whole between two fstats that agree.
+ */
+function changedJustBefore(info: EntryStats, ms: number): boolean {
+  const latestNs = info.mtimeNs > info.ctimeNs ? info.mtimeNs : info.ctimeNs;
+  return latestNs >= BigInt(Date.now() - ms) * 1_000_000n;
+}
+
 export function identity(info: EntryStats): string {
   return `${info.dev}:${info.ino}`;
 }

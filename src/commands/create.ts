@@ -29,8 +29,6 @@ export interface CreateOptions extends WalkOptions {
   readonly cache?: BackupCache;
   /** Folders never to back up, such as the cache's own (found by device and inode). */
   readonly skippedFolders?: readonly string[];
-  /** Time between the last file read and the re-check of the files read (mtimes can lag behind writes). */
-  readonly rescanDelayMs: number;
   readonly progress?: ProgressListener;
 }
 
@@ -97,9 +95,11 @@ async function walkAndCommit(
   };
   let walk = await walkOnce(context, options, sourcePath, rootInfo);
   for (let rewalk = 1; rewalk <= MAX_REWALKS && walk.walker.filesRead.length > 0; rewalk++) {
-    // The pause runs from the last read: files read earlier have waited long enough already.
-    const pauseMs = Math.max(0, Math.ceil(walk.walker.lastReadAt + options.rescanDelayMs - performance.now()));
-    reporter.info(`pausing ${pauseMs} ms, then checking the ${walk.walker.filesRead.length} files read for changes`);
+    // The pause runs from the last read of a file that had just changed: files read earlier
+    // have waited long enough already, and a run that read none does not wait.
+    const pauseMs = Math.max(0, Math.ceil(walk.walker.rescanNotBefore - performance.now()));
+    const checking = `checking the ${walk.walker.filesRead.length} files read for changes`;
+    reporter.info(pauseMs > 0 ? `pausing ${pauseMs} ms, then ${checking}` : checking);
     // The blocks still queued are written meanwhile.
     await Promise.all([sleep(pauseMs), repository.flush()]);
     const changed = await changedSinceRead(source, walk.walker.filesRead);
