@@ -47,6 +47,32 @@ test('config show: the command line beats the environment, which beats the file'
   }
 });
 
+test("prune takes its rules from the config file (keepLast, …); a --keep-… flag replaces the file's", async () => {
+  const repo = await makeTestRepo('config-prune');
+  try {
+    const config = join(repo.dir, 'config.json');
+    await writeFile(config, JSON.stringify({ keyfile: repo.keyfile, backend: repo.backend, keepLast: 1 }));
+    for (const name of ['one', 'two', 'three']) {
+      const created = await runPreserve(['create', '--config', config, name, join(repo.source, 'docs')]);
+      assert.is(created.status, 0, created.stderr);
+    }
+    const fromFile = await runPreserve(['prune', '--config', config, '--dry-run']);
+    assert.is(fromFile.status, 0, fromFile.stderr);
+    assert.match(fromFile.stdout, /^keep {4}\S+ {2}three {2}\(last 1\)$/m);
+    assert.match(fromFile.stdout, /^would delete 2 archives, kept 1$/m);
+    const fromFlag = await runPreserve(['prune', '--config', config, '--keep-last', '2']);
+    assert.is(fromFlag.status, 0, fromFlag.stderr);
+    assert.match(fromFlag.stdout, /^deleted 1 archive; /m);
+    const listed = await runPreserve(['list', '--json', '--config', config]);
+    assert.equal((JSON.parse(listed.stdout) as { name: string }[]).map((a) => a.name).sort(), ['three', 'two']);
+    const shown = JSON.parse((await runPreserve(['config', 'show', '--json', '--config', config])).stdout) as Record<string, { value: unknown; source: string }>;
+    assert.equal(shown.keepLast, { value: 1, source: `config file ${config}` });
+    assert.equal(shown.keepDaily, { source: 'not set' });
+  } finally {
+    await repo.remove();
+  }
+});
+
 test('a malformed config file names the file and the key, exit 2', async () => {
   const dir = await makeTempDir('config-bad');
   try {
@@ -55,6 +81,9 @@ test('a malformed config file names the file and the key, exit 2', async () => {
       ['{"exclude": "*.tmp"}', /key "exclude" must be a list of strings/],
       ['{"colour": "blue"}', /unknown key "colour"/],
       ['{"cacheSize": "tiny"}', /key "cacheSize": expected a size of at least 1 MiB/],
+      ['{"keepDaily": -1}', /key "keepDaily" must be a whole number from 0 up/],
+      ['{"keepDaily": 1.5}', /key "keepDaily" must be a whole number from 0 up/],
+      ['{"keepDaily": "7"}', /key "keepDaily" must be a whole number from 0 up/],
       ['{not json', /is not valid JSON/],
       ['[1, 2]', /must hold a JSON object/],
     ];

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../config/index.js';
 import type { CliContext } from './context.js';
-import { withCacheDirFlag, withCacheSizeFlag, withExcludeFlags, withRepositoryFlags } from './flags.js';
+import { RETENTION_KEYS, withCacheDirFlag, withCacheSizeFlag, withExcludeFlags, withRepositoryFlags, withRetentionFlags } from './flags.js';
 import { formatTable } from './format.js';
 
-const SHOWN = ['keyfile', 'backend', 'exclude', 'excludeFile', 'cacheDir', 'cacheSize'] as const;
+const SHOWN = ['keyfile', 'backend', 'exclude', 'excludeFile', 'cacheDir', 'cacheSize', ...RETENTION_KEYS] as const;
 
 export function registerConfig(program: Command, context: CliContext, config: LoadedConfig): void {
   const show = program
@@ -12,7 +12,7 @@ export function registerConfig(program: Command, context: CliContext, config: Lo
     .description('settings from the config file, the environment and the command line')
     .command('show')
     .description('print the effective settings and where each one comes from');
-  withCacheSizeFlag(withCacheDirFlag(withExcludeFlags(withRepositoryFlags(show))))
+  withRetentionFlags(withCacheSizeFlag(withCacheDirFlag(withExcludeFlags(withRepositoryFlags(show)))))
     .option('--json', 'print a JSON object')
     .action((flags: Record<string, unknown>, command: Command) => {
       const rows = SHOWN.map((key) => ({ key, value: flags[key], source: describeSource(command, key, config) }));

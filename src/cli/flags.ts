@@ -5,6 +5,8 @@
  * main.ts with source 'config'), else the default.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { RETENTION_RULES, type RetentionPolicy, type RetentionRule } from '../commands/index.js';
+import { wholeNumber } from './parsers.js';
 
 export interface RepositoryFlags {
   readonly keyfile: string;
@@ -70,4 +72,33 @@ export function parseSize(value: string): number {
 
 export function withCacheSizeFlag(command: Command): Command {
   return command.addOption(new Option('--cache-size <size>', 'memory for decrypted blocks, such as 512M or 1G').argParser(parseSize).default(256 * MIB, '256M'));
+}
+
+/** --keep-last, --keep-hourly, …: prune's rules, as flags or config keys (keepDaily, …). */
+export type RetentionFlags = { readonly [K in RetentionKey]?: number };
+type RetentionKey = `keep${Capitalize<RetentionRule>}`;
+
+const RULE_HELP: Record<RetentionRule, string> = {
+  last: 'the newest N archives',
+  hourly: 'the newest archive of each of the last N hours that have one',
+  daily: 'the newest archive of each of the last N days that have one',
+  weekly: 'the newest archive of each of the last N weeks (ISO, from Monday) that have one',
+  monthly: 'the newest archive of each of the last N months that have one',
+  yearly: 'the newest archive of each of the last N years that have one',
+};
+
+export function withRetentionFlags(command: Command): Command {
+  for (const rule of RETENTION_RULES) command.option(`--keep-${rule} <n>`, `keep ${RULE_HELP[rule]}`, wholeNumber());
+  return command;
+}
+
+/** The config keys and option attributes of the rules, in RETENTION_RULES's order. */
+export const RETENTION_KEYS: readonly RetentionKey[] = RETENTION_RULES.map(retentionKey);
+
+export function retentionPolicy(flags: RetentionFlags): RetentionPolicy {
+  return Object.fromEntries(RETENTION_RULES.map((rule) => [rule, flags[retentionKey(rule)] ?? 0]));
+}
+
+function retentionKey<T extends RetentionRule>(rule: T): `keep${Capitalize<T>}` {
+  return `keep${rule.charAt(0).toUpperCase()}${rule.slice(1)}` as `keep${Capitalize<T>}`;
 }

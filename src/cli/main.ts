@@ -52,7 +52,8 @@ function applyConfig(program: Command, config: LoadedConfig): void {
       const key = option.attributeName() as keyof ConfigFile;
       const value = config.values[key];
       if (value === undefined) continue;
-      command.setOptionValueWithSource(key, typeof value === 'string' ? parseConfigValue(option, value, key, config.path) : [...value], 'config');
+      const parsed = Array.isArray(value) ? [...value] : parseConfigValue(option, String(value), key, config.path);
+      command.setOptionValueWithSource(key, parsed, 'config');
     }
   }
 }

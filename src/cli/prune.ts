@@ -1,32 +1,23 @@
 import type { Command } from 'commander';
-import { RETENTION_RULES, type RetentionPolicy, type RetentionRule, judgeArchives } from '../commands/index.js';
+import { judgeArchives } from '../commands/index.js';
 import { UsageError } from '../errors/index.js';
 import { reportBackends } from './backend-report.js';
 import { type CliContext, damagedArchivesError } from './context.js';
-import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
+import { type RepositoryFlags, type RetentionFlags, retentionPolicy, withRepositoryFlags, withRetentionFlags } from './flags.js';
 import { countOf, formatTime } from './format.js';
-import { wholeNumber } from './parsers.js';
 
-type PruneFlags = RepositoryFlags & { dryRun?: boolean } & { [K in `keep${Capitalize<RetentionRule>}`]?: number };
-
-const RULE_HELP: Record<RetentionRule, string> = {
-  last: 'the newest N archives',
-  hourly: 'the newest archive of each of the last N hours that have one',
-  daily: 'the newest archive of each of the last N days that have one',
-  weekly: 'the newest archive of each of the last N weeks (ISO, from Monday) that have one',
-  monthly: 'the newest archive of each of the last N months that have one',
-  yearly: 'the newest archive of each of the last N years that have one',
-};
+type PruneFlags = RepositoryFlags & RetentionFlags & { dryRun?: boolean };
 
 export function registerPrune(program: Command, context: CliContext): void {
-  const command = withRepositoryFlags(
-    program.command('prune').description('delete the archives that no --keep-… rule keeps, judged per host and source folder; run gc afterwards to free their data'),
+  const command = withRetentionFlags(
+    withRepositoryFlags(
+      program.command('prune').description('delete the archives that no --keep-… rule keeps, judged per host and source folder; run gc afterwards to free their data'),
+    ),
   );
-  for (const rule of RETENTION_RULES) command.option(`--keep-${rule} <n>`, `keep ${RULE_HELP[rule]}`, wholeNumber());
   command.option('--dry-run', 'only say what would be kept and deleted').action(async (flags: PruneFlags) => {
-    const policy: RetentionPolicy = Object.fromEntries(RETENTION_RULES.map((rule) => [rule, flags[`keep${capitalized(rule)}`] ?? 0]));
+    const policy = retentionPolicy(flags);
     if (Object.values(policy).every((count) => count === 0)) {
-      throw new UsageError('prune needs at least one --keep-… rule (--keep-last, --keep-daily, …); without one it would delete every archive');
+      throw new UsageError('prune needs at least one --keep-… rule (--keep-last, --keep-daily, …, or keepDaily, … in the config file); without one it would delete every archive');
     }
     const repository = await context.openRepository(flags);
     const listing = await repository.catalog.list();
@@ -49,8 +40,4 @@ export function registerPrune(program: Command, context: CliContext): void {
     // A damaged archive has no time to judge it by: it is left alone, and said so.
     if (listing.damaged.length > 0) throw damagedArchivesError(listing.damaged.length);
   });
-}
-
-function capitalized<T extends string>(word: T): Capitalize<T> {
-  return `${word.charAt(0).toUpperCase()}${word.slice(1)}` as Capitalize<T>;
 }

@@ -17,9 +17,16 @@ export interface ConfigFile {
   readonly cacheDir?: string;
   /** Memory for decrypted blocks in `mount`, such as "512M". */
   readonly cacheSize?: string;
+  /** prune's rules (--keep-last, …), so that a nightly `preserve prune` needs no flags. */
+  readonly keepLast?: number;
+  readonly keepHourly?: number;
+  readonly keepDaily?: number;
+  readonly keepWeekly?: number;
+  readonly keepMonthly?: number;
+  readonly keepYearly?: number;
 }
 
-type Kind = 'string' | 'strings';
+type Kind = 'string' | 'strings' | 'count';
 const KEYS: Record<keyof ConfigFile, Kind> = {
   keyfile: 'string',
   backend: 'string',
@@ -27,7 +34,26 @@ const KEYS: Record<keyof ConfigFile, Kind> = {
   excludeFile: 'strings',
   cacheDir: 'string',
   cacheSize: 'string',
+  keepLast: 'count',
+  keepHourly: 'count',
+  keepDaily: 'count',
+  keepWeekly: 'count',
+  keepMonthly: 'count',
+  keepYearly: 'count',
 };
+
+const KIND_NAMES: Record<Kind, string> = { string: 'a string', strings: 'a list of strings', count: 'a whole number from 0 up' };
+
+function fitsKind(value: unknown, kind: Kind): boolean {
+  switch (kind) {
+    case 'string':
+      return typeof value === 'string';
+    case 'strings':
+      return Array.isArray(value) && value.every((item) => typeof item === 'string');
+    case 'count':
+      return Number.isSafeInteger(value) && (value as number) >= 0;
+  }
+}
 
 export interface LoadedConfig {
   /** The file read, or undefined when the default file does not exist. */
@@ -68,8 +94,7 @@ export function parseConfig(text: string, path: string): ConfigFile {
   for (const [key, value] of Object.entries(parsed)) {
     const kind = (KEYS as Record<string, Kind | undefined>)[key];
     if (kind === undefined) throw new UsageError(`config file ${path}: unknown key ${JSON.stringify(key)} (known: ${Object.keys(KEYS).join(', ')})`);
-    const fits = kind === 'string' ? typeof value === 'string' : Array.isArray(value) && value.every((item) => typeof item === 'string');
-    if (!fits) throw new UsageError(`config file ${path}: key ${JSON.stringify(key)} must be ${kind === 'string' ? 'a string' : 'a list of strings'}`);
+    if (!fitsKind(value, kind)) throw new UsageError(`config file ${path}: key ${JSON.stringify(key)} must be ${KIND_NAMES[kind]}`);
   }
   return parsed as ConfigFile;
 }
