@@ -15,7 +15,7 @@ import { argumentsFromCommandLine } from '../src/cli/command-line.js';
 import { FormatError } from '../src/errors/index.js';
 import { fsPath, nameFromBytes, nameToBytes, readFolderNames, shownName } from '../src/filenames/index.js';
 import { type TestRepo, assertOk, withTestRepo } from './cli-support.js';
-import { PRESERVE_BIN, latin1, latin1Path, makeLatin1Tree, makeTempDir } from './support.js';
+import { PRESERVE_BIN, exitStatusOf, latin1, latin1Path, makeLatin1Tree, makeTempDir } from './support.js';
 
 const bytes = (...values: number[]) => Buffer.from(values);
 
@@ -174,7 +174,7 @@ function runWithByteArguments(repo: TestRepo, args: readonly (string | Buffer)[]
   const env = { ...process.env, PRESERVE_KEYFILE: repo.keyfile, PRESERVE_BACKEND: repo.backend, PRESERVE_CACHE_DIR: join(repo.dir, 'cache') };
   return new Promise((resolve) => {
     execFile('sh', ['-c', `exec "$0" "$1" ${words.join(' ')}`, process.execPath, PRESERVE_BIN], { encoding: 'buffer', env }, (error, stdout, stderr) => {
-      resolve({ status: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr: stderr.toString() });
+      resolve({ status: exitStatusOf(error), stdout, stderr: stderr.toString() });
     });
   });
 }

@@ -3,7 +3,7 @@
  * every entry kind the core issue names, and a snapshot of a tree's attributes so that a
  * restore (or a mount) can be compared with its source.
  */
-import { execFile } from 'node:child_process';
+import { type ExecFileException, execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,11 +35,15 @@ export function runPreserve(args: readonly string[], env: Record<string, string>
       // Tests never touch the user's ~/.cache; a test may still name its own cache folder.
       { env: { ...process.env, PRESERVE_CACHE_DIR: TEST_CACHE_DIR, ...env }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
-        const status = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolvePromise({ status, stdout, stderr });
+        resolvePromise({ status: exitStatusOf(error), stdout, stderr });
       },
     );
   });
+}
+
+/** A child's exit status from execFile's error: 0 without one, 1 when it died of a signal. */
+export function exitStatusOf(error: ExecFileException | null): number {
+  return error ? (typeof error.code === 'number' ? error.code : 1) : 0;
 }
 
 /** Deterministic pseudo-random bytes (xorshift32) so failures reproduce. */
