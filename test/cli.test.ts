@@ -1,6 +1,6 @@
 /**
- * End-to-end tests of the CLI on real temp folders: create, list, restore (all and a
- * subset), verify, diff, keygen, and every error the core issue names, checking exit
+ * End-to-end tests of the CLI on real temp folders: create, list (archives, and what one
+ * holds), restore (all and a subset), verify, diff, keygen, and every error the core issue names, checking exit
  * statuses, messages and that nothing is lost or half-written.
  */
 import { execFile } from 'node:child_process';
@@ -190,6 +190,42 @@ test('diff lists added, removed and changed entries, as text and JSON', () =>
     const json = JSON.parse((await repo.run('diff', 'before', 'after', '--json')).stdout) as { kind: string; path: string }[];
     assert.equal(json.map((c) => `${c.kind} ${c.path}`).slice(0, 2), ['added added.txt', 'changed big.bin']);
     assert.is((await repo.run('diff', 'before', 'before')).stdout, '');
+  }));
+
+test('list NAME shows every entry of the archive in find order, as text and JSON Lines; list NAME PATH only what PATH holds', () =>
+  withTestRepo('list-entries', async (repo) => {
+    assertOk(await repo.run('create', 'one', repo.source), 'create');
+    const source = await describeTree(repo.source);
+    const json = await repo.run('list', 'one', '--json');
+    assertOk(json, 'list --json');
+    const listed = json.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.equal(listed.map((entry) => entry.path), [...source.keys()]);
+    for (const entry of listed) {
+      const facts = source.get(entry.path as string);
+      const expected = { type: facts?.type, mode: facts?.mode, uid: facts?.uid, gid: facts?.gid, size: facts?.type === 'file' ? facts.size : 0, mtimeUs: facts?.mtimeUs, target: facts?.target };
+      const actual = { type: entry.type, mode: entry.mode, uid: entry.uid, gid: entry.gid, size: entry.size, mtimeUs: BigInt(entry.mtimeNs as string) / 1000n, target: entry.target };
+      assert.equal(actual, expected, entry.path as string);
+    }
+
+    const text = await repo.run('list', 'one');
+    assertOk(text, 'list');
+    const lines = text.stdout.trim().split('\n');
+    assert.is(lines.length, source.size);
+    assert.ok(lines.some((line) => /^-rwsr-xr-x \S+ +\S+ +\d+ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ setuid-tool$/.test(line)), text.stdout);
+    assert.ok(lines.some((line) => /^drwxr-x--- .* dir with spaces\/$/.test(line)), 'a folder ends with /');
+    assert.ok(lines.some((line) => /^lrwxrwxrwx .* docs\/link-to-file -> readme\.txt$/.test(line)), 'a symlink shows its target');
+    assert.ok(lines.some((line) => / +3158073 .* big\.bin$/.test(line)), 'sizes');
+
+    const chosen = await repo.run('list', 'one', 'docs/nested', '--json');
+    assertOk(chosen, 'list one docs/nested');
+    const chosenPaths = chosen.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { path: string }).path);
+    assert.equal(chosenPaths, ['docs/nested', 'docs/nested/deeper', 'docs/nested/deeper/note.md', 'docs/nested/linked-b']);
+
+    const missing = await repo.run('list', 'one', 'docs', 'no/such/path');
+    assert.is(missing.status, 2);
+    assert.match(missing.stderr, /archive "one" has no entry "no\/such\/path"/);
+    assert.is(missing.stdout, '', 'nothing listed before the error');
+    assert.is((await repo.run('list', 'two')).status, 2);
   }));
 
 test('keygen writes 256 hex characters with mode 0600 and never overwrites', async () => {

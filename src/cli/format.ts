@@ -27,3 +27,15 @@ export function formatTable(rows: readonly (readonly string[])[]): string[] {
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  '));
 }
+
+const TYPE_LETTERS = { file: '-', directory: 'd', symlink: 'l' } as const;
+
+/** `ls -l`'s mode column: the type letter, then rwx for owner, group and others, with s/S, s/S and t/T. */
+export function modeString(type: keyof typeof TYPE_LETTERS, mode: number): string {
+  const triplet = (shift: number, special: number, setLetter: string): string => {
+    const bits = mode >> shift;
+    const execute = bits & 1 ? (mode & special ? setLetter : 'x') : mode & special ? setLetter.toUpperCase() : '-';
+    return `${bits & 4 ? 'r' : '-'}${bits & 2 ? 'w' : '-'}${execute}`;
+  };
+  return TYPE_LETTERS[type] + triplet(6, 0o4000, 's') + triplet(3, 0o2000, 's') + triplet(0, 0o1000, 't');
+}

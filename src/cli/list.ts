@@ -1,15 +1,22 @@
 import type { Command } from 'commander';
-import type { ArchiveRecord } from '../archive/index.js';
+import type { ArchiveRecord, Snapshot } from '../archive/index.js';
+import { type ListedEntry, archiveEntries } from '../commands/index.js';
 import { idToHex } from '../store/ids.js';
 import { type CliContext, damagedArchivesError } from './context.js';
 import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
-import { formatBytes, formatTable, formatTime } from './format.js';
+import { formatBytes, formatTable, formatTime, modeString } from './format.js';
 
 export function registerList(program: Command, context: CliContext): void {
-  withRepositoryFlags(program.command('list').description('show the archives on the backend, oldest first'))
-    .option('--json', 'print a JSON array instead of a table')
-    .action(async (flags: RepositoryFlags & { json?: boolean }) => {
+  withRepositoryFlags(program.command('list').description('show the archives on the backend, oldest first; with NAME, what archive NAME holds (or the given paths in it)'))
+    .argument('[name]', 'the archive whose files, folders and symlinks to list')
+    .argument('[paths...]', 'only these files or folders inside the archive, and what they hold')
+    .option('--json', 'print a JSON array of archives, or a JSON object per entry, one per line')
+    .action(async (name: string | undefined, paths: string[], flags: RepositoryFlags & { json?: boolean }) => {
       const repository = await context.openRepository(flags);
+      if (name !== undefined) {
+        await printEntries(context, await repository.snapshot(name), paths, flags.json === true);
+        return;
+      }
       const listing = await repository.catalog.list();
       const records = context.readableArchives(listing);
       printArchives(context, records, flags.json === true, repository.backend.location);
@@ -47,4 +54,43 @@ function printArchives(context: CliContext, records: readonly ArchiveRecord[], j
     `${m.hostname}:${m.sourcePath}`,
   ]);
   for (const line of formatTable([header, ...rows])) context.print(line);
+}
+
+/**
+ * One line per entry, as `ls -l` would show it: mode, owner and group (names the archive
+ * recorded, else numbers), size, mtime and path; a folder's path ends with '/', a symlink's
+ * is followed by its target. With --json, one object per line (JSON Lines), so that a
+ * listing of millions of entries streams as the text does.
+ */
+async function printEntries(context: CliContext, snapshot: Snapshot, paths: readonly string[], json: boolean): Promise<void> {
+  const { userNames, groupNames } = snapshot.metadata;
+  const describe = json ? (listed: ListedEntry) => entryJson(listed, userNames, groupNames) : (listed: ListedEntry) => entryLine(listed, userNames, groupNames);
+  for await (const run of archiveEntries(snapshot, paths)) context.print(run.map(describe).join('\n'));
+}
+
+type Names = ReadonlyMap<number, string>;
+
+function entryLine({ path, entry }: ListedEntry, users: Names, groups: Names): string {
+  const owner = (users.get(entry.uid) ?? String(entry.uid)).padEnd(8);
+  const group = (groups.get(entry.gid) ?? String(entry.gid)).padEnd(8);
+  const size = String(entry.type === 'file' ? entry.size : 0).padStart(12);
+  const shownPath = entry.type === 'directory' ? `${path}/` : entry.type === 'symlink' ? `${path} -> ${entry.target}` : path;
+  return `${modeString(entry.type, entry.mode)} ${owner} ${group} ${size} ${formatTime(entry.mtimeNs)} ${shownPath}`;
+}
+
+function entryJson({ path, entry }: ListedEntry, users: Names, groups: Names): string {
+  return JSON.stringify({
+    path,
+    type: entry.type,
+    mode: entry.mode,
+    permissions: modeString(entry.type, entry.mode),
+    uid: entry.uid,
+    gid: entry.gid,
+    user: users.get(entry.uid) ?? null,
+    group: groups.get(entry.gid) ?? null,
+    size: entry.type === 'file' ? entry.size : 0,
+    mtime: formatTime(entry.mtimeNs),
+    mtimeNs: String(entry.mtimeNs),
+    ...(entry.type === 'symlink' ? { target: entry.target } : {}),
+  });
 }

@@ -39,6 +39,7 @@ import {
   writeAll,
   writeSparse,
 } from './restore-target.js';
+import { resolveSelections } from './selections.js';
 
 export interface RestoreOptions {
   readonly target: string;
@@ -89,18 +90,6 @@ export async function restoreArchive(
   const restorer = new Restorer(snapshot, blocks, reporter, options, runAsRoot ? await ownerMapping(snapshot, options.numericOwner) : undefined);
   await restorer.restoreSelections(snapshot.root, target, selections);
   return restorer.summary;
-}
-
-/** Every requested path must exist before anything is written. */
-async function resolveSelections(snapshot: Snapshot, paths: readonly string[]): Promise<string[][]> {
-  if (paths.length === 0) return [[]];
-  const selections: string[][] = [];
-  for (const path of paths) {
-    const found = await snapshot.lookup(path);
-    if (!found) throw new UsageError(`archive ${JSON.stringify(snapshot.metadata.name)} has no entry "${path}"`);
-    selections.push(path.split('/').filter((part) => part !== '' && part !== '.'));
-  }
-  return selections;
 }
 
 async function prepareTarget(target: string): Promise<void> {
