@@ -64,8 +64,8 @@ function printArchives(context: CliContext, records: readonly ArchiveRecord[], j
  */
 async function printEntries(context: CliContext, snapshot: Snapshot, paths: readonly string[], json: boolean): Promise<void> {
   const { userNames, groupNames } = snapshot.metadata;
-  const describe = json ? (listed: ListedEntry) => entryJson(listed, userNames, groupNames) : (listed: ListedEntry) => entryLine(listed, userNames, groupNames);
-  for await (const run of archiveEntries(snapshot, paths)) context.print(run.map(describe).join('\n'));
+  const describe = json ? entryJson : entryLine;
+  for await (const run of archiveEntries(snapshot, paths)) context.print(run.map((listed) => describe(listed, userNames, groupNames)).join('\n'));
 }
 
 type Names = ReadonlyMap<number, string>;

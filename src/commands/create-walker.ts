@@ -570,7 +570,6 @@ export class TreeWalker {
   }
 }
 
-/** dev:ino, which names a file or folder uniquely while it exists. */
 /**
  * Whether the file changed (content or metadata) within `ms` before now, the end of its
  * read, or claims a time still to come. Only such a file may be in the middle of being
@@ -582,6 +581,7 @@ function changedJustBefore(info: EntryStats, ms: number): boolean {
   return latestNs >= BigInt(Date.now() - ms) * 1_000_000n;
 }
 
+/** dev:ino, which names a file or folder uniquely while it exists. */
 export function identity(info: EntryStats): string {
   return `${info.dev}:${info.ino}`;
 }
