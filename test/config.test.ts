@@ -10,7 +10,8 @@ test('commands take keyfile, backend and excludes from the config file', async (
   const repo = await makeTestRepo('config-use');
   try {
     const config = join(repo.dir, 'config.json');
-    await writeFile(config, JSON.stringify({ keyfile: repo.keyfile, backend: repo.backend, exclude: ['*.bin'] }));
+    await writeFile(config, JSON.stringify({ keyfile: repo.keyfile, backend: repo.backend, exclude: ['*.bin'], excludeIfPresent: ['.nobackup'], excludeCaches: false }));
+    await writeFile(join(repo.source, 'dir with spaces', '.nobackup'), '');
     const created = await runPreserve(['create', '--config', config, 'nightly', repo.source, '--exclude', 'docs']);
     assert.is(created.status, 0, created.stderr);
     const listed = await runPreserve(['list', '--json'], { PRESERVE_CONFIG: config });
@@ -21,6 +22,7 @@ test('commands take keyfile, backend and excludes from the config file', async (
     const names = await readdir(target);
     assert.not.ok(names.includes('big.bin'), 'config exclude applied');
     assert.not.ok(names.includes('docs'), 'command-line exclude applied too');
+    assert.not.ok(names.includes('dir with spaces'), 'config excludeIfPresent applied');
     assert.ok(names.includes('empty'));
   } finally {
     await repo.remove();
@@ -84,6 +86,7 @@ test('a malformed config file names the file and the key, exit 2', async () => {
       ['{"keepDaily": -1}', /key "keepDaily" must be a whole number from 0 up/],
       ['{"keepDaily": 1.5}', /key "keepDaily" must be a whole number from 0 up/],
       ['{"keepDaily": "7"}', /key "keepDaily" must be a whole number from 0 up/],
+      ['{"excludeCaches": "yes"}', /key "excludeCaches" must be true or false/],
       ['{not json', /is not valid JSON/],
       ['[1, 2]', /must hold a JSON object/],
     ];

@@ -324,6 +324,42 @@ test('a file that keeps changing while it is read is reported and left out', () 
     assert.match(result.stderr, /1 entry could not be read/);
   }));
 
+test('--exclude-caches leaves out folders with a true CACHEDIR.TAG, --exclude-if-present those holding the name; the folder backed up is kept', () =>
+  withTestRepo('exclude-tags', async (repo) => {
+    const signature = 'Signature: 8a477f597d28d172789f06886806bc55';
+    await mkdir(join(repo.source, 'cache', 'deep'), { recursive: true });
+    await writeFile(join(repo.source, 'cache', 'CACHEDIR.TAG'), `${signature}\n# a cache\n`);
+    await writeFile(join(repo.source, 'cache', 'deep', 'junk.bin'), seededBytes(40, 1000));
+    await mkdir(join(repo.source, 'not-a-cache'));
+    await writeFile(join(repo.source, 'not-a-cache', 'CACHEDIR.TAG'), 'Signature: something else\n');
+    await writeFile(join(repo.source, 'docs', 'nested', '.nobackup'), '');
+    await makeOld(repo.source);
+    const tags = ['--exclude-caches', '--exclude-if-present', '.nobackup'];
+    const archived = async (name: string) => {
+      const listed = await repo.run('list', name, '--json');
+      assertOk(listed, `list ${name}`);
+      return listed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { path: string }).path);
+    };
+
+    assertOk(await repo.run('create', 'tagged', repo.source, ...tags, '--rescan-delay', '0'), 'create tagged');
+    const tagged = await archived('tagged');
+    assert.not.ok(tagged.some((path) => path === 'cache' || path.startsWith('cache/')), 'the cache folder is left out whole');
+    assert.not.ok(tagged.some((path) => path.startsWith('docs/nested')), 'the folder holding .nobackup is left out whole');
+    assert.ok(tagged.includes('not-a-cache/CACHEDIR.TAG'), 'a tag without the signature leaves its folder in');
+    assert.ok(tagged.includes('docs/readme.txt'));
+
+    // The same flags again: nothing is read, and the archive holds the same entries.
+    const again = await repo.run('create', 'again', repo.source, ...tags, '--rescan-delay', '0');
+    assertOk(again, 'create again');
+    assert.match(again.stdout, /\(0 read, \d+ unchanged\)/);
+    assert.equal(await archived('again'), tagged);
+
+    assertOk(await repo.run('create', 'untagged', repo.source, '--rescan-delay', '0'), 'create untagged');
+    assert.ok((await archived('untagged')).includes('cache/deep/junk.bin'), 'without the flags, the cache is backed up');
+    assertOk(await repo.run('create', 'itself', join(repo.source, 'cache'), ...tags, '--rescan-delay', '0'), 'create itself');
+    assert.equal(await archived('itself'), ['CACHEDIR.TAG', 'deep', 'deep/junk.bin']);
+  }));
+
 test('--exclude-file patterns, and warnings for links whose targets are not backed up', () =>
   withTestRepo('exclude-file', async (repo) => {
     const patterns = join(repo.dir, 'excludes');

@@ -4,7 +4,7 @@ import type { CliContext } from './context.js';
 import { RETENTION_KEYS, withCacheDirFlag, withCacheSizeFlag, withExcludeFlags, withRepositoryFlags, withRetentionFlags } from './flags.js';
 import { formatTable } from './format.js';
 
-const SHOWN = ['keyfile', 'backend', 'exclude', 'excludeFile', 'cacheDir', 'cacheSize', ...RETENTION_KEYS] as const;
+const SHOWN = ['keyfile', 'backend', 'exclude', 'excludeFile', 'excludeCaches', 'excludeIfPresent', 'cacheDir', 'cacheSize', ...RETENTION_KEYS] as const;
 
 export function registerConfig(program: Command, context: CliContext, config: LoadedConfig): void {
   const show = program

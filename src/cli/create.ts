@@ -18,6 +18,8 @@ import { wholeNumber } from './parsers.js';
 interface CreateFlags extends RepositoryFlags {
   readonly exclude: string[];
   readonly excludeFile: string[];
+  readonly excludeCaches?: boolean;
+  readonly excludeIfPresent: string[];
   readonly dereference?: boolean;
   readonly oneFileSystem?: boolean;
   /** false with --no-cache. */
@@ -55,6 +57,8 @@ export function registerCreate(program: Command, context: CliContext): void {
         name,
         sourcePath: path,
         excludes: [...flags.exclude, ...fromFiles.flat()],
+        excludeCaches: flags.excludeCaches === true,
+        excludeIfPresent: flags.excludeIfPresent,
         dereference: flags.dereference === true,
         oneFileSystem: flags.oneFileSystem === true,
         cache,

@@ -46,11 +46,13 @@ export function withRepositoryFlags(command: Command): Command {
   );
 }
 
-/** --exclude and --exclude-file; patterns from the config file and the command line both apply. */
+/** --exclude, --exclude-file, --exclude-caches and --exclude-if-present; lists from the config file and the command line both apply. */
 export function withExcludeFlags(command: Command): Command {
   return command
     .option('--exclude <pattern>', 'leave out matching entries; repeatable (see README)', collect, [])
-    .option('--exclude-file <file>', 'leave out entries matching the patterns in FILE, one per line; repeatable', collect, []);
+    .option('--exclude-file <file>', 'leave out entries matching the patterns in FILE, one per line; repeatable', collect, [])
+    .option('--exclude-caches', 'leave out folders that hold a CACHEDIR.TAG file (https://bford.info/cachedir/)')
+    .option('--exclude-if-present <name>', 'leave out folders that hold an entry named NAME; repeatable', collect, []);
 }
 
 export function withCacheDirFlag(command: Command): Command {

@@ -44,7 +44,8 @@ function commandsOf(command: Command): Command[] {
 
 /**
  * Config file values become option values with source 'config', which commander lets the
- * environment and the command line override; list options (--exclude) add to them.
+ * environment and the command line override; list options (--exclude) add to them. A
+ * switch (--exclude-caches) takes true or false as it is.
  */
 function applyConfig(program: Command, config: LoadedConfig): void {
   for (const command of commandsOf(program)) {
@@ -52,7 +53,7 @@ function applyConfig(program: Command, config: LoadedConfig): void {
       const key = option.attributeName() as keyof ConfigFile;
       const value = config.values[key];
       if (value === undefined) continue;
-      const parsed = Array.isArray(value) ? [...value] : parseConfigValue(option, String(value), key, config.path);
+      const parsed = Array.isArray(value) ? [...value] : typeof value === 'boolean' ? value : parseConfigValue(option, String(value), key, config.path);
       command.setOptionValueWithSource(key, parsed, 'config');
     }
   }

@@ -7,7 +7,7 @@
  * chunked and stored.
  */
 import { createHash } from 'node:crypto';
-import { type FileHandle, lstat, readlink } from 'node:fs/promises';
+import { type FileHandle, lstat, open, readlink } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import {
@@ -27,6 +27,7 @@ import {
 import { type BackupCache, type CachedFile, type FileFingerprint, FolderRecord, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { unlessUnusable } from '../cache/folder-record.js';
 import { constantTimeEqual } from '../crypto/index.js';
+import { describeError } from '../errors/index.js';
 import { fsPath, nameFromBytes } from '../filenames/index.js';
 import { childPath } from '../pipeline/child-path.js';
 import type { EntryStats } from '../pipeline/entry-stats.js';
@@ -40,6 +41,10 @@ import { SourceError, fromSource, readConsistently } from './source.js';
 
 export interface WalkOptions {
   readonly excludes: readonly string[];
+  /** Leave out folders holding a CACHEDIR.TAG that starts with its signature (https://bford.info/cachedir/). */
+  readonly excludeCaches: boolean;
+  /** Leave out folders holding an entry of one of these names. */
+  readonly excludeIfPresent: readonly string[];
   readonly dereference: boolean;
   readonly oneFileSystem: boolean;
   /** Time between the last read of a file that had just changed and the re-check of the files read (mtimes can lag behind writes). */
@@ -138,6 +143,15 @@ interface FolderWalked {
 }
 
 const LEFT_OUT: FolderWalked = { entry: Promise.resolve(undefined) };
+/**
+ * A subfolder left out by its own content (--exclude-caches, --exclude-if-present): as if
+ * it were not there, like an --exclude, so that its parent's recorded tree still counts.
+ */
+const TAGGED: FolderWalked = { entry: Promise.resolve(undefined) };
+
+/** The name and first bytes of the Cache Directory Tagging Standard's tag (https://bford.info/cachedir/). */
+const CACHEDIR_TAG = 'CACHEDIR.TAG';
+const CACHEDIR_SIGNATURE = Buffer.from('Signature: 8a477f597d28d172789f06886806bc55');
 
 /**
  * Counts work the walk has queued ahead (files to store, or blocks to look for), so that
@@ -201,8 +215,8 @@ export class TreeWalker {
     private readonly root: { readonly path: string; readonly device: bigint },
   ) {
     this.isExcluded = compileExcludes(options.excludes);
-    const { excludes, dereference, oneFileSystem } = options;
-    const decisive = { excludes, dereference, oneFileSystem, root: root.path, device: String(root.device), skipped: [...context.skippedFolders].sort() };
+    const { excludes, excludeCaches, excludeIfPresent, dereference, oneFileSystem } = options;
+    const decisive = { excludes, excludeCaches, excludeIfPresent, dereference, oneFileSystem, root: root.path, device: String(root.device), skipped: [...context.skippedFolders].sort() };
     this.optionsDigest = createHash('sha256').update(JSON.stringify(decisive)).digest();
   }
 
@@ -233,10 +247,12 @@ export class TreeWalker {
    * recorded tree is the folder's.
    */
   private async walk(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>): Promise<FolderWalked> {
-    this.totals.directories++;
     const scanned = this.scansAhead.get(path);
     this.scansAhead.delete(path);
     const scan = await (scanned ?? this.scan(path, info));
+    // The folder given to back up is backed up even when tagged: it was asked for by name.
+    if (relativePath !== '' && (await this.isTagged(path, scan.listing))) return TAGGED;
+    this.totals.directories++;
     const ledger: FolderLedger = { clean: true, fingerprints: new Map() };
     const children = (ofFolders: boolean) => this.children(path, relativePath, scan.listing, ofFolders, ledger);
     const recorded = scan.record?.summary.listing;
@@ -359,7 +375,8 @@ export class TreeWalker {
     for (const folder of folders.filter(isLarge)) this.scanAhead(folder, inside);
     for (const [k, folder] of folders.entries()) {
       for (const ahead of folders.slice(k, k + SCAN_AHEAD + 1)) this.scanAhead(ahead, inside);
-      walked.push(await this.subfolder(folder, folder.info, inside, ledger));
+      const subfolder = await this.subfolder(folder, folder.info, inside, ledger);
+      if (subfolder !== TAGGED) walked.push(subfolder);
     }
     return walked;
   }
@@ -376,6 +393,8 @@ export class TreeWalker {
     // Awaited in its turn, where a failure is reported; until then it is not unhandled.
     scan.then(
       ({ listing }) => {
+        // A folder left out never takes its scans: they would stay in scansAhead, holding its slots.
+        if (this.mayBeTagged(listing)) return;
         const within = new Set(inside).add(identity(folder.info));
         const { children } = this.childrenOf(folder.path, folder.relativePath, listing, true);
         for (const child of children.filter((child, k) => k < SCAN_AHEAD || isLarge(child))) this.scanAhead(child, within);
@@ -417,6 +436,34 @@ export class TreeWalker {
 
   private slotsFor(info: EntryStats): LimitFunction {
     return info.size <= SMALL_FILE_LIMIT ? this.smallFileSlots : this.largeFileSlots;
+  }
+
+  /** Whether the folder holds a tag that leaves it out (WalkOptions.excludeIfPresent, excludeCaches). */
+  private async isTagged(path: string, listing: Listing): Promise<boolean> {
+    if (this.options.excludeIfPresent.some((name) => listing.names.includes(name))) return true;
+    return this.options.excludeCaches && listing.names.includes(CACHEDIR_TAG) && (await this.hasCacheSignature(childPath(path, CACHEDIR_TAG)));
+  }
+
+  /** Whether the folder holds a tag's name, before a CACHEDIR.TAG's signature is read. */
+  private mayBeTagged(listing: Listing): boolean {
+    const names = this.options.excludeCaches ? [...this.options.excludeIfPresent, CACHEDIR_TAG] : this.options.excludeIfPresent;
+    return names.some((name) => listing.names.includes(name));
+  }
+
+  /** The standard tells a real tag by its first bytes; one that cannot be read leaves its folder in, with a warning. */
+  private async hasCacheSignature(tagPath: string): Promise<boolean> {
+    try {
+      const handle = await open(fsPath(tagPath), 'r');
+      try {
+        const { buffer, bytesRead } = await handle.read(Buffer.alloc(CACHEDIR_SIGNATURE.length), 0, CACHEDIR_SIGNATURE.length, 0);
+        return bytesRead === CACHEDIR_SIGNATURE.length && buffer.equals(CACHEDIR_SIGNATURE);
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      this.context.reporter.warning(`${tagPath}: cannot be read (${describeError(error)}); its folder is backed up`);
+      return false;
+    }
   }
 
   /** A subfolder walked, or left out (its entry undefined) when it loops back or cannot be read. */

@@ -14,6 +14,8 @@ export interface ConfigFile {
   readonly backend?: string;
   readonly exclude?: readonly string[];
   readonly excludeFile?: readonly string[];
+  readonly excludeCaches?: boolean;
+  readonly excludeIfPresent?: readonly string[];
   readonly cacheDir?: string;
   /** Memory for decrypted blocks in `mount`, such as "512M". */
   readonly cacheSize?: string;
@@ -26,12 +28,14 @@ export interface ConfigFile {
   readonly keepYearly?: number;
 }
 
-type Kind = 'string' | 'strings' | 'count';
+type Kind = 'string' | 'strings' | 'count' | 'boolean';
 const KEYS: Record<keyof ConfigFile, Kind> = {
   keyfile: 'string',
   backend: 'string',
   exclude: 'strings',
   excludeFile: 'strings',
+  excludeCaches: 'boolean',
+  excludeIfPresent: 'strings',
   cacheDir: 'string',
   cacheSize: 'string',
   keepLast: 'count',
@@ -42,7 +46,7 @@ const KEYS: Record<keyof ConfigFile, Kind> = {
   keepYearly: 'count',
 };
 
-const KIND_NAMES: Record<Kind, string> = { string: 'a string', strings: 'a list of strings', count: 'a whole number from 0 up' };
+const KIND_NAMES: Record<Kind, string> = { string: 'a string', strings: 'a list of strings', count: 'a whole number from 0 up', boolean: 'true or false' };
 
 function fitsKind(value: unknown, kind: Kind): boolean {
   switch (kind) {
@@ -52,6 +56,8 @@ function fitsKind(value: unknown, kind: Kind): boolean {
       return Array.isArray(value) && value.every((item) => typeof item === 'string');
     case 'count':
       return Number.isSafeInteger(value) && (value as number) >= 0;
+    case 'boolean':
+      return typeof value === 'boolean';
   }
 }
 
