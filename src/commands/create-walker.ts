@@ -216,7 +216,9 @@ export class TreeWalker {
   ) {
     this.isExcluded = compileExcludes(options.excludes);
     const { excludes, excludeCaches, excludeIfPresent, dereference, oneFileSystem } = options;
-    const decisive = { excludes, excludeCaches, excludeIfPresent, dereference, oneFileSystem, root: root.path, device: String(root.device), skipped: [...context.skippedFolders].sort() };
+    // The tag options only when used, so that the caches of runs without them stay valid.
+    const tags = excludeCaches || excludeIfPresent.length > 0 ? { excludeCaches, excludeIfPresent } : {};
+    const decisive = { excludes, ...tags, dereference, oneFileSystem, root: root.path, device: String(root.device), skipped: [...context.skippedFolders].sort() };
     this.optionsDigest = createHash('sha256').update(JSON.stringify(decisive)).digest();
   }
 
@@ -456,7 +458,8 @@ export class TreeWalker {
       const handle = await open(fsPath(tagPath), 'r');
       try {
         const { buffer, bytesRead } = await handle.read(Buffer.alloc(CACHEDIR_SIGNATURE.length), 0, CACHEDIR_SIGNATURE.length, 0);
-        return bytesRead === CACHEDIR_SIGNATURE.length && buffer.equals(CACHEDIR_SIGNATURE);
+        // Not secret, but every comparison of bytes goes through the one function (test/crypto.test.ts).
+        return constantTimeEqual(buffer.subarray(0, bytesRead), CACHEDIR_SIGNATURE);
       } finally {
         await handle.close();
       }
