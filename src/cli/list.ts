@@ -70,10 +70,15 @@ async function printEntries(context: CliContext, snapshot: Snapshot, paths: read
 
 type Names = ReadonlyMap<number, string>;
 
+/** A file's size; folders and symlinks show 0, as borg lists them. */
+function listedSize(entry: ListedEntry['entry']): number {
+  return entry.type === 'file' ? entry.size : 0;
+}
+
 function entryLine({ path, entry }: ListedEntry, users: Names, groups: Names): string {
   const owner = (users.get(entry.uid) ?? String(entry.uid)).padEnd(8);
   const group = (groups.get(entry.gid) ?? String(entry.gid)).padEnd(8);
-  const size = String(entry.type === 'file' ? entry.size : 0).padStart(12);
+  const size = String(listedSize(entry)).padStart(12);
   const shownPath = entry.type === 'directory' ? `${path}/` : entry.type === 'symlink' ? `${path} -> ${entry.target}` : path;
   return `${modeString(entry.type, entry.mode)} ${owner} ${group} ${size} ${formatTime(entry.mtimeNs)} ${shownPath}`;
 }
@@ -88,7 +93,7 @@ function entryJson({ path, entry }: ListedEntry, users: Names, groups: Names): s
     gid: entry.gid,
     user: users.get(entry.uid) ?? null,
     group: groups.get(entry.gid) ?? null,
-    size: entry.type === 'file' ? entry.size : 0,
+    size: listedSize(entry),
     mtime: formatTime(entry.mtimeNs),
     mtimeNs: String(entry.mtimeNs),
     ...(entry.type === 'symlink' ? { target: entry.target } : {}),
