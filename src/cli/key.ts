@@ -48,7 +48,7 @@ export function registerKey(program: Command, context: CliContext): void {
 
   withRepositoryFlags(key.command('recover').description('write the master key stored by `key backup` to --keyfile, given the passphrase'))
     .action(async (flags: RepositoryFlags) => {
-      if (flags.keyfile === '') throw new UsageError('key recover needs --keyfile FILE (or PRESERVE_KEYFILE) to know where to write the key');
+      if (!flags.keyfile) throw new UsageError('key recover needs --keyfile FILE (or PRESERVE_KEYFILE) to know where to write the key');
       const backend = await context.openBackends(flags);
       const found = await findKeyBackup(backend);
       const passphrase = await readPassphrase({ prompt: `passphrase of ${found.key}`, confirm: false, onWarning: (m) => context.warning(m) });

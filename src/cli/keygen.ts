@@ -9,7 +9,7 @@ import { withKeyfileFlag } from './flags.js';
 import { readPassphrase } from './passphrase.js';
 
 interface KeygenFlags {
-  readonly keyfile: string;
+  readonly keyfile?: string;
   readonly fromPassphrase?: boolean;
   readonly kdfMemory: number;
   readonly kdfPasses: number;
@@ -29,7 +29,7 @@ export function registerKeygen(program: Command, context: CliContext): void {
     .option('--kdf-memory <MiB>', 'with --from-passphrase: argon2id memory; a key is remade only with the same value', boundedInteger(KDF_BOUNDS.memoryKiB.min / 1024, KDF_BOUNDS.memoryKiB.max / 1024), FROM_PASSPHRASE_DEFAULTS.memoryKiB / 1024)
     .option('--kdf-passes <n>', 'with --from-passphrase: argon2id passes; a key is remade only with the same value', boundedInteger(KDF_BOUNDS.passes.min, KDF_BOUNDS.passes.max), FROM_PASSPHRASE_DEFAULTS.passes)
     .action(async (flags: KeygenFlags) => {
-      if (flags.keyfile === '') throw new UsageError('keygen needs --keyfile FILE (or PRESERVE_KEYFILE) to know where to write the key');
+      if (!flags.keyfile) throw new UsageError('keygen needs --keyfile FILE (or PRESERVE_KEYFILE) to know where to write the key');
       if (!flags.fromPassphrase) {
         await generateKeyfile(flags.keyfile);
         context.print(`wrote a new key to ${flags.keyfile}; keep a copy somewhere safe: without it no backup can be read`);

@@ -51,8 +51,8 @@ function hexLine(key: Uint8Array): Buffer {
  * `onWarning` hears about a keyfile that group or others can read. The file's bytes are
  * held in a Buffer, never a string, so that they can be wiped once decoded.
  */
-export async function loadKeyfile(path: string, onWarning: (message: string) => void): Promise<Buffer> {
-  if (path === '') throw new UsageError('no keyfile given: pass --keyfile FILE or set PRESERVE_KEYFILE');
+export async function loadKeyfile(path: string | undefined, onWarning: (message: string) => void): Promise<Buffer> {
+  if (!path) throw new UsageError('no keyfile given: pass --keyfile FILE or set PRESERVE_KEYFILE');
   let bytes: Buffer;
   try {
     const info = await stat(path);

@@ -85,7 +85,7 @@ export class Repository implements TreeSource, BlockSource {
 }
 
 export interface RepositoryOptions {
-  readonly keyfile: string;
+  readonly keyfile: string | undefined;
   /** One backend URL, or several to write to all and read from the first good copy. */
   readonly backends: readonly string[];
   /** Only `create` makes a missing backend folder. */
