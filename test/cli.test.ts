@@ -49,6 +49,42 @@ test('restore of chosen paths brings back only them and their parent folders', (
     await assert.not.ok(await access(join(repo.dir, 'none', 'no')).then(() => true, () => false));
   }));
 
+test("restore --exclude and --exclude-file leave out what matches and all under it; the config file's exclude is create's only", () =>
+  withTestRepo('restore-exclude', async (repo) => {
+    assertOk(await repo.run('create', 'a', repo.source), 'create');
+    const patterns = join(repo.dir, 'patterns');
+    await writeFile(patterns, '# one per line\n\nbig.bin\n');
+    const config = join(repo.dir, 'config.json');
+    await writeFile(config, JSON.stringify({ exclude: ['private.txt'] }));
+    const target = join(repo.dir, 'some');
+    const args = ['--exclude', '*.md', '--exclude', 'docs/nested', '--exclude', 'linked-a', '--exclude-file', patterns, '--config', config];
+    assertOk(await repo.run('restore', 'a', target, ...args), 'restore');
+    const restored = await describeTree(target);
+    const source = await describeTree(repo.source);
+    const left = ['big.bin', 'docs/linked-a', 'docs/nested', 'docs/nested/deeper', 'docs/nested/deeper/note.md', 'docs/nested/linked-b'];
+    assert.equal([...restored.keys()].sort(), [...source.keys()].filter((path) => !left.includes(path)).sort());
+    assert.ok(restored.has('private.txt'), "the config file's exclude does not apply to restore");
+    // The hardlink group's first member was left out: the next one is written with the content.
+    assert.is(restored.get('docs/linked-c')?.linkedTo, undefined);
+    assert.equal({ ...restored.get('docs/linked-c'), linkedTo: 'docs/linked-a' }, source.get('docs/linked-c'));
+    for (const path of restored.keys()) if (path !== 'docs/linked-c') assert.equal(restored.get(path), source.get(path), path);
+
+    const chosen = await repo.run('restore', 'a', join(repo.dir, 'chosen'), 'docs/nested/deeper', 'docs/readme.txt', '--exclude', 'nested');
+    assertOk(chosen, 'restore of a path under an excluded folder');
+    assert.match(chosen.stderr, /docs\/nested\/deeper: excluded by --exclude, nothing restored from it/);
+    assert.equal([...(await describeTree(join(repo.dir, 'chosen'))).keys()], ['docs', 'docs/readme.txt']);
+
+    const deref = await repo.run('restore', 'a', join(repo.dir, 'deref'), '--dereference', '--exclude', 'docs/nested');
+    assertOk(deref, 'restore --dereference');
+    assert.match(deref.stderr, /link-to-folder -> docs\/nested: kept as a symlink, its target is excluded/);
+    assert.is((await lstat(join(repo.dir, 'deref', 'link-to-folder'))).isSymbolicLink(), true);
+
+    const unreadable = await repo.run('restore', 'a', join(repo.dir, 'never'), '--exclude-file', join(repo.dir, 'no-such-file'));
+    assert.is(unreadable.status, 2);
+    assert.match(unreadable.stderr, /cannot read exclude file .*no-such-file/);
+    assert.not.ok(await access(join(repo.dir, 'never')).then(() => true, () => false), 'nothing written');
+  }));
+
 test('restore over an earlier restore replaces its files, hardlinks and symlinks', () =>
   withTestRepo('restore-again', async (repo) => {
     assertOk(await repo.run('create', 'a', repo.source), 'create');

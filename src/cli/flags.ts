@@ -9,7 +9,8 @@ import { RETENTION_RULES, type RetentionPolicy, type RetentionRule } from '../co
 import { wholeNumber } from './parsers.js';
 
 export interface RepositoryFlags {
-  readonly keyfile: string;
+  /** Undefined when neither --keyfile, PRESERVE_KEYFILE nor the config file names one. */
+  readonly keyfile?: string;
   /** Every --backend, in order; else PRESERVE_BACKEND, else the config file's; undefined when none is set. */
   readonly backend?: readonly string[];
 }
@@ -19,7 +20,7 @@ const collect = (value: string, previous: readonly string[]): string[] => [...pr
 /** --keyfile, --config and the output options, on every command. */
 export function withKeyfileFlag(command: Command): Command {
   return command
-    .addOption(new Option('--keyfile <file>', 'the master key file').env('PRESERVE_KEYFILE').default(''))
+    .addOption(new Option('--keyfile <file>', 'the master key file').env('PRESERVE_KEYFILE'))
     .addOption(new Option('--config <file>', 'settings file (default ~/.config/preserve/config.json)').env('PRESERVE_CONFIG'))
     .option('-v, --verbose', 'print details, and stack traces with errors')
     .option('-q, --quiet', 'print only warnings and errors: no progress, no summary')
@@ -53,6 +54,30 @@ export function withExcludeFlags(command: Command): Command {
     .option('--exclude-file <file>', 'leave out entries matching the patterns in FILE, one per line; repeatable', collect, [])
     .option('--exclude-caches', 'leave out folders that hold a CACHEDIR.TAG file (https://bford.info/cachedir/)')
     .option('--exclude-if-present <name>', 'leave out folders that hold an entry named NAME; repeatable', collect, []);
+}
+
+/**
+ * Options whose value comes from the command line only, never from a config key of the same
+ * name: restore's --exclude is not create's `exclude`, whose patterns were meant for backups
+ * and would silently leave files out of a restore of an archive made without them.
+ */
+const commandLineOnly = new WeakSet<Option>();
+
+export function isCommandLineOnly(option: Option): boolean {
+  return commandLineOnly.has(option);
+}
+
+/** restore's --exclude and --exclude-file: patterns as create's, matched against paths in the archive. */
+export function withRestoreExcludeFlags(command: Command): Command {
+  const options = [
+    new Option('--exclude <pattern>', 'do not restore matching entries (patterns as for create); repeatable').argParser(collect).default([]),
+    new Option('--exclude-file <file>', 'do not restore entries matching the patterns in FILE, one per line; repeatable').argParser(collect).default([]),
+  ];
+  for (const option of options) {
+    commandLineOnly.add(option);
+    command.addOption(option);
+  }
+  return command;
 }
 
 export function withCacheDirFlag(command: Command): Command {

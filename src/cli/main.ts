@@ -9,6 +9,7 @@ import { ExitStatus, PreserveError, UsageError, describeError } from '../errors/
 import { argumentsAsNames } from './command-line.js';
 import { registerConfig } from './config.js';
 import { CliContext } from './context.js';
+import { isCommandLineOnly } from './flags.js';
 import { registerCreate } from './create.js';
 import { registerDelete } from './delete.js';
 import { registerDiff } from './diff.js';
@@ -45,11 +46,13 @@ function commandsOf(command: Command): Command[] {
 /**
  * Config file values become option values with source 'config', which commander lets the
  * environment and the command line override; list options (--exclude) add to them. A
- * switch (--exclude-caches) takes true or false as it is.
+ * switch (--exclude-caches) takes true or false as it is. Options marked command-line only
+ * (restore's --exclude) take nothing from the file.
  */
 function applyConfig(program: Command, config: LoadedConfig): void {
   for (const command of commandsOf(program)) {
     for (const option of command.options) {
+      if (isCommandLineOnly(option)) continue;
       const key = option.attributeName() as keyof ConfigFile;
       const value = config.values[key];
       if (value === undefined) continue;

@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
 import { restoreArchive } from '../commands/index.js';
 import { PartialFailureError } from '../errors/index.js';
+import { readExcludeFile } from '../selection/index.js';
 import type { CliContext } from './context.js';
-import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
+import { type RepositoryFlags, withRepositoryFlags, withRestoreExcludeFlags } from './flags.js';
 import { countOf, formatBytes } from './format.js';
 
 interface RestoreFlags extends RepositoryFlags {
+  readonly exclude: string[];
+  readonly excludeFile: string[];
   readonly numericOwner?: boolean;
   readonly dereference?: boolean;
   readonly hardDereference?: boolean;
@@ -13,7 +16,7 @@ interface RestoreFlags extends RepositoryFlags {
 }
 
 export function registerRestore(program: Command, context: CliContext): void {
-  withRepositoryFlags(program.command('restore').description('extract archive NAME, or only the given paths, into TARGET'))
+  withRestoreExcludeFlags(withRepositoryFlags(program.command('restore').description('extract archive NAME, or only the given paths, into TARGET')))
     .argument('<name>', 'archive to restore')
     .argument('<target>', 'folder to restore into (created if missing)')
     .argument('[paths...]', 'files or folders inside the archive to restore (default: everything)')
@@ -22,6 +25,7 @@ export function registerRestore(program: Command, context: CliContext): void {
     .option('--hard-dereference', 'restore every hardlink as a separate file')
     .option('--sparse', 'leave runs of zeros in files as holes, which take no disk space')
     .action(async (name: string, target: string, paths: string[], flags: RestoreFlags) => {
+      const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
       const repository = await context.openRepository(flags);
       const snapshot = await repository.snapshot(name);
       const progress = context.progress('restore', 'file');
@@ -31,6 +35,7 @@ export function registerRestore(program: Command, context: CliContext): void {
         {
           target,
           paths,
+          excludes: [...flags.exclude, ...fromFiles.flat()],
           numericOwner: flags.numericOwner === true,
           dereference: flags.dereference === true,
           hardDereference: flags.hardDereference === true,

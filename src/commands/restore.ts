@@ -39,12 +39,15 @@ import {
   writeAll,
   writeSparse,
 } from './restore-target.js';
+import { type ExcludeTest, compileExcludes } from '../selection/index.js';
 import { resolveSelections } from './selections.js';
 
 export interface RestoreOptions {
   readonly target: string;
   /** Paths inside the archive to restore (with their parents); empty means everything. */
   readonly paths: readonly string[];
+  /** Patterns as create's (src/selection), matched against paths in the archive: what matches is not restored, nor anything under it. */
+  readonly excludes: readonly string[];
   /** Restore owners by their archived numbers, ignoring the user and group name tables. */
   readonly numericOwner: boolean;
   /** Restore what symlinks point to (when it is in the archive) instead of the links. */
@@ -83,7 +86,7 @@ export async function restoreArchive(
 ): Promise<RestoreSummary> {
   const selections = await resolveSelections(snapshot, options.paths);
   const totals = snapshot.metadata.totals;
-  if (options.paths.length === 0) options.progress?.expect(totals.files, totals.bytes);
+  if (options.paths.length === 0 && options.excludes.length === 0) options.progress?.expect(totals.files, totals.bytes);
   const target = resolve(options.target);
   await prepareTarget(target);
   const runAsRoot = process.getuid?.() === 0;
@@ -125,15 +128,18 @@ class Restorer {
   private readonly queued: Promise<void>[] = [];
   /** Trees of the folders the walk is inside: a dereferenced link into one would loop. */
   private readonly openFolders = new Set<string>();
+  private readonly excluded: ExcludeTest;
 
   constructor(
     private readonly snapshot: Snapshot,
     private readonly blocks: BlockSource,
     private readonly reporter: ProblemReporter,
-    private readonly options: Pick<RestoreOptions, 'dereference' | 'hardDereference' | 'sparse' | 'progress'>,
+    private readonly options: Pick<RestoreOptions, 'excludes' | 'dereference' | 'hardDereference' | 'sparse' | 'progress'>,
     /** Set only when running as root, the only case where chown can succeed. */
     private readonly owners: OwnerMapping | undefined,
-  ) {}
+  ) {
+    this.excluded = compileExcludes(options.excludes);
+  }
 
   private report(path: string, error: unknown): void {
     this.summary.problems++;
@@ -142,7 +148,10 @@ class Restorer {
 
   async restoreSelections(root: SnapshotDirectory, target: string, selections: string[][]): Promise<void> {
     try {
-      for (const selection of selections) await this.restoreSelection(root, target, selection);
+      for (const selection of selections) {
+        if (this.excludedWithin(selection)) this.reporter.warning(`${selection.join('/') || '/'}: excluded by --exclude, nothing restored from it`);
+        else await this.restoreSelection(root, target, selection);
+      }
     } finally {
       // Also when the walk failed: nothing is left writing once restore returns.
       await Promise.all(this.queued);
@@ -151,6 +160,11 @@ class Restorer {
     for (const folder of this.pendingFolders.reverse()) {
       await this.attempt(folder.path, async () => setPathAttributes(folder.path, folder.entry, this.owners));
     }
+  }
+
+  /** Whether the path (its parts in the archive) or a folder on the way to it matches an exclude pattern. */
+  private excludedWithin(parts: readonly string[]): boolean {
+    return parts.some((_, index) => this.excluded(parts.slice(0, index + 1).join('/')));
   }
 
   /** Creates the selection's parent folders, then restores the selected entry itself. */
@@ -235,6 +249,7 @@ class Restorer {
     if (resolved.parent === undefined) return 'it points to the root of the archive';
     const entry = resolved.entry;
     if (entry.type === 'directory' && this.openFolders.has(entry.tree.toString('hex'))) return 'it points to a folder that contains it';
+    if (this.excludedWithin(resolved.parent.pathOf(entry).split('/'))) return 'its target is excluded';
     return undefined;
   }
 
@@ -249,7 +264,9 @@ class Restorer {
     const tree = directory.entry.tree.toString('hex');
     this.openFolders.add(tree);
     try {
-      for (const entry of entries) await this.restoreEntry(directory, entry, join(path, entry.name));
+      for (const entry of entries) {
+        if (!this.excluded(directory.pathOf(entry))) await this.restoreEntry(directory, entry, join(path, entry.name));
+      }
     } finally {
       this.openFolders.delete(tree);
     }
