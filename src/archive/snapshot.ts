@@ -30,6 +30,29 @@ export async function readChunk(blocks: BlockSource, chunk: ChunkRef): Promise<B
   return block;
 }
 
+/**
+ * A file's chunks in order, each fetched `ahead` chunks before it is wanted, so that
+ * fetching overlaps whatever the caller does with the one before; the first ones are
+ * fetched at once, before the iteration starts. Only those are held: a large file costs
+ * `ahead` blocks of memory, not its size. A fetch that fails is seen when its chunk's turn
+ * comes, never as an unhandled rejection, also when the caller never iterates.
+ */
+export function readChunksAhead(blocks: BlockSource, chunks: readonly ChunkRef[], ahead: number): AsyncGenerator<Buffer> {
+  const start = (chunk: ChunkRef): Promise<Buffer> => {
+    const fetch = readChunk(blocks, chunk);
+    fetch.catch(() => undefined);
+    return fetch;
+  };
+  const fetches = chunks.slice(0, ahead).map(start);
+  return (async function* () {
+    for (let index = 0; index < chunks.length; index++) {
+      const next = chunks[index + ahead];
+      if (next) fetches.push(start(next));
+      yield await (fetches.shift() as Promise<Buffer>);
+    }
+  })();
+}
+
 export class SnapshotDirectory {
   constructor(
     private readonly trees: TreeSource,

@@ -4,9 +4,11 @@
  */
 export { createArchive, type CreateOptions, type CreateResult } from './create.js';
 export { collectGarbage, GcAbortedError, type GcOptions, type GcReport, type KindCounts } from './gc.js';
+export { dumpEntry, dumpsAsTar, type DumpSummary } from './dump.js';
 export { diffArchives, type Change, type ChangeKind, type ChangedAspect } from './diff.js';
 export { archiveEntries, type ListedEntry } from './list-entries.js';
 export { RETENTION_RULES, judgeArchives, type PruneDecision, type RetentionPolicy, type RetentionRule } from './prune.js';
+export { entryAt } from './selections.js';
 export { restoreArchive, type RestoreOptions, type RestoreSummary } from './restore.js';
 export { scrubRound, type ScrubCounts, type ScrubReport } from './scrub.js';
 export { loadScrubState, saveScrubState, type ScrubState } from './scrub-state.js';

@@ -10,7 +10,6 @@ import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import {
   type BlockSource,
-  type ChunkRef,
   type DirectoryEntry,
   type Entry,
   type FileEntry,
@@ -18,7 +17,7 @@ import {
   type Snapshot,
   type SymlinkEntry,
   SnapshotDirectory,
-  readChunk,
+  readChunksAhead,
 } from '../archive/index.js';
 import { UsageError, describeError } from '../errors/index.js';
 import { fsPath } from '../filenames/index.js';
@@ -320,14 +319,8 @@ class Restorer {
   /** Writes every chunk after authenticating it; on any failure the partial file is removed. */
   private async writeContent(entry: FileEntry, fd: number, path: string): Promise<void> {
     try {
-      // A queue, not an array indexed by chunk: a block is let go once written, so a large
-      // file holds only the blocks fetched ahead, not all of its content.
-      const fetches = entry.chunks.slice(0, FETCH_AHEAD).map((chunk) => this.prefetch(chunk));
       let position = 0;
-      for (let index = 0; index < entry.chunks.length; index++) {
-        const next = entry.chunks[index + FETCH_AHEAD];
-        if (next) fetches.push(this.prefetch(next));
-        const bytes = await (fetches.shift() as Promise<Buffer>);
+      for await (const bytes of readChunksAhead(this.blocks, entry.chunks, FETCH_AHEAD)) {
         if (this.options.sparse) await writeSparse(fd, bytes, position);
         else await writeAll(fd, bytes);
         position += bytes.length;
@@ -337,13 +330,6 @@ class Restorer {
       removeFile(path);
       throw error;
     }
-  }
-
-  /** Starts a block fetch whose failure is seen when awaited, never as an unhandled rejection. */
-  private prefetch(chunk: ChunkRef): Promise<Buffer> {
-    const fetch = readChunk(this.blocks, chunk);
-    fetch.catch(() => undefined);
-    return fetch;
   }
 
   private async restoreSymlink(entry: SymlinkEntry, path: string): Promise<void> {
