@@ -27,8 +27,8 @@ test('create, list and restore reproduce every byte and attribute', () =>
     assert.is(record?.source, repo.source);
     assert.is(record?.files, 11);
     const table = await repo.run('list');
-    assert.match(table.stdout, /^NAME\s+CREATED\s+FILES\s+SIZE\s+SOURCE\n/);
-    assert.match(table.stdout, /first\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+11\s+3\.0 MiB/);
+    assert.match(table.stdout, /^NAME\s+CREATED\s+FILES\s+SIZE\s+ADDED\s+SOURCE\n/);
+    assert.match(table.stdout, /first\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+11\s+3\.0 MiB\s+3\.0 MiB\s/);
     const target = join(repo.dir, 'restored');
     assertOk(await repo.run('restore', 'first', target), 'restore');
     assert.equal(await describeTree(target), await describeTree(repo.source));
@@ -148,6 +148,7 @@ test('a second archive of unchanged data stores only its new folder objects', ()
     const list = JSON.parse((await repo.run('list', '--json')).stdout) as { name: string; storedBytes: number }[];
     assert.equal(list.map((a) => a.name), ['one', 'two']);
     assert.is(list[1]?.storedBytes, 0, 'unchanged tree: even the folder objects are shared');
+    assert.match((await repo.run('list')).stdout, /^two\s+\S+\s+11\s+3\.0 MiB\s+0 B\s/m, 'the table shows what each archive added');
   }));
 
 test('an existing archive name is refused before any work', () =>

@@ -45,12 +45,14 @@ function printArchives(context: CliContext, records: readonly ArchiveRecord[], j
     context.print(`no archives on ${location}`);
     return;
   }
-  const header = ['NAME', 'CREATED', 'FILES', 'SIZE', 'SOURCE'];
+  // ADDED: what the create stored that the backend lacked, as borg's "deduplicated size".
+  const header = ['NAME', 'CREATED', 'FILES', 'SIZE', 'ADDED', 'SOURCE'];
   const rows = records.map(({ metadata: m }) => [
     m.name,
     formatTime(m.createdAtNs),
     String(m.totals.files),
     formatBytes(m.totals.bytes),
+    formatBytes(m.totals.storedBytes),
     `${m.hostname}:${m.sourcePath}`,
   ]);
   for (const line of formatTable([header, ...rows])) context.print(line);
