@@ -41,14 +41,7 @@ test('dump writes a file as its bytes, and a folder as a tar that tar extracts i
       const extracted = join(repo.dir, `extracted-${within || 'all'}`);
       await mkdir(extracted);
       await exec('tar', ['-xpf', tarFile, '-C', extracted]);
-      const expected = await describeTree(join(repo.source, within));
-      const got = await describeTree(join(extracted, within));
-      assert.equal([...got.keys()], [...expected.keys()], path);
-      for (const [entry, facts] of expected) {
-        // tar cannot set a symlink's own mtime everywhere; its target and mode are what count.
-        if (facts.type === 'symlink') assert.equal({ ...got.get(entry), mtimeUs: facts.mtimeUs }, facts, entry);
-        else assert.equal(got.get(entry), facts, entry);
-      }
+      assert.equal(await describeTree(join(extracted, within)), await describeTree(join(repo.source, within)), path);
     }
     const listing = (await exec('tar', ['-tvf', join(repo.dir, 'dump-docs.tar')])).stdout;
     assert.match(listing, /^hrw-r--r-- \S+ +0 .* docs\/linked-c link to docs\/linked-a$/m);

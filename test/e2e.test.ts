@@ -18,7 +18,7 @@ const script = join(PRESERVE_BIN, '..', '..', 'scripts', 'e2e');
   });
   const lines = stdout.trim().split('\n');
   assert.is(status, 0, `${stdout}\n${stderr}`);
-  assert.match(lines.at(-1) ?? '', /^e2e: PASS — 5 archives, each restored and copied out of the mount, match the source at backup time$/);
+  assert.match(lines.at(-1) ?? '', /^e2e: PASS — 5 archives, each restored, dumped as tar and copied out of the mount, match the source at backup time$/);
   assert.is(lines.filter((line) => /^e2e: (PASS|FAIL)/.test(line)).length, 1, 'exactly one verdict line');
 });
 
