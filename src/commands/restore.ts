@@ -22,6 +22,7 @@ import {
 import { UsageError, describeError } from '../errors/index.js';
 import { fsPath } from '../filenames/index.js';
 import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
+import { type ExcludeTest, compileExcludes } from '../selection/index.js';
 import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 import {
@@ -38,7 +39,6 @@ import {
   writeAll,
   writeSparse,
 } from './restore-target.js';
-import { type ExcludeTest, compileExcludes } from '../selection/index.js';
 import { resolveSelections } from './selections.js';
 
 export interface RestoreOptions {
@@ -148,7 +148,7 @@ class Restorer {
   async restoreSelections(root: SnapshotDirectory, target: string, selections: string[][]): Promise<void> {
     try {
       for (const selection of selections) {
-        if (this.excludedWithin(selection)) this.reporter.warning(`${selection.join('/') || '/'}: excluded by --exclude, nothing restored from it`);
+        if (this.excludedWithin(selection)) this.reporter.warning(`${selection.join('/')}: excluded by --exclude, nothing restored from it`);
         else await this.restoreSelection(root, target, selection);
       }
     } finally {

@@ -1,8 +1,9 @@
 /**
  * selection: which paths `create` and `restore` leave out. A pattern without '/' matches an
  * entry's name at any depth (`*.tmp`, `node_modules`); a pattern with '/' matches the path
- * relative to the backed-up folder, which is also the path in the archive (`build/**`, `/cache`). Globs follow minimatch, with
- * `**` spanning folders and dotfiles matched like any other name.
+ * relative to the backed-up folder, which is also the path in the archive (`build/**`,
+ * `/cache`). Globs follow minimatch, with `**` spanning folders and dotfiles matched like
+ * any other name.
  */
 import { readFile } from 'node:fs/promises';
 import { Minimatch } from 'minimatch';
