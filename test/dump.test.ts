@@ -1,7 +1,8 @@
 /**
  * dump: a file's bytes, or a folder as a tar that the system's own `tar` extracts into a
  * copy of the source (modes, times, hardlinks, symlinks); a missing path, a damaged
- * block, a name a tar cannot carry and a terminal as output get their documented status.
+ * block, a name a tar cannot carry, a reader that stops early and a terminal as output
+ * get their documented status.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, open, readFile, stat } from 'node:fs/promises';
@@ -90,6 +91,19 @@ test('a name that is not UTF-8 is left out of a tar with all it holds, exit 1; i
     });
     assert.is(byBytes, 0);
     assert.ok((await readFile(file)).equals(await readFile(latin1Path(source, 'naïve'))));
+  }));
+
+test('a reader that stops early (| head) ends a dump with status 0 and no message', () =>
+  withTestRepo('dump-head', async (repo) => {
+    assertOk(await repo.run('create', 'a', repo.source), 'create');
+    for (const path of ['big.bin', '/']) {
+      // bash reports the exit status of each command of the pipe; head stops after 100 bytes of several MiB.
+      const script = '"$0" "$1" dump --keyfile "$2" --backend "$3" a "$4" 2>"$5" | head -c 100 >/dev/null; echo "${PIPESTATUS[0]}"';
+      const stderrFile = join(repo.dir, 'head.err');
+      const { stdout } = await exec('bash', ['-c', script, process.execPath, PRESERVE_BIN, repo.keyfile, repo.backend, path, stderrFile]);
+      assert.is(stdout.trim(), '0', path);
+      assert.is(await readFile(stderrFile, 'utf8'), '', path);
+    }
   }));
 
 test('dump refuses to write a tar to a terminal, exit 2', () =>
