@@ -8,7 +8,7 @@
 import { once } from 'node:events';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Pack, pack as tarPack } from 'tar-stream';
+import type { Pack } from 'tar-stream';
 import { type BlockSource, type Entry, type FileEntry, type Snapshot, readChunksAhead } from '../archive/index.js';
 import { PartialFailureError, describeError, isErrnoException } from '../errors/index.js';
 import { archiveEntries } from './list-entries.js';
@@ -65,7 +65,9 @@ async function writeContent(blocks: BlockSource, entry: FileEntry, output: Writa
 }
 
 async function writeTar(snapshot: Snapshot, blocks: BlockSource, path: string, output: Writable, reporter: ProblemReporter, summary: DumpSummary): Promise<void> {
-  const tar = tarPack();
+  // Loaded here, not with the module: every command's start-up would pay for it (about 23 ms).
+  const { pack } = await import('tar-stream');
+  const tar = pack();
   const piping = pipeline(tar, output, { end: false });
   // A closed output destroys the tar, after which an entry's write may never be called
   // back: every wait below also ends when the output fails.
