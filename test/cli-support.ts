@@ -78,10 +78,13 @@ export class RunningCommand {
   }
 }
 
-/** Starts `preserve <command> --keyfile … --backend … <args>` on repo in the background. */
-export function startPreserve(repo: TestRepo, command: string, args: readonly string[], env: Record<string, string> = {}): RunningCommand {
+/**
+ * Starts `preserve <command> --keyfile … --backend … <args>` on repo in the background; its
+ * stdout goes to `stdoutFd` when given (bytes, for output that is not text), else is collected.
+ */
+export function startPreserve(repo: TestRepo, command: string, args: readonly string[], env: Record<string, string> = {}, stdoutFd?: number): RunningCommand {
   const child = spawn(process.execPath, [PRESERVE_BIN, command, '--keyfile', repo.keyfile, '--backend', repo.backend, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'],
     env: { ...process.env, PRESERVE_CACHE_DIR: join(repo.dir, 'cache'), ...env },
   });
   return new RunningCommand(child);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type TestRepo, assertOk, flipByte, objectFilesOf, withTestRepo } from './cli-support.js';
+import { type TestRepo, assertOk, flipByte, objectFilesOf, startPreserve, withTestRepo } from './cli-support.js';
 import { PRESERVE_BIN, describeTree, latin1Path, makeLatin1Tree, runPreserve } from './support.js';
 
 const exec = promisify(execFile);
@@ -19,11 +19,9 @@ const exec = promisify(execFile);
 async function dumpTo(repo: TestRepo, outFile: string, ...args: string[]): Promise<{ status: number; stderr: string }> {
   const out = await open(outFile, 'w');
   try {
-    const child = spawn(process.execPath, [PRESERVE_BIN, 'dump', '--keyfile', repo.keyfile, '--backend', repo.backend, ...args], { stdio: ['ignore', out.fd, 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
-    const status = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-    return { status, stderr };
+    const running = startPreserve(repo, 'dump', args, {}, out.fd);
+    const { code } = await running.exited;
+    return { status: code ?? 1, stderr: running.stderr };
   } finally {
     await out.close();
   }
