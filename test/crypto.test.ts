@@ -137,6 +137,7 @@ const NON_SECRET_COMPARISONS = [
   { file: 'src/archive/catalog.ts', code: '.equals(MAGIC)', why: 'the public magic bytes of an archive object' },
   { file: 'src/archive/entry.ts', code: 'Buffer.compare(', why: 'the order of names in a tree' },
   { file: 'src/archive/tree-format.ts', code: 'Buffer.compare(previousName, name)', why: 'the order of names in a tree, checked when decoding' },
+  { file: 'src/pipeline/child-path.ts', code: 'Buffer.compare(walkKey(a), walkKey(b))', why: "the order of the source's folders in create's walk" },
   { file: 'src/commands/restore-target.ts', code: 'bytes.compare(ZEROS', why: 'whether restored plaintext is zeros, for a sparse file: the key holder is the one restoring it' },
   { file: 'src/keyfile/key-backup.ts', code: '.equals(MAGIC)', why: 'the public magic bytes of a key backup' },
   { file: 'src/backend/sftp/known-hosts.ts', code: 'line.key.equals(presented)', why: "a server's public host key" },

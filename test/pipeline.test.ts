@@ -13,10 +13,12 @@ import { fingerprintOf } from '../src/cache/index.js';
 import { ContentDefinedChunker, type ChunkSizes, GearBoundaries, gearTable } from '../src/chunker/index.js';
 import { MASTER_KEY_LENGTH, decrypt, deriveKeys } from '../src/crypto/index.js';
 import { BackendWriteError } from '../src/errors/index.js';
-import { childPath } from '../src/pipeline/child-path.js';
+import { nameFromBytes } from '../src/filenames/index.js';
+import { childPath, inWalkOrder } from '../src/pipeline/child-path.js';
 import { ScannedStats } from '../src/pipeline/entry-stats.js';
 import { SourceReader } from '../src/pipeline/source-reader.js';
 import { WriteBehind } from '../src/store/write-behind.js';
+import { Coalesced } from '../src/threads/coalesced.js';
 import { makeTempDir, seededBytes } from './support.js';
 
 const SMALL: ChunkSizes = { min: 1024, average: 4096, max: 16384 };
@@ -53,6 +55,45 @@ test('the path of an entry is the folder and the name joined by one slash, also 
   assert.is(childPath('/home/ann', 'notes.txt'), '/home/ann/notes.txt');
   assert.is(childPath('/home/ann', '..hidden'), '/home/ann/..hidden');
   assert.is(childPath('/home/ann', 'a b'), join('/home/ann', 'a b'));
+});
+
+test("paths in the walk's order: a folder before what it holds, then its entries by the bytes of their names, each with all it holds", () => {
+  const latin1 = nameFromBytes(Buffer.from([0x61, 0xe9])); // "a" and a byte that is not UTF-8
+  const walk = ['/r', '/r/a', '/r/a/b', '/r/a/b/c', '/r/a/z', '/r/a-c', '/r/a.d/e', `/r/${latin1}`, `/r/${latin1}/x`, '/r/b'];
+  const shuffled = [walk[7], walk[2], walk[9], walk[0], walk[5], walk[8], walk[1], walk[4], walk[6], walk[3]] as string[];
+  assert.equal(shuffled.sort(inWalkOrder), walk);
+  // As plain strings, '-' and '.' sort before '/': "/r/a-c" would come before "/r/a/b".
+  assert.ok('/r/a-c' < '/r/a/b');
+  assert.is(inWalkOrder('/r/a', '/r/a'), 0);
+});
+
+test('coalesced requests: a task carries at most the weight allowed (one request at least), and the waiting ones go in the order asked for', async () => {
+  const tasks: number[][] = [];
+  const answerAll = async (requests: readonly number[]) => {
+    tasks.push([...requests]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return requests.map((request) => request * 10);
+  };
+  const byWeight = new Coalesced(answerAll, { maxInFlight: 1, maxWeight: 5, weigh: (request: number) => request });
+  const answers = await Promise.all([1, 2, 2, 2, 9, 1].map((request) => byWeight.ask(request)));
+  assert.equal(answers, [10, 20, 20, 20, 90, 10]);
+  // The first goes alone (nothing else was waiting), then 2+2 (a third 2 would weigh 6), then 2, 9 alone however heavy, then 1.
+  assert.equal(tasks, [[1], [2, 2], [2], [9], [1]]);
+
+  tasks.length = 0;
+  const ordered = new Coalesced(answerAll, { maxInFlight: 1, order: (a: number, b: number) => a - b });
+  await Promise.all([5, 3, 9, 1, 4].map((request) => ordered.ask(request)));
+  assert.equal(tasks, [[5], [1, 3, 4, 9]]);
+});
+
+test('coalesced requests: a task that fails rejects every request it carried, and the next task still goes', async () => {
+  const failing = new Coalesced(async (requests: readonly string[]) => {
+    if (requests.includes('bad')) throw new Error('the worker failed');
+    return requests.map((request) => request.toUpperCase());
+  }, { maxInFlight: 1 });
+  const outcomes = await Promise.allSettled(['ok', 'bad', 'also'].map((request) => failing.ask(request)));
+  assert.equal(outcomes.map((outcome) => outcome.status), ['fulfilled', 'rejected', 'rejected']);
+  assert.is(await failing.ask('later'), 'LATER');
 });
 
 test('source reader: a folder scan gives every name with its lstat, and a digest of them', () =>

@@ -41,8 +41,15 @@ export class FileBackend implements Backend {
 
   /** Started with the first batch, so commands that write none never start a thread. */
   private batchWorkers: Piscina | undefined;
-  /** One lookup per writer task at a time; the keys asked meanwhile wait and go together. */
-  private readonly lookups = new Coalesced<readonly string[], boolean[]>((lists) => answerEach(lists, (keys) => this.findObjects(keys)), TASKS_PER_WRITER);
+  /**
+   * One lookup per writer task at a time; the keys asked meanwhile wait and go together,
+   * a slice at a time, so that the first asked are answered first.
+   */
+  private readonly lookups = new Coalesced<readonly string[], boolean[]>((lists) => answerEach(lists, (keys) => this.findObjects(keys)), {
+    maxInFlight: TASKS_PER_WRITER,
+    maxWeight: LOOKUP_SLICE,
+    weigh: (keys) => keys.length,
+  });
   /**
    * Whether the caller keeps notes (create): the writer thread then holds what earlier
    * runs found in this backend's folders (file-batch-worker.ts, loadMemory) and must not

@@ -78,19 +78,32 @@ const PARALLEL_LARGE_FILES = 4;
 const MAX_FILES_QUEUED = 1024;
 /**
  * Blocks of folders to be reused whole that may wait for their existence check (about 40
- * bytes each): enough to keep the lookups busy, as they bound an unchanged backup.
+ * bytes each) before the walk waits too: enough to keep the lookups busy, as they bound an
+ * unchanged backup. The checks start as the scans come in, ahead of the walk (scan()).
  */
 const MAX_BLOCKS_CHECKED = 16384;
 /**
  * Subfolders scanned ahead of their turn: the next ones of the folder being walked, and
  * the first ones of each folder whose scan comes in. Descending into a folder then finds
- * its first subfolders scanned or under way, where the walk otherwise waited for a scan at
- * every level (an unchanged backup's walk waited 1.8–2.2 s of 2.8 s for scans; scanning
- * the first subfolders too took 3–4 % off its time).
+ * its subfolders scanned or under way, where the walk otherwise waited for a scan at every
+ * level. The source threads take the scans asked for in the walk's order (SourceReader),
+ * so scanning far ahead does not delay the folder the walk needs next: 64 and up to 1,024
+ * folders ahead took an unchanged backup of the benchmark from 2.79 to 2.53 s (means of
+ * eight cold runs each, alternating; 4 and 64 before) and its walk's waits for scans from
+ * about 1.3 to 0.8 s; 16 and 256 did about half as well.
  */
-const SCAN_AHEAD = 4;
-/** Scans done or under way ahead of their turn, at most (each holds a listing and a cache record). */
-const MAX_SCANS_AHEAD = 64;
+const SCAN_AHEAD = 64;
+/**
+ * Scans done or under way ahead of their turn, at most, by count and by the size of their
+ * folders' directories (which grows with the number of entries): each holds a listing
+ * and a cache record. Most directories take 4 KiB; one of 64 KiB or more holds thousands
+ * of entries. While files are being stored, the walk waits for them rather than for
+ * scans, and scans far ahead would only hold memory: a first backup of the benchmark
+ * peaked 20 MiB higher with 1,024 ahead than with 64.
+ */
+const MAX_SCANS_AHEAD = 1024;
+const MAX_SCANS_AHEAD_WHILE_STORING = 64;
+const MAX_SCAN_BYTES_AHEAD = 4n * 1024n * 1024n;
 /**
  * A folder whose directory takes this many bytes holds thousands of entries (ext4, xfs
  * and btrfs alike), and its scan takes long: it starts as soon as its parent's listing is
@@ -127,6 +140,8 @@ interface FolderScan {
   readonly record: FolderRecord | undefined;
   /** The listing's digest under this walk's options: the record's must equal it for the tree to be reused. */
   readonly key: Buffer;
+  /** The record, when it has this very listing, and whether all it stores is still on the backend (looked for as soon as the scan is in). */
+  readonly whole: { readonly record: FolderRecord; readonly stillStored: Promise<boolean> } | undefined;
 }
 
 /** What a folder's walk notes for its cache record, besides its entries. */
@@ -162,6 +177,10 @@ class Backlog {
   private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly limit: number) {}
+
+  get isEmpty(): boolean {
+    return this.count === 0;
+  }
 
   async room(): Promise<void> {
     while (this.count >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -204,8 +223,9 @@ export class TreeWalker {
   private readonly largeFileSlots = pLimit(PARALLEL_LARGE_FILES);
   private readonly queuedFiles = new Backlog(MAX_FILES_QUEUED);
   private readonly blocksChecked = new Backlog(MAX_BLOCKS_CHECKED);
-  /** Scans started before their folder's turn, by path; the walk takes each when it gets there. */
-  private readonly scansAhead = new Map<string, Promise<FolderScan>>();
+  /** Scans started before their folder's turn, by path, with their directory's size; the walk takes each when it gets there. */
+  private readonly scansAhead = new Map<string, { readonly scan: Promise<FolderScan>; readonly bytes: bigint }>();
+  private scanBytesAhead = 0n;
   private readonly startedNs = BigInt(Date.now()) * 1_000_000n;
 
   constructor(
@@ -249,28 +269,22 @@ export class TreeWalker {
    * recorded tree is the folder's.
    */
   private async walk(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>): Promise<FolderWalked> {
-    const scanned = this.scansAhead.get(path);
-    this.scansAhead.delete(path);
-    const scan = await (scanned ?? this.scan(path, info));
+    const scan = await (this.takeScanAhead(path) ?? this.scan(path, info));
     // The folder given to back up is backed up even when tagged: it was asked for by name.
     if (relativePath !== '' && (await this.isTagged(path, scan.listing))) return TAGGED;
     this.totals.directories++;
     const ledger: FolderLedger = { clean: true, fingerprints: new Map() };
     const children = (ofFolders: boolean) => this.children(path, relativePath, scan.listing, ofFolders, ledger);
-    const recorded = scan.record?.summary.listing;
-    const whole = recorded && constantTimeEqual(recorded, scan.key) ? scan.record : undefined;
+    const { whole } = scan;
     if (whole) await this.blocksChecked.room();
     // Files are queued before the walk goes down, so that they are stored meanwhile.
     const queued = whole ? undefined : await this.queueFiles(children(false), scan.record, ledger);
-    const stillStored = whole && this.blocksChecked.track(this.stillStored(whole), whole.summary.blocks.length);
-    // Awaited by entry (below); a failure must not be left unhandled while the walk goes on.
-    stillStored?.catch(() => undefined);
     const folders = children(true);
     const subfolders = await this.subfolders(folders, new Set(ancestors).add(identity(info)), ledger);
     const name = relativePath.slice(relativePath.lastIndexOf('/') + 1);
     const entry = (async (): Promise<DirectoryEntry> => {
       const folderEntries = await Promise.all(subfolders.map((walked) => walked.entry));
-      if (whole && sameTrees(folderEntries, whole.summary.subfolderTrees) && (await stillStored)) return this.reuse(path, name, info, whole);
+      if (whole && sameTrees(folderEntries, whole.record.summary.subfolderTrees) && (await whole.stillStored)) return this.reuse(path, name, info, whole.record);
       const files = await (queued ?? (await this.queueFiles(children(false), scan.record, ledger))).entries;
       const entries = inTreeOrder([...files, ...folderEntries].filter((entry) => entry !== undefined));
       const tree = await this.context.repository.trees.put(encodeTree(entries));
@@ -281,14 +295,25 @@ export class TreeWalker {
     return { entry };
   }
 
-  /** The folder's listing and cache record, fetched together. */
+  /**
+   * The folder's listing and cache record, fetched together. When the record has this very
+   * listing, its blocks are looked for at once: most scans come in well before the walk
+   * gets to their folder, and the lookups then overlap with the scans of the next folders
+   * instead of keeping the walk waiting at its end.
+   */
   private async scan(path: string, info: EntryStats): Promise<FolderScan> {
     const crossesDevice = this.options.oneFileSystem && info.dev !== this.root.device;
     const [listing, record] = await Promise.all([
       crossesDevice ? Listing.EMPTY : fromSource(path, () => this.context.source.scan(path, this.options.dereference, isLarge({ info }))),
       this.context.cache.lookup(path),
     ]);
-    return { listing, record, key: createHash('sha256').update(this.optionsDigest).update(listing.digest).digest() };
+    const key = createHash('sha256').update(this.optionsDigest).update(listing.digest).digest();
+    const recorded = record?.summary.listing;
+    if (!record || !recorded || !constantTimeEqual(recorded, key)) return { listing, record, key, whole: undefined };
+    const stillStored = this.blocksChecked.track(this.stillStored(record), record.summary.blocks.length);
+    // Awaited by the folder's entry; a failure must not be left unhandled while the walk goes on.
+    stillStored.catch(() => undefined);
+    return { listing, record, key, whole: { record, stillStored } };
   }
 
   /**
@@ -389,9 +414,12 @@ export class TreeWalker {
    * own first subfolders are started too.
    */
   private scanAhead(folder: Child & { readonly info: EntryStats }, inside: ReadonlySet<string>): void {
-    if (this.scansAhead.has(folder.path) || this.scansAhead.size >= MAX_SCANS_AHEAD || inside.has(identity(folder.info))) return;
+    const maxAhead = this.queuedFiles.isEmpty ? MAX_SCANS_AHEAD : MAX_SCANS_AHEAD_WHILE_STORING;
+    if (this.scansAhead.has(folder.path) || this.scansAhead.size >= maxAhead || this.scanBytesAhead >= MAX_SCAN_BYTES_AHEAD) return;
+    if (inside.has(identity(folder.info))) return;
     const scan = this.scan(folder.path, folder.info);
-    this.scansAhead.set(folder.path, scan);
+    this.scansAhead.set(folder.path, { scan, bytes: folder.info.size });
+    this.scanBytesAhead += folder.info.size;
     // Awaited in its turn, where a failure is reported; until then it is not unhandled.
     scan.then(
       ({ listing }) => {
@@ -403,6 +431,15 @@ export class TreeWalker {
       },
       () => undefined,
     );
+  }
+
+  /** The scan started ahead for the folder at `path`, if there is one. */
+  private takeScanAhead(path: string): Promise<FolderScan> | undefined {
+    const ahead = this.scansAhead.get(path);
+    if (!ahead) return undefined;
+    this.scansAhead.delete(path);
+    this.scanBytesAhead -= ahead.bytes;
+    return ahead.scan;
   }
 
   /**

@@ -13,6 +13,7 @@ import { Piscina } from 'piscina';
 import type { FileFingerprint } from '../cache/fingerprint.js';
 import { SIV_LENGTH, type Sealed } from '../crypto/siv.js';
 import { Coalesced } from '../threads/coalesced.js';
+import { inWalkOrder } from './child-path.js';
 import { type EntryStats, FILE_TYPE, ScannedStats } from './entry-stats.js';
 import { type FailureValue, type FileOutcome, type FolderListing, MODE_FIELD, type RawStats, STAT_FIELDS, type ScanTask, type SmallFileBatch, type SmallFileRequest, type SourceSetup } from './source-protocol.js';
 
@@ -23,6 +24,16 @@ export const SMALL_FILE_LIMIT = 1024 * 1024;
 /** A batch is sent when it has this many files or bytes, or at the end of the current turn of the event loop. */
 const BATCH_FILES = 64;
 const BATCH_BYTES = 4 * 1024 * 1024;
+/**
+ * Folders per scan task at most: a task's listings come back together, when its last
+ * folder is scanned, and the walk may be waiting for its first.
+ */
+const SCAN_BATCH = 8;
+/**
+ * Tasks sent to each thread at once: the next waits at the thread while one runs, so the
+ * thread goes on without waiting for the main thread to hear back and send another.
+ */
+const TASKS_PER_THREAD = 2;
 /** Paths per lstatMany task. */
 const LSTAT_BATCH = 4096;
 
@@ -70,8 +81,16 @@ export class SourceReader {
   private waiting: Waiting[] = [];
   private waitingBytes = 0;
   private sendScheduled = false;
-  /** Folders asked for while a scan per thread is under way wait and go together. */
-  private readonly scans = new Coalesced<ScanTask, FolderListing>((tasks) => this.pool.run({ tasks }, { name: 'scanFolders' }), availableParallelism());
+  /**
+   * Folders asked for while a scan per thread is under way wait and go together, the next
+   * ones in the walk's order first: create asks for folders well ahead of its walk, and
+   * one asked for later may be the one it waits for.
+   */
+  private readonly scans = new Coalesced<ScanTask, FolderListing>((tasks) => this.pool.run({ tasks }, { name: 'scanFolders' }), {
+    maxInFlight: availableParallelism() * TASKS_PER_THREAD,
+    maxWeight: SCAN_BATCH,
+    order: (a, b) => inWalkOrder(a.path, b.path),
+  });
 
   /** The threads start at once, in parallel (about 250 ms until one is ready, node's start and the modules): the walk needs them from its first folder. */
   constructor(setup: SourceSetup) {
@@ -80,6 +99,7 @@ export class SourceReader {
       workerData: setup,
       minThreads: availableParallelism(),
       maxThreads: availableParallelism(),
+      concurrentTasksPerWorker: TASKS_PER_THREAD,
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
   }
