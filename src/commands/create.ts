@@ -43,29 +43,19 @@ export interface CreateResult {
 /** Walks after the first, when files keep changing under the backup. */
 const MAX_REWALKS = 2;
 
-/** Stores the archive under a shared lock on the backend, so that no gc runs meanwhile (src/repository/lock.ts). */
+/**
+ * Stores the archive under a shared lock on the backend, so that no gc runs meanwhile
+ * (src/repository/lock.ts). The folder is read through `source` (Repository.openSourceReader),
+ * which the caller opens early, as its threads take a while to start, and closes.
+ */
 export async function createArchive(
-  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'backend' | 'flush' | 'storedBytes' | 'openSourceReader'>,
+  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'backend' | 'flush' | 'storedBytes'>,
+  source: SourceReader,
   options: CreateOptions,
   reporter: ProblemReporter,
 ): Promise<CreateResult> {
   const badName = unsafeNameReason(options.name);
   if (badName) throw new UsageError(`archive name ${JSON.stringify(options.name)} is not allowed: it is ${badName}`);
-  // The source workers start now, while the catalog is listed and the lock taken.
-  const source = repository.openSourceReader();
-  try {
-    return await listAndStore(repository, options, reporter, source);
-  } finally {
-    await source.close();
-  }
-}
-
-async function listAndStore(
-  repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'backend' | 'flush' | 'storedBytes'>,
-  options: CreateOptions,
-  reporter: ProblemReporter,
-  source: SourceReader,
-): Promise<CreateResult> {
   // Listing checks the key too (a KeyError when no archive name decrypts), and the newest
   // archive of the same folder from this host gives the progress display its estimate.
   const { archives } = await repository.catalog.list();
