@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
+import { statfsSync } from 'node:fs';
 import { readdir, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type BackendNotes, FileBackend, openBackend } from '../src/backend/index.js';
-import { SETTLE_MS } from '../src/backend/folder-memory.js';
+import { LOCAL_SETTLE_MS, SETTLE_MS, settleMsFor } from '../src/backend/folder-memory.js';
 import { BackendUnavailableError, UsageError } from '../src/errors/index.js';
 import { runBackendSuite } from './backend-suite.js';
 import { makeTempDir } from './support.js';
@@ -96,9 +97,10 @@ test('file backend: remembered folders answer lookups only while unchanged, and 
   const dir = await makeTempDir('backend-memory');
   const keys = ['blocks/00/00/a', 'blocks/00/00/b', 'blocks/00/01/c', 'trees/00/00/d'];
   const opened: FileBackend[] = [];
-  // A new backend for each run, as each create is a process of its own.
+  // A new backend for each run, as each create is a process of its own; with the margin of
+  // a network file system, so that "just now" stays unsettled however slow the machine.
   const run = async (notes: BackendNotes, asked: readonly string[]) => {
-    const backend = new FileBackend(dir.path);
+    const backend = new FileBackend(dir.path, SETTLE_MS);
     opened.push(backend);
     await backend.readNotes(notes);
     const found = await backend.hasMany(asked);
@@ -136,6 +138,31 @@ test('file backend: remembered folders answer lookups only while unchanged, and 
     next = await run(new Map([[next.backend.location, Buffer.from('{"version":1,"folders":{"blocks/00/01":[]}}')]]), keys);
     assert.equal(next.found, [false, true, true, true]);
     assert.equal(next.counts, { remembered: 0, lookedUp: 4 });
+  } finally {
+    await Promise.all(opened.map((backend) => backend.close()));
+    await dir.remove();
+  }
+});
+
+test('file backend: on a local file system, folders changed a moment ago are remembered (LOCAL_SETTLE_MS, not SETTLE_MS)', async () => {
+  const dir = await makeTempDir('backend-local-settle');
+  assert.is(settleMsFor(statfsSync(dir.path).type), LOCAL_SETTLE_MS, 'the temporary folder is on a local file system');
+  assert.is(settleMsFor(0x6969), SETTLE_MS, 'NFS is not');
+  const keys = ['blocks/00/00/a', 'blocks/00/01/b'];
+  const opened: FileBackend[] = [];
+  try {
+    const notes: BackendNotes = new Map();
+    const first = new FileBackend(dir.path);
+    opened.push(first);
+    await first.readNotes(notes);
+    await first.putMany(keys.map((key) => ({ key, data: Buffer.from(key) })));
+    await new Promise((resolve) => setTimeout(resolve, LOCAL_SETTLE_MS + 100));
+    await first.writeNotes(notes);
+    const next = new FileBackend(dir.path);
+    opened.push(next);
+    await next.readNotes(notes);
+    assert.equal(await next.hasMany(keys), [true, true]);
+    assert.equal(next.lookupCounts(), { remembered: 2, lookedUp: 0 });
   } finally {
     await Promise.all(opened.map((backend) => backend.close()));
     await dir.remove();

@@ -61,7 +61,11 @@ export class FileBackend implements Backend {
   /** The writer loading the memory (readNotes); lookups and writeNotes wait for it, the walk does not. */
   private memoryLoaded: Promise<void> = Promise.resolve();
 
-  constructor(private readonly root: string) {
+  constructor(
+    private readonly root: string,
+    /** How old a folder's last change must be for the memory to trust its signature; by the file system's kind when not given (folder-memory.ts). */
+    private readonly settleMs?: number,
+  ) {
     this.location = pathToFileURL(root).href;
   }
 
@@ -174,7 +178,7 @@ export class FileBackend implements Backend {
   async writeNotes(notes: BackendNotes): Promise<void> {
     if (!this.keepsMemory) return;
     await this.memoryLoaded;
-    const bytes: Uint8Array | null = await this.workers().run({ root: this.root }, { name: 'saveMemory' });
+    const bytes: Uint8Array | null = await this.workers().run({ root: this.root, settleMs: this.settleMs }, { name: 'saveMemory' });
     if (bytes) notes.set(this.location, bytes);
   }
 
@@ -197,7 +201,7 @@ export class FileBackend implements Backend {
 
   private async findSlice(keys: readonly string[]): Promise<boolean[]> {
     await this.memoryLoaded;
-    const task: LookupTask = { root: this.root, keys };
+    const task: LookupTask = { root: this.root, keys, settleMs: this.settleMs };
     const { found, remembered }: LookupResult = await this.workers().run(task, { name: 'findObjects' });
     if (this.keepsMemory) {
       this.counts.remembered += remembered;

@@ -8,11 +8,11 @@
  * "Writing objects").
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, statSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { FileSystemSyncer } from './file-system-sync.js';
-import { FolderMemory, SETTLE_MS } from './folder-memory.js';
+import { FolderMemory, settleMsFor } from './folder-memory.js';
 
 export interface BatchTask {
   readonly root: string;
@@ -39,6 +39,8 @@ const madeFolders = new Set<string>();
 export interface LookupTask {
   readonly root: string;
   readonly keys: readonly string[];
+  /** How old a folder's change must be for its signature to count (folder-memory.ts); by the file system's kind when not given. */
+  readonly settleMs?: number;
 }
 
 export interface LookupResult {
@@ -64,10 +66,10 @@ export function loadMemory({ notes }: { readonly notes: Uint8Array | null }): vo
  * Looks again in the folders written to, so that the next run finds their new signatures,
  * and answers the memory's bytes; null when there is no memory or nothing changed.
  */
-export function saveMemory({ root }: { readonly root: string }): Uint8Array | null {
+export function saveMemory({ root, settleMs }: Omit<LookupTask, 'keys'>): Uint8Array | null {
   if (!memory) return null;
   const written = memory.takeWritten();
-  if (written.length > 0) findObjects({ root, keys: written });
+  if (written.length > 0) findObjects({ root, keys: written, settleMs });
   if (!memory.changed) return null;
   return memory.encode();
 }
@@ -80,10 +82,10 @@ export function saveMemory({ root }: { readonly root: string }): Uint8Array | nu
  * With a memory, every folder is seen before any of its keys is looked for, which is what
  * lets the memory trust a key found after its folder's signature.
  */
-export function findObjects({ root, keys }: LookupTask): LookupResult {
+export function findObjects({ root, keys, settleMs }: LookupTask): LookupResult {
   if (!memory) return { found: keys.map((key) => exists(join(root, key))), remembered: 0 };
   const known = memory;
-  const settledBefore = BigInt(Date.now() - SETTLE_MS) * 1_000_000n;
+  const settledBefore = BigInt(Date.now() - (settleMs ?? settleMsOf(root))) * 1_000_000n;
   const folderSignatures = new Map<string, string>();
   let remembered = 0;
   const found = keys.map((key) => {
@@ -97,6 +99,14 @@ export function findObjects({ root, keys }: LookupTask): LookupResult {
     return there;
   });
   return { found, remembered };
+}
+
+const settleMsByRoot = new Map<string, number>();
+
+function settleMsOf(root: string): number {
+  let ms = settleMsByRoot.get(root);
+  if (ms === undefined) settleMsByRoot.set(root, (ms = settleMsFor(statfsSync(root).type)));
+  return ms;
 }
 
 // statSync rather than existsSync, which answers false for any failure (EACCES, EIO) too.
