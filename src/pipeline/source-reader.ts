@@ -82,9 +82,9 @@ export class SourceReader {
   private waitingBytes = 0;
   private sendScheduled = false;
   /**
-   * Folders asked for while a scan per thread is under way wait and go together, the next
-   * ones in the walk's order first: create asks for folders well ahead of its walk, and
-   * one asked for later may be the one it waits for.
+   * Folders asked for while every thread has its tasks wait and go together, the next ones
+   * in the walk's order first: create asks for folders well ahead of its walk, and one
+   * asked for later may be the one it waits for.
    */
   private readonly scans = new Coalesced<ScanTask, FolderListing>((tasks) => this.pool.run({ tasks }, { name: 'scanFolders' }), {
     maxInFlight: availableParallelism() * TASKS_PER_THREAD,

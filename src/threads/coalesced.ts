@@ -1,8 +1,3 @@
-/**
- * Requests asked while others are being answered go out together, as one task for a
- * worker thread. create asks about each folder separately (its listing, its blocks); a
- * message between threads per folder cost more than the work it carried.
- */
 export interface CoalescedOptions<Request> {
   /** Tasks under way at once; a request asked while this many are waits for the next. */
   readonly maxInFlight: number;
@@ -23,6 +18,11 @@ interface Queued<Request, Answer> {
   readonly reject: (error: unknown) => void;
 }
 
+/**
+ * Requests asked while others are being answered go out together, as one task for a
+ * worker thread. create asks about each folder separately (its listing, its blocks); a
+ * message between threads per folder cost more than the work it carried.
+ */
 export class Coalesced<Request, Answer> {
   private readonly queued: Queued<Request, Answer>[] = [];
   private inFlight = 0;
