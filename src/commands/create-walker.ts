@@ -33,7 +33,7 @@ import { childPath } from '../pipeline/child-path.js';
 import type { EntryStats } from '../pipeline/entry-stats.js';
 import { Listing, SMALL_FILE_LIMIT, type SourceReader } from '../pipeline/source-reader.js';
 import type { Repository } from '../repository/index.js';
-import { compileExcludes, type ExcludeTest } from '../selection/index.js';
+import { compileExcludes, excludedAlongPath, type ExcludeTest } from '../selection/index.js';
 import type { BlockId, TreeId } from '../store/ids.js';
 import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
@@ -540,14 +540,9 @@ export class TreeWalker {
     const inside = relative(this.root.path, pointsTo);
     if (inside.startsWith('..') || isAbsolute(inside)) {
       this.context.reporter.info(`${path} -> ${target}: the link is backed up; what it points to is outside ${this.root.path}`);
-    } else if (this.isExcludedWithParents(inside) || !(await lstat(fsPath(pointsTo)).then(() => true, () => false))) {
+    } else if (excludedAlongPath(this.isExcluded, inside.split('/')) || !(await lstat(fsPath(pointsTo)).then(() => true, () => false))) {
       this.context.reporter.warning(`${path} -> ${target}: the link is backed up, but what it points to is excluded or missing`);
     }
-  }
-
-  private isExcludedWithParents(relativePath: string): boolean {
-    const parts = relativePath.split('/');
-    return parts.some((_, i) => this.isExcluded(parts.slice(0, i + 1).join('/')));
   }
 
   /** Runs work on one source entry; if reading the source fails, the entry (named by the error) is reported and left out. */

@@ -22,7 +22,7 @@ import {
 import { UsageError, describeError } from '../errors/index.js';
 import { fsPath } from '../filenames/index.js';
 import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
-import { type ExcludeTest, compileExcludes } from '../selection/index.js';
+import { type ExcludeTest, compileExcludes, excludedAlongPath } from '../selection/index.js';
 import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 import {
@@ -148,7 +148,7 @@ class Restorer {
   async restoreSelections(root: SnapshotDirectory, target: string, selections: string[][]): Promise<void> {
     try {
       for (const selection of selections) {
-        if (this.excludedWithin(selection)) this.reporter.warning(`${selection.join('/')}: excluded by --exclude, nothing restored from it`);
+        if (excludedAlongPath(this.excluded, selection)) this.reporter.warning(`${selection.join('/')}: excluded by --exclude, nothing restored from it`);
         else await this.restoreSelection(root, target, selection);
       }
     } finally {
@@ -159,11 +159,6 @@ class Restorer {
     for (const folder of this.pendingFolders.reverse()) {
       await this.attempt(folder.path, async () => setPathAttributes(folder.path, folder.entry, this.owners));
     }
-  }
-
-  /** Whether the path (its parts in the archive) or a folder on the way to it matches an exclude pattern. */
-  private excludedWithin(parts: readonly string[]): boolean {
-    return parts.some((_, index) => this.excluded(parts.slice(0, index + 1).join('/')));
   }
 
   /** Creates the selection's parent folders, then restores the selected entry itself. */
@@ -248,7 +243,7 @@ class Restorer {
     if (resolved.parent === undefined) return 'it points to the root of the archive';
     const entry = resolved.entry;
     if (entry.type === 'directory' && this.openFolders.has(entry.tree.toString('hex'))) return 'it points to a folder that contains it';
-    if (this.excludedWithin(resolved.parent.pathOf(entry).split('/'))) return 'its target is excluded';
+    if (excludedAlongPath(this.excluded, resolved.parent.pathOf(entry).split('/'))) return 'its target is excluded';
     return undefined;
   }
 

@@ -27,6 +27,11 @@ export function compileExcludes(patterns: readonly string[]): ExcludeTest {
   };
 }
 
+/** Whether the path (its names in order) or a folder on the way to it matches: what lies under an excluded folder is excluded too. */
+export function excludedAlongPath(isExcluded: ExcludeTest, parts: readonly string[]): boolean {
+  return parts.some((_, index) => isExcluded(parts.slice(0, index + 1).join('/')));
+}
+
 /** Patterns from a file, one per line; blank lines and lines starting with # are ignored. */
 export async function readExcludeFile(path: string): Promise<string[]> {
   let text: string;
