@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type BackendNotes, FileBackend, openBackend } from '../src/backend/index.js';
 import { LOCAL_SETTLE_MS, SETTLE_MS, settleMsFor } from '../src/backend/folder-memory.js';
+import { checkKey } from '../src/backend/keys.js';
 import { BackendUnavailableError, UsageError } from '../src/errors/index.js';
 import { runBackendSuite } from './backend-suite.js';
 import { makeTempDir } from './support.js';
@@ -15,6 +16,13 @@ runBackendSuite('file backend', async () => {
   const dir = await makeTempDir('backend');
   const backend = new FileBackend(dir.path);
   return { backend, dispose: async () => (await backend.close(), await dir.remove()) };
+});
+
+test('checkKey: refuses empty, . and .. components wherever they are, and only those', () => {
+  for (const key of ['', '/', '.', '..', '/abs', 'a/', 'a//b', './a', 'a/.', 'a/./b', '../a', 'a/..', 'a/../b']) {
+    assert.throws(() => checkKey(key), /invalid backend key/, key);
+  }
+  for (const key of ['a', 'a.b', '...', '..a', 'a..', '.a/b.', 'a/.../b', 'blocks/ab/cd/0123']) assert.is(checkKey(key), key);
 });
 
 test('file backend: objects sit at their key path and tmp/ is left empty', async () => {

@@ -109,19 +109,44 @@ test('folder memory: what encode wrote decodes to the same answers; other or dam
   memory.found('blocks/ab/cd/two', '1:2:3:4');
   memory.found('blocks/ef/01/three', '5:6:7:8');
   const decoded = FolderMemory.decode(memory.encode());
+  assert.is(decoded.signatureOf('blocks/ab/cd/one'), '1:2:3:4');
   assert.is(decoded.signatureOf('blocks/ab/cd/two'), '1:2:3:4');
   assert.is(decoded.signatureOf('blocks/ef/01/three'), '5:6:7:8');
   assert.is(decoded.signatureOf('blocks/ef/01/four'), '');
+  for (const part of ['on', 'ne', 'o', 'one/two', '1:2:3:4']) assert.is(decoded.signatureOf(`blocks/ab/cd/${part}`), '', `${part} is not a name`);
   assert.not.ok(decoded.changed);
+  decoded.found('blocks/ab/cd/two', '1:2:3:4');
+  assert.not.ok(decoded.changed, 'a name found again teaches nothing');
   const damaged = [
     'not json',
-    JSON.stringify({ version: 2, folders: { 'blocks/ab/cd': ['1:2:3:4', 'one'] } }),
-    JSON.stringify({ version: 1, folders: { 'blocks/ab/cd': ['1:2:3:4', 'one'], 'blocks/ef/01': ['5:6:7:8', 7] } }),
-    JSON.stringify({ version: 1, folders: { 'blocks/ab/cd': [] } }),
-    JSON.stringify({ version: 1, folders: null }),
+    JSON.stringify({ version: 1, folders: { 'blocks/ab/cd': ['1:2:3:4', 'one'] } }),
+    JSON.stringify({ version: 2, folders: { 'blocks/ab/cd': '1:2:3:4/one', 'blocks/ef/01': ['5:6:7:8', 'two'] } }),
+    JSON.stringify({ version: 2, folders: { 'blocks/ab/cd': '1:2:3:4/one', 'blocks/ef/01': '5:6:7:8' } }),
+    JSON.stringify({ version: 2, folders: { 'blocks/ab/cd': '/one' } }),
+    JSON.stringify({ version: 2, folders: null }),
     'null',
   ];
   for (const text of damaged) assert.is(FolderMemory.decode(Buffer.from(text)).signatureOf('blocks/ab/cd/one'), '', text);
+});
+
+test('folder memory: a decoded folder learns new names, takes a new signature, and is forgotten once written to', () => {
+  const first = FolderMemory.empty();
+  first.found('blocks/ab/cd/one', '1:2:3:4');
+  first.found('blocks/ef/01/three', '5:6:7:8');
+  const memory = FolderMemory.decode(first.encode());
+  memory.found('blocks/ab/cd/two', '1:2:3:4');
+  assert.ok(memory.changed);
+  assert.is(memory.signatureOf('blocks/ab/cd/one'), '1:2:3:4', 'the decoded name is kept');
+  assert.is(memory.signatureOf('blocks/ab/cd/two'), '1:2:3:4');
+  memory.found('blocks/ef/01/four', '9:9:9:9');
+  assert.is(memory.signatureOf('blocks/ef/01/three'), '', 'a new signature drops the names seen with the old one');
+  assert.is(memory.signatureOf('blocks/ef/01/four'), '9:9:9:9');
+  const again = FolderMemory.decode(memory.encode());
+  assert.is(again.signatureOf('blocks/ab/cd/two'), '1:2:3:4');
+  again.wrote('blocks/ab/cd/five');
+  assert.equal(again.takeWritten().sort(), ['blocks/ab/cd/five', 'blocks/ab/cd/one', 'blocks/ab/cd/two']);
+  assert.is(again.signatureOf('blocks/ab/cd/one'), '', 'a folder written to is looked into again');
+  assert.is(again.signatureOf('blocks/ef/01/four'), '9:9:9:9');
 });
 
 test('counts take the singular only for one', () => {

@@ -95,7 +95,7 @@ export function findObjects({ root, keys, settleMs }: LookupTask): LookupResult 
     const trusted = signature !== '' && signature === known.signatureOf(key);
     if (trusted) remembered++;
     const there = trusted || exists(join(root, key));
-    if (there) known.found(key, signature);
+    if (there && !trusted) known.found(key, signature);
     return there;
   });
   return { found, remembered };

@@ -39,12 +39,18 @@ export function settleMsFor(fileSystemType: number): number {
 }
 
 /** The format of encode(); an other one is ignored, the memory starting empty. */
-const VERSION = 1;
+const VERSION = 2;
 
-interface Remembered {
-  readonly signature: string;
-  readonly names: Set<string>;
-}
+/**
+ * A folder's signature and the names found after it was seen with it. A folder is kept as
+ * encode() wrote it, one string "signature/name/name…" ('/' cannot be in a name), until
+ * this run learns something about it: decoding the benchmark's 24,700 folders into a Set of
+ * names each took about 100 ms of the writer thread and as much garbage collection, before
+ * its first lookup, and most folders are only ever asked about.
+ */
+type Remembered = string | { readonly signature: string; readonly names: Set<string> };
+
+const SEPARATOR = '/';
 
 export class FolderMemory {
   /** Keys this run wrote, whose folders' signatures therefore changed. */
@@ -58,13 +64,7 @@ export class FolderMemory {
     return new FolderMemory(new Map());
   }
 
-  /**
-   * The memory encode() wrote; an empty one for bytes of another version or damaged ones (a
-   * cache only costs speed). One loop that checks and builds as it goes: checking everything
-   * first and then building from Object.entries took 130 ms against 40 for the benchmark's
-   * 24,700 folders (the first decode in a process, which is the one that counts), on the
-   * thread whose first lookups wait for it.
-   */
+  /** The memory encode() wrote; an empty one for bytes of another version or damaged ones (a cache only costs speed). */
   static decode(bytes: Uint8Array): FolderMemory {
     let parsed: unknown;
     try {
@@ -77,24 +77,26 @@ export class FolderMemory {
     if (!encoded) return FolderMemory.empty();
     const folders = new Map<string, Remembered>();
     for (const folder in encoded) {
-      const remembered = rememberedFrom(encoded[folder]);
-      if (!remembered) return FolderMemory.empty();
+      const remembered = encoded[folder];
+      // A signature, then at least one name.
+      if (typeof remembered !== 'string' || !(remembered.indexOf(SEPARATOR) > 0)) return FolderMemory.empty();
       folders.set(folder, remembered);
     }
     return new FolderMemory(folders);
   }
 
   encode(): Buffer {
-    const folders: Record<string, string[]> = {};
-    for (const [folder, { signature, names }] of this.folders) folders[folder] = [signature, ...names];
+    const folders: Record<string, string> = {};
+    for (const [folder, remembered] of this.folders) {
+      folders[folder] = typeof remembered === 'string' ? remembered : [remembered.signature, ...remembered.names].join(SEPARATOR);
+    }
     return Buffer.from(JSON.stringify({ version: VERSION, folders }));
   }
 
   /** The signature key's folder must still have for key to be there without a lookup; '' when key is not remembered. */
   signatureOf(key: string): string {
     const [folder, name] = split(key);
-    const remembered = this.folders.get(folder);
-    return remembered?.names.has(name) ? remembered.signature : '';
+    return signatureFor(this.folders.get(folder), name);
   }
 
   /**
@@ -105,11 +107,10 @@ export class FolderMemory {
   found(key: string, signature: string): void {
     if (signature === '') return;
     const [folder, name] = split(key);
-    const remembered = this.folders.get(folder);
-    if (remembered?.signature === signature) {
-      if (remembered.names.has(name)) return;
-      remembered.names.add(name);
-    } else this.folders.set(folder, { signature, names: new Set([name]) });
+    if (signatureFor(this.folders.get(folder), name) === signature) return;
+    const remembered = this.live(folder);
+    if (remembered?.signature === signature) remembered.names.add(name);
+    else this.folders.set(folder, { signature, names: new Set([name]) });
     this.dirty = true;
   }
 
@@ -132,10 +133,20 @@ export class FolderMemory {
     const keys = this.written;
     this.written = [];
     for (const folder of new Set(keys.map((key) => split(key)[0]))) {
-      for (const name of this.folders.get(folder)?.names ?? []) keys.push(`${folder}/${name}`);
+      for (const name of this.live(folder)?.names ?? []) keys.push(`${folder}/${name}`);
       if (this.folders.delete(folder)) this.dirty = true;
     }
     return keys;
+  }
+
+  /** The folder's memory as a signature and a set of names, to change it. */
+  private live(folder: string): Exclude<Remembered, string> | undefined {
+    const remembered = this.folders.get(folder);
+    if (typeof remembered !== 'string') return remembered;
+    const [signature = '', ...names] = remembered.split(SEPARATOR);
+    const live = { signature, names: new Set(names) };
+    this.folders.set(folder, live);
+    return live;
   }
 }
 
@@ -144,21 +155,26 @@ function split(key: string): [folder: string, name: string] {
   return [key.slice(0, slash), key.slice(slash + 1)];
 }
 
+/** The signature name was remembered with in a folder; '' when it was not. */
+function signatureFor(remembered: Remembered | undefined, name: string): string {
+  if (remembered === undefined) return '';
+  if (typeof remembered !== 'string') return remembered.names.has(name) ? remembered.signature : '';
+  const signatureEnd = remembered.indexOf(SEPARATOR);
+  return holdsName(remembered, signatureEnd, name) ? remembered.slice(0, signatureEnd) : '';
+}
+
+/** Whether "signature/name/name…" holds name among the names after signatureEnd. */
+function holdsName(remembered: string, signatureEnd: number, name: string): boolean {
+  for (let at = remembered.indexOf(name, signatureEnd + 1); at !== -1; at = remembered.indexOf(name, at + 1)) {
+    const end = at + name.length;
+    if (remembered[at - 1] === SEPARATOR && (end === remembered.length || remembered[end] === SEPARATOR)) return true;
+  }
+  return false;
+}
+
 /** The folders of encode()'s object, unchecked; undefined for anything else. */
 function encodedFolders(value: unknown): Record<string, unknown> | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { version, folders } = value as { version?: unknown; folders?: unknown };
   return version === VERSION && typeof folders === 'object' && folders !== null ? (folders as Record<string, unknown>) : undefined;
-}
-
-/** A folder as encode() wrote it, [signature, ...names], all strings; undefined for anything else. */
-function rememberedFrom(entry: unknown): Remembered | undefined {
-  if (!Array.isArray(entry) || typeof entry[0] !== 'string') return undefined;
-  const names = new Set<string>();
-  for (let i = 1; i < entry.length; i++) {
-    const name: unknown = entry[i];
-    if (typeof name !== 'string') return undefined;
-    names.add(name);
-  }
-  return { signature: entry[0], names };
 }

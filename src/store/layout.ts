@@ -6,14 +6,16 @@ import { type ArchiveId, type ObjectId, idFromHex, idToHex } from './ids.js';
 
 export const ARCHIVES_PREFIX = 'archives/';
 
-function fannedOut(prefix: string, id: ObjectId<'block' | 'tree'>): string {
-  const hex = idToHex(id);
-  return `${prefix}${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`;
+const CONTENT_PREFIXES = { block: 'blocks/', tree: 'trees/' } as const;
+
+/** The key of a block or tree whose id the caller already has in hex. */
+export function contentKeyFromHex(kind: 'block' | 'tree', hex: string): string {
+  return `${CONTENT_PREFIXES[kind]}${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`;
 }
 
-export const blockKey = (id: ObjectId<'block'>): string => fannedOut('blocks/', id);
+export const blockKey = (id: ObjectId<'block'>): string => contentKeyFromHex('block', idToHex(id));
 /** Folder metadata objects: the content-addressed trees of docs/FORMAT.md. */
-export const treeKey = (id: ObjectId<'tree'>): string => fannedOut('trees/', id);
+export const treeKey = (id: ObjectId<'tree'>): string => contentKeyFromHex('tree', idToHex(id));
 export const archiveKey = (id: ArchiveId): string => `${ARCHIVES_PREFIX}${idToHex(id)}`;
 
 /** The archive id behind a key under archives/, or undefined for anything else there. */
