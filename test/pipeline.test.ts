@@ -5,9 +5,10 @@
  */
 import { lstat, mkdir, open, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FileBackend } from '../src/backend/index.js';
+import { FileBackend, openBackends } from '../src/backend/index.js';
 import { FileSystemSyncer } from '../src/backend/file-system-sync.js';
 import { fingerprintOf } from '../src/cache/index.js';
 import { ContentDefinedChunker, type ChunkSizes, GearBoundaries, gearTable } from '../src/chunker/index.js';
@@ -175,6 +176,59 @@ test('write-behind: everything added is stored by flush, and only new objects co
       assert.is(queue.storedBytes, objects.reduce((sum, o) => sum + o.data.length, 0));
     } finally {
       await backend.close();
+    }
+  }));
+
+/** A copy of `bytes` in memory of its own (no shared pool), as a ciphertext from the cipher is. */
+function owned(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
+test('write-behind: large objects it owns move to the file backend writer as they are; the rest is copied and left as it was', () =>
+  withTemp('write-behind-hand-over', async (dir) => {
+    const backend = new FileBackend(dir);
+    try {
+      const queue = new WriteBehind(backend, { batchObjects: 4, batchBytes: 1 << 20, parallelBatches: 2 });
+      const shared = owned(seededBytes(40, 200_000));
+      const objects = [
+        ...Array.from({ length: 5 }, (_, i) => ({ key: `blocks/00/02/large${i}`, data: owned(seededBytes(20 + i, 100_000 + i)), moves: true })),
+        { key: 'blocks/00/02/small', data: owned(seededBytes(30, 1000)), moves: false },
+        { key: 'blocks/00/02/view', data: shared.subarray(1000, 150_000), moves: false },
+      ];
+      const expected = objects.map(({ data }) => Buffer.from(data));
+      for (const { key, data } of objects) await queue.add(key, data);
+      await queue.flush();
+      for (const [i, { key, data, moves }] of objects.entries()) {
+        assert.ok((await backend.get(key)).equals(expected[i] as Buffer), key);
+        assert.is(data.length, moves ? 0 : (expected[i] as Buffer).length, `${key} ${moves ? 'moved' : 'copied'}`);
+      }
+      assert.is(queue.storedBytes, expected.reduce((sum, data) => sum + data.length, 0));
+    } finally {
+      await backend.close();
+    }
+  }));
+
+test('write-behind: a mirror gives every member the whole objects, taking none of them', () =>
+  withTemp('write-behind-mirror', async (dir) => {
+    const roots = [join(dir, 'one'), join(dir, 'two')];
+    const urls = roots.map((root) => pathToFileURL(root).href);
+    const mirror = await openBackends(urls, { createIfMissing: true, tolerateFailures: false, onWarning: (message) => assert.unreachable(message) });
+    try {
+      const queue = new WriteBehind(mirror, { batchObjects: 2, batchBytes: 1 << 20, parallelBatches: 2 });
+      const objects = Array.from({ length: 3 }, (_, i) => ({ key: `blocks/00/03/large${i}`, data: owned(seededBytes(50 + i, 100_000)) }));
+      const expected = objects.map(({ data }) => Buffer.from(data));
+      for (const { key, data } of objects) await queue.add(key, data);
+      await queue.flush();
+      for (const root of roots) {
+        const member = new FileBackend(root);
+        for (const [i, { key }] of objects.entries()) assert.ok((await member.get(key)).equals(expected[i] as Buffer), `${root} ${key}`);
+        await member.close();
+      }
+      for (const [i, { data }] of objects.entries()) assert.ok(data.equals(expected[i] as Buffer), 'the buffer added is left as it was');
+    } finally {
+      await mirror.close?.();
     }
   }));
 

@@ -37,7 +37,7 @@ export interface Backend {
    * when it can make a batch durable for less than the sum of single puts (a folder: one
    * file-system sync per batch instead of an fsync per object). Callers use putObjects().
    */
-  putMany?(objects: readonly NewObject[]): Promise<boolean[]>;
+  putMany?(objects: readonly NewObject[], options?: PutOptions): Promise<boolean[]>;
 
   /** Every object under prefix (which ends with '/'), in no particular order, never a temporary one. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
@@ -82,6 +82,15 @@ export interface NewObject {
   readonly data: Uint8Array;
 }
 
+export interface PutOptions {
+  /**
+   * The caller never reads the objects' bytes again, so putMany may take their memory (move
+   * it to another thread, leaving the caller's buffers empty) rather than copy it. A
+   * backend that passes objects on to others (a mirror) must not pass this on.
+   */
+  readonly handOver?: boolean;
+}
+
 export interface ObjectInfo {
   readonly key: string;
   /** Size in bytes, for reports such as what gc frees. */
@@ -115,8 +124,8 @@ const PARALLEL_PUTS = 8;
  * it; otherwise each is checked with has() first (a check costs less than an upload) and
  * put, several at once. Answers, per object, whether this call created it.
  */
-export async function putObjects(backend: Pick<Backend, 'has' | 'put' | 'putMany'>, objects: readonly NewObject[]): Promise<boolean[]> {
-  if (backend.putMany) return backend.putMany(objects);
+export async function putObjects(backend: Pick<Backend, 'has' | 'put' | 'putMany'>, objects: readonly NewObject[], options: PutOptions = {}): Promise<boolean[]> {
+  if (backend.putMany) return backend.putMany(objects, options);
   const slots = pLimit(PARALLEL_PUTS);
   return Promise.all(objects.map(({ key, data }) => slots(async () => !(await backend.has(key)) && backend.put(key, data))));
 }

@@ -15,8 +15,8 @@ import { promisify } from 'node:util';
 import { Piscina } from 'piscina';
 import { BackendWriteError, ObjectNotFoundError, isErrnoException } from '../errors/index.js';
 import { Coalesced, answerEach } from '../threads/coalesced.js';
-import { concatMovable } from '../threads/movable.js';
-import type { Backend, BackendNotes, DatedObject, NewObject, ObjectInfo } from './backend.js';
+import { movableParts } from '../threads/movable.js';
+import type { Backend, BackendNotes, DatedObject, NewObject, ObjectInfo, PutOptions } from './backend.js';
 import type { BatchResult, BatchTask, LookupResult, LookupTask } from './file-batch-worker.js';
 import { checkKey } from './keys.js';
 
@@ -144,13 +144,13 @@ export class FileBackend implements Backend {
     return this.lookups.ask(keys);
   }
 
-  async putMany(objects: readonly NewObject[]): Promise<boolean[]> {
+  async putMany(objects: readonly NewObject[], { handOver = false }: PutOptions = {}): Promise<boolean[]> {
     for (const { key } of objects) checkKey(key);
-    // A copy that moves to the writer: the objects may be views into buffers the caller keeps.
-    const packed = concatMovable(objects.map(({ data }) => data));
-    const lengths = objects.map(({ data }) => data.length);
-    const task: BatchTask = { root: this.root, tmpFolder: join(this.root, TMP_FOLDER), keys: objects.map(({ key }) => key), packed, lengths };
-    const result: BatchResult = await this.workers().run(task, { transferList: [packed.buffer as ArrayBuffer] });
+    // The bytes move to the writer thread: what was handed over as it is, when it may; the
+    // rest (views into buffers the caller keeps, small objects) copied together.
+    const { parts, transferList } = movableParts(objects.map(({ data }) => data), handOver);
+    const task: BatchTask = { root: this.root, tmpFolder: join(this.root, TMP_FOLDER), keys: objects.map(({ key }) => key), objects: parts };
+    const result: BatchResult = await this.workers().run(task, { transferList });
     if ('created' in result) return result.created;
     const { key, code, message } = result.failure;
     throw new BackendWriteError(key, this.location, Object.assign(new Error(message), { code }));

@@ -19,12 +19,11 @@ export interface BatchTask {
   readonly tmpFolder: string;
   readonly keys: readonly string[];
   /**
-   * The objects' bytes one after the other, in a buffer moved to this thread rather than
-   * copied: cloning the objects themselves copied each one's whole backing memory, which
-   * for a small file's ciphertext is the 4 MiB batch it was sealed in.
+   * The objects' bytes, in buffers moved to this thread rather than copied (movableParts):
+   * cloning the objects themselves copied each one's whole backing memory, which for a
+   * small file's ciphertext is the 4 MiB batch it was sealed in.
    */
-  readonly packed: Uint8Array;
-  readonly lengths: readonly number[];
+  readonly objects: readonly Uint8Array[];
 }
 
 /** A failure comes back as a value: an Error crossing threads loses its class and code. */
@@ -156,9 +155,8 @@ interface Staged {
 /** Writes each object the backend lacks to a temporary file, noting it in `staged` as it goes. */
 function stage(task: BatchTask, staged: Staged[], failedAt: { key: string }): void {
   ensureFolder(task.tmpFolder);
-  let offset = 0;
   task.keys.forEach((key, index) => {
-    const data = task.packed.subarray(offset, (offset += task.lengths[index] as number));
+    const data = task.objects[index] as Uint8Array;
     failedAt.key = key;
     const finalPath = join(task.root, key);
     if (existsSync(finalPath)) return;

@@ -132,7 +132,10 @@ export class MirrorBackend implements Backend {
     return created as boolean;
   }
 
-  /** Each member stores the batch its own way (putObjects). */
+  /**
+   * Each member stores the batch its own way (putObjects). The same buffers go to every
+   * member, so none may take them (PutOptions.handOver is not passed on).
+   */
   putMany(objects: readonly NewObject[]): Promise<boolean[]> {
     return this.storeOnEach(objects, (backend) => putObjects(backend, objects));
   }

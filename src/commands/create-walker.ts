@@ -636,7 +636,11 @@ export class TreeWalker {
     if (outcome.kind === 'changed') return undefined;
     if (outcome.kind === 'failed') throw new SourceError(path, outcome.error);
     const chunks: ChunkRef[] = [];
-    for (const sealed of outcome.chunks) chunks.push({ id: await this.context.repository.blocks.putSealed(sealed), length: sealed.ciphertext.length });
+    for (const sealed of outcome.chunks) {
+      // The length first: putSealed hands the ciphertext over to the backend.
+      const length = sealed.ciphertext.length;
+      chunks.push({ id: await this.context.repository.blocks.putSealed(sealed), length });
+    }
     // Read while its metadata matched the walk's lstat, which therefore describes it.
     return { result: chunks, info: statInfo };
   }

@@ -36,7 +36,7 @@ export class ContentStore<K extends ContentKind> {
     return sealed.ciphertext === undefined ? asId(sealed.id, this.kind) : this.putSealed(sealed);
   }
 
-  /** put() for an object already sealed with this kind's key set (on another thread). */
+  /** put() for an object already sealed with this kind's key set (on another thread); the ciphertext is handed over (WriteBehind.add). */
   async putSealed(sealed: Sealed): Promise<ObjectId<K>> {
     const id = asId(sealed.id, this.kind);
     const hex = idToHex(id);

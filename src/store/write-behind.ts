@@ -32,6 +32,7 @@ export class WriteBehind {
     private readonly limits: WriteBehindLimits = DEFAULT_LIMITS,
   ) {}
 
+  /** `data` belongs to the queue from now on: the caller must not read or change it again. */
   async add(key: string, data: Uint8Array): Promise<void> {
     this.throwIfFailed();
     this.batch.push({ key, data });
@@ -55,11 +56,15 @@ export class WriteBehind {
 
   private send(): void {
     const objects = this.batch;
+    const lengths = objects.map(({ data }) => data.length);
     this.batch = [];
     this.batchBytes = 0;
+    // Added objects belong to the queue (add's contract), so the backend may take their
+    // memory: a large file's ciphertexts then go to the file backend's writer thread as
+    // they are instead of being copied into a batch on the walk's thread.
     // The failure is kept for add() and flush() to throw, so it is never left unhandled.
-    const sent: Promise<void> = putObjects(this.backend, objects)
-      .then((created) => created.forEach((made, i) => (this.storedBytes += made ? (objects[i] as NewObject).data.length : 0)))
+    const sent: Promise<void> = putObjects(this.backend, objects, { handOver: true })
+      .then((created) => created.forEach((made, i) => (this.storedBytes += made ? (lengths[i] as number) : 0)))
       .catch((error: unknown) => {
         this.failure ??= { error };
       })

@@ -24,3 +24,26 @@ export function concatMovable(parts: readonly Uint8Array[]): Buffer {
   }
   return out;
 }
+
+/** A part at least this large moves as it is when it may; smaller ones cost less to copy than to move one by one. */
+const MOVE_AS_IS_BYTES = 64 * 1024;
+
+/**
+ * The parts, to post to another thread with `transferList`, copying as little as it may:
+ * when the caller hands them over (`handedOver`), a large part that owns its memory moves
+ * as it is, leaving the caller's buffer empty; the others are copied together into one
+ * buffer that moves, and go as views of it.
+ */
+export function movableParts(parts: readonly Uint8Array[], handedOver: boolean): { parts: Uint8Array[]; transferList: ArrayBuffer[] } {
+  const moving = new Set<ArrayBuffer>();
+  const asIs = parts.map((part) => {
+    const memory = part.buffer as ArrayBuffer;
+    const moves = handedOver && part.byteLength >= MOVE_AS_IS_BYTES && ownsItsMemory(part) && !moving.has(memory);
+    if (moves) moving.add(memory);
+    return moves;
+  });
+  const packed = concatMovable(parts.filter((_, index) => !asIs[index]));
+  let offset = 0;
+  const posted = parts.map((part, index) => (asIs[index] ? part : packed.subarray(offset, (offset += part.length))));
+  return { parts: posted, transferList: [packed.buffer as ArrayBuffer, ...moving] };
+}
