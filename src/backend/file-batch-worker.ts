@@ -32,8 +32,11 @@ export type BatchResult = { readonly created: boolean[] } | { readonly failure: 
 /** Unique among every process and thread writing to the backend's temporary folder. */
 const tmpPrefix = `${process.pid}-${threadId}-${randomBytes(6).toString('hex')}`;
 let tmpCounter = 0;
-/** Folders made by this thread (mkdir -p is idempotent; this only saves the calls). */
-const madeFolders = new Set<string>();
+/**
+ * Folders known to exist, each with whether this thread made it (mkdir -p is idempotent;
+ * this saves the calls, and the existence checks of objects in a folder made here).
+ */
+const knownFolders = new Map<string, boolean>();
 
 export interface LookupTask {
   readonly root: string;
@@ -152,14 +155,21 @@ interface Staged {
   readonly finalPath: string;
 }
 
-/** Writes each object the backend lacks to a temporary file, noting it in `staged` as it goes. */
+/**
+ * Writes each object the backend lacks to a temporary file, noting it in `staged` as it
+ * goes. An object is not looked for in a folder this thread made: only objects stored by
+ * this run, each once, or by a writer at work at the same time (whose copy link() then
+ * finds) can be there. In a first backup that is most objects (the benchmark's: 0.5 s of
+ * existence checks on this thread).
+ */
 function stage(task: BatchTask, staged: Staged[], failedAt: { key: string }): void {
   ensureFolder(task.tmpFolder);
   task.keys.forEach((key, index) => {
     const data = task.objects[index] as Uint8Array;
     failedAt.key = key;
     const finalPath = join(task.root, key);
-    if (existsSync(finalPath)) return;
+    const madeHere = ensureFolder(dirname(finalPath));
+    if (!madeHere && existsSync(finalPath)) return;
     const tmpPath = join(task.tmpFolder, `${tmpPrefix}-${tmpCounter++}.tmp`);
     staged.push({ index, tmpPath, finalPath });
     writeFileSync(tmpPath, data, { flag: 'wx', mode: 0o600 });
@@ -168,7 +178,6 @@ function stage(task: BatchTask, staged: Staged[], failedAt: { key: string }): vo
 
 /** Links tmpPath to finalPath; false when another writer got there first (objects are immutable). */
 function linkNew(tmpPath: string, finalPath: string): boolean {
-  ensureFolder(dirname(finalPath));
   try {
     linkSync(tmpPath, finalPath);
     return true;
@@ -187,10 +196,11 @@ function syncerFor(root: string): FileSystemSyncer {
   return syncer;
 }
 
-function ensureFolder(path: string): void {
-  if (madeFolders.has(path)) return;
-  mkdirSync(path, { recursive: true });
-  madeFolders.add(path);
+/** Makes the folder when it is missing; true when this thread made it. */
+function ensureFolder(path: string): boolean {
+  let madeHere = knownFolders.get(path);
+  if (madeHere === undefined) knownFolders.set(path, (madeHere = mkdirSync(path, { recursive: true }) !== undefined));
+  return madeHere;
 }
 
 function unlinkIfPresent(path: string): void {
