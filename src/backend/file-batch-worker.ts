@@ -157,10 +157,10 @@ interface Staged {
 
 /**
  * Writes each object the backend lacks to a temporary file, noting it in `staged` as it
- * goes. An object is not looked for in a folder this thread made: only objects stored by
- * this run, each once, or by a writer at work at the same time (whose copy link() then
- * finds) can be there. In a first backup that is most objects (the benchmark's: 0.5 s of
- * existence checks on this thread).
+ * goes. An object is not looked for in a folder this thread made: only what this thread
+ * stored there, or a writer at work at the same time, can be in it, and link() finds such
+ * a copy (EEXIST) as well, at the cost of a temporary file. In a first backup that is most
+ * objects (the benchmark's: 0.5 s of existence checks on this thread).
  */
 function stage(task: BatchTask, staged: Staged[], failedAt: { key: string }): void {
   ensureFolder(task.tmpFolder);
