@@ -12,7 +12,7 @@ export interface ChunkSizes {
   readonly max: number;
 }
 
-export const DEFAULT_CHUNK_SIZES: ChunkSizes = { min: 256 * 1024, average: 1024 * 1024, max: 4 * 1024 * 1024 };
+export const DEFAULT_CHUNK_SIZES: ChunkSizes = { min: 128 * 1024, average: 512 * 1024, max: 2 * 1024 * 1024 };
 
 /**
  * 256 pseudo-random 32-bit values derived from a secret, so that chunk boundaries (which a
