@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type FileEntry, FileContent } from '../src/archive/index.js';
-import { FolderMemory } from '../src/backend/folder-memory.js';
+import { FolderMemory, MAX_WRITTEN_KEYS } from '../src/backend/folder-memory.js';
 import { countOf, formatBytes } from '../src/cli/format.js';
 import { closeFile, createFile, setLength, writeSparse } from '../src/commands/restore-target.js';
 import { type Chunker, type ChunkSizes, ContentDefinedChunker, GearBoundaries, gearTable } from '../src/chunker/index.js';
@@ -127,6 +127,30 @@ test('folder memory: what encode wrote decodes to the same answers; other or dam
     'null',
   ];
   for (const text of damaged) assert.is(FolderMemory.decode(Buffer.from(text)).signatureOf('blocks/ab/cd/one'), '', text);
+});
+
+test('folder memory: notes over their budget keep the folders that fit and leave out the rest', () => {
+  const memory = FolderMemory.empty();
+  for (const folder of ['00', '01', '02', '03']) memory.found(`blocks/ab/${folder}/name`, '1:2:3:4');
+  // Each folder takes "blocks/ab/00" and "1:2:3:4/name": 24 characters.
+  const kept = FolderMemory.decode(memory.encode(2 * 24 + 23));
+  assert.equal(
+    ['00', '01', '02', '03'].map((folder) => kept.signatureOf(`blocks/ab/${folder}/name`)),
+    ['1:2:3:4', '1:2:3:4', '', ''],
+  );
+  assert.is(FolderMemory.decode(memory.encode(4 * 24)).signatureOf('blocks/ab/03/name'), '1:2:3:4', 'all four fit in 96');
+});
+
+test('folder memory: past its bound of written keys, a folder written to is forgotten at once', () => {
+  const memory = FolderMemory.empty();
+  memory.found('blocks/ab/cd/one', '1:2:3:4');
+  for (let i = 0; i < MAX_WRITTEN_KEYS; i++) memory.wrote(`blocks/00/00/${i}`);
+  assert.is(memory.signatureOf('blocks/ab/cd/one'), '1:2:3:4');
+  memory.wrote('blocks/ab/cd/two');
+  assert.is(memory.signatureOf('blocks/ab/cd/one'), '', 'forgotten: its signature changed');
+  const written = memory.takeWritten();
+  assert.is(written.length, MAX_WRITTEN_KEYS);
+  assert.not.ok(written.includes('blocks/ab/cd/two'), 'not looked at again at the end');
 });
 
 test('folder memory: a decoded folder learns new names, takes a new signature, and is forgotten once written to', () => {

@@ -42,6 +42,20 @@ export function settleMsFor(fileSystemType: number): number {
 const VERSION = 2;
 
 /**
+ * What the notes may hold, in characters: about 2,000,000 blocks at some 60 characters
+ * each, which bounds the writer thread's memory of them (and stays well under V8's
+ * longest string, 2^29 characters, past which saving them would throw). A larger backend
+ * has the rest of its blocks looked for in each run.
+ */
+export const MAX_NOTES_CHARACTERS = 128 * 1024 * 1024;
+
+/**
+ * The keys a run's end looks at again (takeWritten), about 100 bytes each while the run
+ * lasts: 500,000 take some 50 MB and 6 s to look at.
+ */
+export const MAX_WRITTEN_KEYS = 500_000;
+
+/**
  * A folder's signature and the names found after it was seen with it. A folder is kept as
  * encode() wrote it, one string "signature/name/name…" ('/' cannot be in a name), until
  * this run learns something about it: decoding the benchmark's 24,700 folders into a Set of
@@ -85,10 +99,18 @@ export class FolderMemory {
     return new FolderMemory(folders);
   }
 
-  encode(): Buffer {
+  /**
+   * The memory as bytes for decode(), holding folders up to `budget` characters; the ones
+   * beyond it are left out, and their keys looked for as if never seen.
+   */
+  encode(budget = MAX_NOTES_CHARACTERS): Buffer {
     const folders: Record<string, string> = {};
+    let used = 0;
     for (const [folder, remembered] of this.folders) {
-      folders[folder] = typeof remembered === 'string' ? remembered : [remembered.signature, ...remembered.names].join(SEPARATOR);
+      const encoded = typeof remembered === 'string' ? remembered : [remembered.signature, ...remembered.names].join(SEPARATOR);
+      used += folder.length + encoded.length;
+      if (used > budget) break;
+      folders[folder] = encoded;
     }
     return Buffer.from(JSON.stringify({ version: VERSION, folders }));
   }
@@ -119,9 +141,14 @@ export class FolderMemory {
     return this.dirty;
   }
 
-  /** Key was written to the backend: its folder's signature changed. */
+  /**
+   * Key was written to the backend: its folder's signature changed. Past MAX_WRITTEN_KEYS
+   * its folder is forgotten at once instead of looked at again at the end of the run, so
+   * that the next run learns it from its own lookups.
+   */
   wrote(key: string): void {
-    this.written.push(key);
+    if (this.written.length < MAX_WRITTEN_KEYS) this.written.push(key);
+    else if (this.folders.delete(split(key)[0])) this.dirty = true;
   }
 
   /**
@@ -133,7 +160,7 @@ export class FolderMemory {
     const keys = this.written;
     this.written = [];
     for (const folder of new Set(keys.map((key) => split(key)[0]))) {
-      for (const name of this.live(folder)?.names ?? []) keys.push(`${folder}/${name}`);
+      for (const name of namesOf(this.folders.get(folder))) keys.push(`${folder}/${name}`);
       if (this.folders.delete(folder)) this.dirty = true;
     }
     return keys;
@@ -148,6 +175,12 @@ export class FolderMemory {
     this.folders.set(folder, live);
     return live;
   }
+}
+
+/** The names remembered in a folder, without making it live. */
+function namesOf(remembered: Remembered | undefined): Iterable<string> {
+  if (remembered === undefined) return [];
+  return typeof remembered === 'string' ? remembered.split(SEPARATOR).slice(1) : remembered.names;
 }
 
 function split(key: string): [folder: string, name: string] {
