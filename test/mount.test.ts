@@ -11,6 +11,7 @@ import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { DEFAULT_CHUNK_SIZES } from '../src/chunker/index.js';
 import { assertOk, flipByte, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
 import { type Exit, canMount, exec, isMounted, mustRunMountTests, startMount, withMount } from './mount-support.js';
 import { type EntryFacts, PRESERVE_BIN, describeTree, makeLatin1Tree, seededBytes } from './support.js';
@@ -150,8 +151,8 @@ it('reads at random offsets and lengths, across block boundaries, equal the sour
         const random = seededBytes(5, 4 * 64);
         const ranges = Array.from({ length: 64 }, (_, i): [number, number] => [random.readUInt32LE(i * 4) % content.length, (random.readUInt16LE(i * 4) * 37) % (3 * CHUNK)]);
         await Promise.all(ranges.map(readsLikeSource));
-        // Blocks are at most 4 MiB, so a range longer than that always spans two or more.
-        for (const range of [[CHUNK - 1, 2], [100, 4 * CHUNK + 1], [content.length - 5, 100], [content.length + 10, 10], [0, content.length]] as [number, number][]) {
+        // No block is longer than the maximum chunk, so a longer range always spans two or more.
+        for (const range of [[CHUNK - 1, 2], [100, DEFAULT_CHUNK_SIZES.max + 1], [content.length - 5, 100], [content.length + 10, 10], [0, content.length]] as [number, number][]) {
           await readsLikeSource(range);
         }
       } finally {
