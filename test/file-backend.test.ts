@@ -177,6 +177,35 @@ test('file backend: on a local file system, folders changed a moment ago are rem
   }
 });
 
+test('file backend: folders written to early in a run, looked at again before its end, are remembered with those written last', async () => {
+  const dir = await makeTempDir('backend-early-look');
+  // Enough keys in the first batch for the writer to look at their folders again when the next batch comes.
+  const hex = (n: number) => n.toString(16).padStart(4, '0');
+  const early = Array.from({ length: 3000 }, (_, n) => `blocks/${hex(n).slice(0, 2)}/${hex(n).slice(2)}/early`);
+  const late = ['blocks/00/00/late', 'blocks/ff/ff/late'];
+  const opened: FileBackend[] = [];
+  try {
+    const notes: BackendNotes = new Map();
+    const first = new FileBackend(dir.path);
+    opened.push(first);
+    await first.readNotes(notes);
+    await first.putMany(early.map((key) => ({ key, data: Buffer.from(key) })));
+    await new Promise((resolve) => setTimeout(resolve, LOCAL_SETTLE_MS + 100));
+    await first.putMany(late.map((key) => ({ key, data: Buffer.from(key) })));
+    await new Promise((resolve) => setTimeout(resolve, LOCAL_SETTLE_MS + 100));
+    await first.writeNotes(notes);
+    const next = new FileBackend(dir.path);
+    opened.push(next);
+    await next.readNotes(notes);
+    const keys = [...early, ...late, 'blocks/00/01/missing'];
+    assert.equal(await next.hasMany(keys), [...keys.slice(0, -1).map(() => true), false]);
+    assert.equal(next.lookupCounts(), { remembered: early.length + late.length, lookedUp: 1 });
+  } finally {
+    await Promise.all(opened.map((backend) => backend.close()));
+    await dir.remove();
+  }
+});
+
 test('openBackend: a missing folder is refused unless asked to create it', async () => {
   const dir = await makeTempDir('backend-open');
   try {

@@ -168,9 +168,13 @@ test('folder memory: a decoded folder learns new names, takes a new signature, a
   const again = FolderMemory.decode(memory.encode());
   assert.is(again.signatureOf('blocks/ab/cd/two'), '1:2:3:4');
   again.wrote('blocks/ab/cd/five');
-  assert.equal(again.takeWritten().sort(), ['blocks/ab/cd/five', 'blocks/ab/cd/one', 'blocks/ab/cd/two']);
+  again.wrote('blocks/ef/01/six');
+  assert.is(again.writtenCount, 2);
+  assert.equal(again.takeWritten(1).sort(), ['blocks/ab/cd/five', 'blocks/ab/cd/one', 'blocks/ab/cd/two'], 'the oldest written key and its folder');
+  assert.is(again.signatureOf('blocks/ef/01/four'), '9:9:9:9', 'a folder written to later is left for the next take');
+  assert.equal(again.takeWritten(), ['blocks/ef/01/six', 'blocks/ef/01/four']);
   assert.is(again.signatureOf('blocks/ab/cd/one'), '', 'a folder written to is looked into again');
-  assert.is(again.signatureOf('blocks/ef/01/four'), '9:9:9:9');
+  assert.is(again.signatureOf('blocks/ef/01/four'), '');
 });
 
 test('counts take the singular only for one', () => {

@@ -149,7 +149,7 @@ export class FileBackend implements Backend {
     // The bytes move to the writer thread: what was handed over as it is, when it may; the
     // rest (views into buffers the caller keeps, small objects) copied together.
     const { parts, transferList } = movableParts(objects.map(({ data }) => data), handOver);
-    const task: BatchTask = { root: this.root, tmpFolder: join(this.root, TMP_FOLDER), keys: objects.map(({ key }) => key), objects: parts };
+    const task: BatchTask = { root: this.root, tmpFolder: join(this.root, TMP_FOLDER), keys: objects.map(({ key }) => key), objects: parts, settleMs: this.settleMs };
     const result: BatchResult = await this.workers().run(task, { transferList });
     if ('created' in result) return result.created;
     const { key, code, message } = result.failure;

@@ -151,14 +151,20 @@ export class FolderMemory {
     else if (this.folders.delete(split(key)[0])) this.dirty = true;
   }
 
+  /** How many written keys takeWritten() would give back (at most MAX_WRITTEN_KEYS). */
+  get writtenCount(): number {
+    return this.written.length;
+  }
+
   /**
-   * The keys of the folders written to since the last call, written ones and remembered
-   * ones, for the caller to look for again (and so teach the memory their folders' new
-   * signatures); those folders are forgotten meanwhile, their signatures being stale.
+   * The keys of the folders of the `count` oldest keys written since the last call,
+   * written ones and remembered ones, for the caller to look for again (and so teach the
+   * memory their folders' new signatures); those folders are forgotten meanwhile, their
+   * signatures being stale.
    */
-  takeWritten(): string[] {
-    const keys = this.written;
-    this.written = [];
+  takeWritten(count = this.written.length): string[] {
+    const keys = this.written.slice(0, count);
+    this.written = this.written.slice(count);
     for (const folder of new Set(keys.map((key) => split(key)[0]))) {
       for (const name of namesOf(this.folders.get(folder))) keys.push(`${folder}/${name}`);
       if (this.folders.delete(folder)) this.dirty = true;
