@@ -153,6 +153,19 @@ test('folder memory: past its bound of written keys, a folder written to is forg
   assert.not.ok(written.includes('blocks/ab/cd/two'), 'not looked at again at the end');
 });
 
+test('folder memory: compacted folders answer as before and go on learning', () => {
+  const memory = FolderMemory.empty();
+  memory.found('blocks/ab/cd/one', '1:2:3:4');
+  memory.found('blocks/ab/cd/two', '1:2:3:4');
+  memory.compact();
+  assert.is(memory.signatureOf('blocks/ab/cd/one'), '1:2:3:4');
+  assert.is(memory.signatureOf('blocks/ab/cd/two'), '1:2:3:4');
+  assert.is(memory.signatureOf('blocks/ab/cd/tw'), '');
+  memory.found('blocks/ab/cd/three', '1:2:3:4');
+  assert.equal(['one', 'two', 'three'].map((name) => memory.signatureOf(`blocks/ab/cd/${name}`)), ['1:2:3:4', '1:2:3:4', '1:2:3:4']);
+  assert.is(FolderMemory.decode(memory.encode()).signatureOf('blocks/ab/cd/three'), '1:2:3:4');
+});
+
 test('folder memory: a decoded folder learns new names, takes a new signature, and is forgotten once written to', () => {
   const first = FolderMemory.empty();
   first.found('blocks/ab/cd/one', '1:2:3:4');

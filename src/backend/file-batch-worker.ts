@@ -93,6 +93,7 @@ function lookAgainAtSettledWrites(known: FolderMemory, task: BatchTask): void {
   keys.forEach((key, index) => {
     if (found[index] && known.signatureOf(key) === '') known.wrote(key);
   });
+  known.compact();
 }
 
 /**
@@ -156,10 +157,11 @@ function settledSignature(path: string, settledBefore: bigint): string {
 }
 
 export default async function storeBatch(task: BatchTask): Promise<BatchResult> {
-  if (memory) lookAgainAtSettledWrites(memory, task);
   const staged: Staged[] = [];
   const failedAt = { key: '' };
   try {
+    failedAt.key = task.root;
+    if (memory) lookAgainAtSettledWrites(memory, task);
     stage(task, staged, failedAt);
     const created = task.keys.map(() => false);
     if (staged.length === 0) return { created };

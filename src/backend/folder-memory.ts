@@ -50,8 +50,8 @@ const VERSION = 2;
 export const MAX_NOTES_CHARACTERS = 128 * 1024 * 1024;
 
 /**
- * The keys a run's end looks at again (takeWritten), about 100 bytes each while the run
- * lasts: 500,000 take some 50 MB and 6 s to look at.
+ * Written keys waiting to be looked at again (takeWritten), about 100 bytes each while
+ * they wait: 500,000 take some 50 MB and 6 s to look at.
  */
 export const MAX_WRITTEN_KEYS = 500_000;
 
@@ -107,7 +107,7 @@ export class FolderMemory {
     const folders: Record<string, string> = {};
     let used = 0;
     for (const [folder, remembered] of this.folders) {
-      const encoded = typeof remembered === 'string' ? remembered : [remembered.signature, ...remembered.names].join(SEPARATOR);
+      const encoded = encodedFolder(remembered);
       used += folder.length + encoded.length;
       if (used > budget) break;
       folders[folder] = encoded;
@@ -143,8 +143,8 @@ export class FolderMemory {
 
   /**
    * Key was written to the backend: its folder's signature changed. Past MAX_WRITTEN_KEYS
-   * its folder is forgotten at once instead of looked at again at the end of the run, so
-   * that the next run learns it from its own lookups.
+   * waiting keys its folder is forgotten at once instead of looked at again, so that the
+   * next run learns it from its own lookups.
    */
   wrote(key: string): void {
     if (this.written.length < MAX_WRITTEN_KEYS) this.written.push(key);
@@ -172,6 +172,16 @@ export class FolderMemory {
     return keys;
   }
 
+  /**
+   * Keeps every folder learnt about as the string encode() writes again, a fraction of
+   * the memory of a Set of names; the next change to a folder makes it live again.
+   */
+  compact(): void {
+    for (const [folder, remembered] of this.folders) {
+      if (typeof remembered !== 'string') this.folders.set(folder, encodedFolder(remembered));
+    }
+  }
+
   /** The folder's memory as a signature and a set of names, to change it. */
   private live(folder: string): Exclude<Remembered, string> | undefined {
     const remembered = this.folders.get(folder);
@@ -181,6 +191,11 @@ export class FolderMemory {
     this.folders.set(folder, live);
     return live;
   }
+}
+
+/** A folder's memory as "signature/name/name…". */
+function encodedFolder(remembered: Remembered): string {
+  return typeof remembered === 'string' ? remembered : [remembered.signature, ...remembered.names].join(SEPARATOR);
 }
 
 /** The names remembered in a folder, without making it live. */
