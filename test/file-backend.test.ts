@@ -152,6 +152,27 @@ test('file backend: remembered folders answer lookups only while unchanged, and 
   }
 });
 
+/**
+ * One run of a backend at `path` that stores each batch of keys in turn, letting its folders
+ * settle on this local file system after each, and saves its notes; answers the next run's
+ * backend, which has read them. Both go into `opened`, for the caller to close.
+ */
+async function nextRunAfterWriting(path: string, batches: readonly (readonly string[])[], opened: FileBackend[]): Promise<FileBackend> {
+  const notes: BackendNotes = new Map();
+  const first = new FileBackend(path);
+  opened.push(first);
+  await first.readNotes(notes);
+  for (const keys of batches) {
+    await first.putMany(keys.map((key) => ({ key, data: Buffer.from(key) })));
+    await new Promise((resolve) => setTimeout(resolve, LOCAL_SETTLE_MS + 100));
+  }
+  await first.writeNotes(notes);
+  const next = new FileBackend(path);
+  opened.push(next);
+  await next.readNotes(notes);
+  return next;
+}
+
 test('file backend: on a local file system, folders changed a moment ago are remembered (LOCAL_SETTLE_MS, not SETTLE_MS)', async () => {
   const dir = await makeTempDir('backend-local-settle');
   assert.is(settleMsFor(statfsSync(dir.path).type), LOCAL_SETTLE_MS, 'the temporary folder is on a local file system');
@@ -159,16 +180,7 @@ test('file backend: on a local file system, folders changed a moment ago are rem
   const keys = ['blocks/00/00/a', 'blocks/00/01/b'];
   const opened: FileBackend[] = [];
   try {
-    const notes: BackendNotes = new Map();
-    const first = new FileBackend(dir.path);
-    opened.push(first);
-    await first.readNotes(notes);
-    await first.putMany(keys.map((key) => ({ key, data: Buffer.from(key) })));
-    await new Promise((resolve) => setTimeout(resolve, LOCAL_SETTLE_MS + 100));
-    await first.writeNotes(notes);
-    const next = new FileBackend(dir.path);
-    opened.push(next);
-    await next.readNotes(notes);
+    const next = await nextRunAfterWriting(dir.path, [keys], opened);
     assert.equal(await next.hasMany(keys), [true, true]);
     assert.equal(next.lookupCounts(), { remembered: 2, lookedUp: 0 });
   } finally {
@@ -185,18 +197,7 @@ test('file backend: folders written to early in a run, looked at again before it
   const late = ['blocks/00/00/late', 'blocks/ff/ff/late'];
   const opened: FileBackend[] = [];
   try {
-    const notes: BackendNotes = new Map();
-    const first = new FileBackend(dir.path);
-    opened.push(first);
-    await first.readNotes(notes);
-    await first.putMany(early.map((key) => ({ key, data: Buffer.from(key) })));
-    await new Promise((resolve) => setTimeout(resolve, LOCAL_SETTLE_MS + 100));
-    await first.putMany(late.map((key) => ({ key, data: Buffer.from(key) })));
-    await new Promise((resolve) => setTimeout(resolve, LOCAL_SETTLE_MS + 100));
-    await first.writeNotes(notes);
-    const next = new FileBackend(dir.path);
-    opened.push(next);
-    await next.readNotes(notes);
+    const next = await nextRunAfterWriting(dir.path, [early, late], opened);
     const keys = [...early, ...late, 'blocks/00/01/missing'];
     assert.equal(await next.hasMany(keys), [...keys.slice(0, -1).map(() => true), false]);
     assert.equal(next.lookupCounts(), { remembered: early.length + late.length, lookedUp: 1 });
