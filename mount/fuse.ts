@@ -1,7 +1,8 @@
 /**
- * Loading fuse-native, and mounting and unmounting with it. The addon is imported only
- * here and only when a mount starts, so every other command works on machines where it
- * cannot load (no libfuse.so.2: see scripts/setup-fuse.sh).
+ * Choosing how to talk to the kernel, and loading fuse-native, mounting and unmounting
+ * with it. The addon is imported only here and only when a mount by a user other than
+ * root starts, so every other command works on machines where it cannot load (no
+ * libfuse.so.2: see scripts/setup-fuse.sh).
  */
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
@@ -18,12 +19,25 @@ export class FuseUnavailableError extends UsageError {}
 
 export type FuseClass = typeof Fuse;
 
-export async function loadFuse(): Promise<FuseClass> {
+/** kernel: our own FUSE connection (mount/kernel/); libfuse: through fuse-native. */
+export type Transport = { readonly kind: 'kernel' } | { readonly kind: 'libfuse'; readonly Fuse: FuseClass };
+
+/**
+ * Root mounts with its own connection: one hop per request instead of two, 1 MiB reads,
+ * readdirplus, nanosecond times (docs/MOUNT.md). Others need libfuse's setuid helper, so
+ * fuse-native; PRESERVE_FUSE=libfuse asks for it as root too.
+ */
+export async function chooseTransport(): Promise<Transport> {
   try {
     await access(FUSE_DEVICE, constants.R_OK | constants.W_OK);
   } catch (error) {
     throw new FuseUnavailableError(`FUSE is unavailable: ${FUSE_DEVICE} cannot be opened (${describeError(error)})`, { cause: error });
   }
+  if (process.getuid?.() === 0 && process.env.PRESERVE_FUSE !== 'libfuse') return { kind: 'kernel' };
+  return { kind: 'libfuse', Fuse: await loadFuse() };
+}
+
+async function loadFuse(): Promise<FuseClass> {
   let loaded: FuseClass;
   try {
     loaded = (await import('fuse-native')).default;

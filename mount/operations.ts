@@ -4,48 +4,10 @@
  * is also made read-only in the kernel, so most such calls never get here.
  */
 import type Fuse from 'fuse-native';
-import type { BlockCache } from './block-cache.js';
-import { FileReader } from './file-reader.js';
-import { FolderReadahead } from './folder-readahead.js';
-import { OnDemandCache } from './on-demand-cache.js';
+import type { Attributes, FsStatistics } from './attributes.js';
+import type { Readers } from './readers.js';
 import { FsError, type OnceReporter, serve } from './reply.js';
 import type { MountView } from './view.js';
-
-/**
- * Files read at about the same time (a parallel copy, several readers); one that falls
- * out is made again on its next read, losing only its readahead position.
- */
-const READERS_KEPT = 64;
-
-export interface ReadSettings {
-  readonly cache: BlockCache;
-  /** Blocks to fetch ahead of a reader moving forward through a file, and files ahead in its folder. */
-  readonly readahead: number;
-}
-
-/** A reader per file being read, by path: reads come with the path alone (see fuseOperations). */
-class Readers {
-  private readonly readers = new OnDemandCache<FileReader>({ max: READERS_KEPT });
-  private readonly folderAhead: FolderReadahead;
-
-  constructor(
-    private readonly view: MountView,
-    private readonly settings: ReadSettings,
-  ) {
-    this.folderAhead = new FolderReadahead(settings.cache, settings.readahead);
-  }
-
-  async read(path: string, buffer: Buffer, length: number, position: number): Promise<number> {
-    // One reader however many reads of a new file arrive together.
-    const reader = await this.readers.get(path, async () => {
-      const { file, folder, position: inFolder } = await this.view.file(path);
-      this.folderAhead.reading(folder, inFolder);
-      return new FileReader(path, file, this.settings.cache, this.settings.readahead);
-    });
-    const data = await reader.read(position, length);
-    return data.copy(buffer, 0, 0, Math.min(data.length, length));
-  }
-}
 
 /**
  * Without open and release handlers libfuse answers those requests itself (success,
@@ -53,16 +15,23 @@ class Readers {
  * copying a small file out. Opening for writing is refused by the kernel (EROFS), as
  * the mount is read-only there.
  */
-export function fuseOperations(view: MountView, settings: ReadSettings, reporter: OnceReporter): Fuse.Operations {
-  const readers = new Readers(view, settings);
+export function fuseOperations(view: MountView, readers: Readers, reporter: OnceReporter): Fuse.Operations {
   const readOnly = (path: string, cb: Fuse.Callback): void =>
     serve(reporter, path, cb, () => Promise.reject(new FsError('EROFS', 'the archive is read-only')));
   return {
-    getattr: (path, cb) => serve(reporter, path, cb, async () => [0, view.stat(await view.resolve(path))]),
-    readdir: (path, cb) => serve(reporter, path, cb, async () => { const { names, stats } = await view.list(path); return [0, names, stats]; }),
+    getattr: (path, cb) => serve(reporter, path, cb, async () => [0, fuseStat(view.stat(await view.resolve(path)))]),
+    readdir: (path, cb) =>
+      serve(reporter, path, cb, async () => {
+        const { names, nodes } = await view.list(path);
+        return [0, names, nodes.map((node) => fuseStat(view.stat(node)))];
+      }),
     readlink: (path, cb) => serve(reporter, path, cb, async () => [0, await view.readlink(path)]),
-    statfs: (path, cb) => serve(reporter, path, cb, async () => [0, view.statfs()]),
-    read: (path, _handle, buffer, length, position, cb) => serve(reporter, path, cb, async () => [await readers.read(path, buffer, length, position)]),
+    statfs: (path, cb) => serve(reporter, path, cb, async () => [0, fuseStatfs(view.statfs())]),
+    read: (path, _handle, buffer, length, position, cb) =>
+      serve(reporter, path, cb, async () => {
+        const data = await readers.read(path, length, position);
+        return [data.copy(buffer)];
+      }),
     write: (path, _handle, _buffer, _length, _position, cb) => readOnly(path, cb),
     create: (path, _mode, cb) => readOnly(path, cb),
     truncate: (path, _size, cb) => readOnly(path, cb),
@@ -79,5 +48,33 @@ export function fuseOperations(view: MountView, settings: ReadSettings, reporter
     rmdir: (path, cb) => readOnly(path, cb),
     setxattr: (path, _name, _value, _position, _flags, cb) => readOnly(path, cb),
     removexattr: (path, _name, cb) => readOnly(path, cb),
+  };
+}
+
+/** fuse-native carries times as whole, unsigned milliseconds (docs/MOUNT.md, Limits). */
+function fuseStat(attributes: Attributes): Fuse.Stat {
+  const mtime = Math.max(0, Number(attributes.mtimeNs / 1_000_000n));
+  const { mode, uid, gid, size, nlink, ino, blksize } = attributes;
+  return { mode, uid, gid, size, nlink, ino, blksize, blocks: Math.ceil(size / 512), mtime, atime: mtime, ctime: mtime };
+}
+
+const ST_RDONLY = 1;
+/** libfuse 2's statvfs fields are 32 bits wide here. */
+const MAX_U32 = 2 ** 32 - 1;
+
+function fuseStatfs(statistics: FsStatistics): Fuse.Statfs {
+  const { blockSize, nameMax } = statistics;
+  return {
+    bsize: blockSize,
+    frsize: blockSize,
+    blocks: Math.min(statistics.blocks, MAX_U32),
+    bfree: 0,
+    bavail: 0,
+    files: Math.min(statistics.files, MAX_U32),
+    ffree: 0,
+    favail: 0,
+    fsid: 0,
+    flag: ST_RDONLY,
+    namemax: nameMax,
   };
 }

@@ -8,9 +8,9 @@
 import { constants } from 'node:os';
 import { describeError } from '../src/errors/index.js';
 
-export type ErrnoName = 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EINVAL' | 'EROFS' | 'EIO';
+export type ErrnoName = 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EINVAL' | 'EROFS' | 'EIO' | 'ENOSYS' | 'EPROTO';
 
-/** fuse-native wants negative errno values. */
+/** Both transports answer with negative errno values. */
 export function errno(name: ErrnoName): number {
   return -constants.errno[name];
 }
@@ -67,7 +67,8 @@ export function serve<Values extends unknown[]>(
   );
 }
 
-function errnoFor(error: unknown, path: string, reporter: OnceReporter): number {
+/** The errno for a failed request: an FsError's own, else EIO, reported once with the path. */
+export function errnoFor(error: unknown, path: string, reporter: OnceReporter): number {
   if (error instanceof FsError) return errno(error.code);
   reporter.report(path, error);
   return errno('EIO');

@@ -1,7 +1,8 @@
 /**
  * One mount from start to end: check the mountpoint, mount, serve until asked to stop
  * (the caller's AbortSignal: SIGINT/SIGTERM in the CLI) or until someone unmounts the
- * mountpoint from outside, then unmount and release fuse-native.
+ * mountpoint from outside, then unmount. Two transports serve the same view: our own
+ * connection to the kernel (kernel/, root only) and fuse-native (fuse.ts).
  */
 import { readdir, realpath, stat } from 'node:fs/promises';
 import type { ArchiveRecord, TreeSource } from '../src/archive/index.js';
@@ -10,10 +11,13 @@ import { UsageError, describeError, isErrnoException } from '../src/errors/index
 import { readSystemAccounts } from '../src/owners/index.js';
 import { BlockCache } from './block-cache.js';
 import { FolderCache } from './folder-cache.js';
-import { type FuseClass, isMounted, mountWith, unmountWith } from './fuse.js';
+import { type FuseClass, type Transport, isMounted, mountWith, unmountWith } from './fuse.js';
+import { FuseDevice } from './kernel/device.js';
+import { KernelServer } from './kernel/server.js';
 import { InodeTable } from './inodes.js';
 import { fuseOperations } from './operations.js';
 import { type OwnerOptions, ownerMapping } from './owners.js';
+import { Readers } from './readers.js';
 import { OnceReporter, type ProblemSink } from './reply.js';
 import { MountView } from './view.js';
 
@@ -69,7 +73,7 @@ export async function prepareMountpoint(path: string): Promise<string> {
 }
 
 export async function serveMount(
-  Fuse: FuseClass,
+  transport: Transport,
   repository: Pick<Repository, 'readBlock' | 'readTree'>,
   options: MountOptions,
   events: MountEvents,
@@ -78,27 +82,67 @@ export async function serveMount(
   const reporter = new OnceReporter(events.problem);
   const view = await buildView(repository, options);
   // Blocks are decrypted on the repository's worker threads, off the thread that answers FUSE.
-  const operations = fuseOperations(view, { cache: new BlockCache(repository, options.cacheBytes), readahead: options.readahead }, reporter);
-  const fuse = new Fuse(options.mountpoint, operations, {
-    fsname: FSNAME_WITH_OPTIONS,
-    allowOther: options.allowOther,
-    // The kernel checks modes against the shown owners, so --allow-other exposes
-    // nothing that the archive's permissions would not.
-    defaultPermissions: true,
-    kernelCache: true,
-    entryTimeout: KERNEL_CACHE_SECONDS,
-    attrTimeout: KERNEL_CACHE_SECONDS,
-    // Every handler answers through serve(); a slow backend must not turn into ETIMEDOUT.
-    timeout: false,
-  });
-  await mountWith(fuse, options.mountpoint);
-  try {
-    events.mounted();
-    await untilStopped(options.mountpoint, stop);
-  } finally {
-    await unmountWith(fuse);
-  }
+  const readers = new Readers(view, { cache: new BlockCache(repository, options.cacheBytes), readahead: options.readahead });
+  const serve = transport.kind === 'kernel' ? serveWithKernel : serveWithLibfuse(transport.Fuse);
+  await serve(view, readers, reporter, options, events, stop);
   return { problems: reporter.count };
+}
+
+type Serve = (view: MountView, readers: Readers, reporter: OnceReporter, options: MountOptions, events: MountEvents, stop: AbortSignal) => Promise<void>;
+
+/** Our own connection to the kernel (kernel/): the mount ends with the connection, however it is unmounted. */
+const serveWithKernel: Serve = async (view, readers, reporter, options, events, stop) => {
+  const device = await FuseDevice.open();
+  try {
+    await device.mount({ mountpoint: options.mountpoint, allowOther: options.allowOther });
+  } catch (error) {
+    await device.close();
+    throw error;
+  }
+  const server = new KernelServer(device, view, readers, reporter);
+  device.serve(server.handle);
+  try {
+    const endedEarly = device.untilEnded().then(() => {
+      throw new Error('the kernel closed the FUSE connection before the mount was ready');
+    });
+    await Promise.race([server.untilInitialized(), endedEarly]);
+    events.mounted();
+    await Promise.race([device.untilEnded(), aborted(stop)]);
+  } finally {
+    await device.unmount(options.mountpoint);
+  }
+};
+
+/** fuse-native and libfuse 2, for users other than root; an unmount from outside is noticed by polling. */
+function serveWithLibfuse(Fuse: FuseClass): Serve {
+  return async (view, readers, reporter, options, events, stop) => {
+    const fuse = new Fuse(options.mountpoint, fuseOperations(view, readers, reporter), {
+      fsname: FSNAME_WITH_OPTIONS,
+      allowOther: options.allowOther,
+      // The kernel checks modes against the shown owners, so --allow-other exposes
+      // nothing that the archive's permissions would not.
+      defaultPermissions: true,
+      kernelCache: true,
+      entryTimeout: KERNEL_CACHE_SECONDS,
+      attrTimeout: KERNEL_CACHE_SECONDS,
+      // Every handler answers through serve(); a slow backend must not turn into ETIMEDOUT.
+      timeout: false,
+    });
+    await mountWith(fuse, options.mountpoint);
+    try {
+      events.mounted();
+      await untilStopped(options.mountpoint, stop);
+    } finally {
+      await unmountWith(fuse);
+    }
+  };
+}
+
+function aborted(stop: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (stop.aborted) resolve();
+    else stop.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 async function buildView(repository: TreeSource, options: MountOptions): Promise<MountView> {

@@ -9,19 +9,17 @@ import { LRUCache } from 'lru-cache';
 import type { ArchiveMetadata, DirectoryEntry, Entry, FileEntry } from '../src/archive/index.js';
 import { shownName } from '../src/filenames/index.js';
 import { type ArchiveId, idToHex } from '../src/store/ids.js';
+import type { Attributes, FsStatistics } from './attributes.js';
 import { type FolderCache, type Listing, entryNamed } from './folder-cache.js';
 import { type InodeTable, ROOT_INODE } from './inodes.js';
 import type { OwnerMapping } from './owners.js';
 import { FsError } from './reply.js';
-import type Fuse from 'fuse-native';
 
 export const LATEST = 'latest';
-const ST_RDONLY = 1;
 const STATFS_BLOCK = 4096;
 const MAX_NAME_BYTES = 255;
 /** The largest read fuse-native's libfuse 2 asks for; cp sizes its buffer from st_blksize. */
 const PREFERRED_IO_SIZE = 128 * 1024;
-const MAX_U32 = 2 ** 32 - 1;
 /** Folder paths remembered (a folder entry each): enough for several readers in several folders at once. */
 const RECENT_FOLDERS = 256;
 
@@ -125,16 +123,13 @@ export class MountView {
     return { file, folder, position };
   }
 
-  /** Names and attributes of a folder's content, with '.' and '..' first. */
-  async list(path: string): Promise<{ names: string[]; stats: Fuse.Stat[] }> {
+  /** Names and nodes of a folder's content, with '.' and '..' first. */
+  async list(path: string): Promise<{ names: string[]; nodes: Node[] }> {
     const node = await this.resolve(path);
     const parentPath = path.slice(0, Math.max(path.lastIndexOf('/'), 1));
     const parent = path === '/' ? node : await this.resolve(parentPath);
     const children = await this.children(node);
-    return {
-      names: ['.', '..', ...children.map(([name]) => name)],
-      stats: [this.stat(node), this.stat(parent), ...children.map(([, child]) => this.stat(child))],
-    };
+    return { names: ['.', '..', ...children.map(([name]) => name)], nodes: [node, parent, ...children.map(([, child]) => child)] };
   }
 
   private async children(node: Node): Promise<[string, Node][]> {
@@ -156,7 +151,7 @@ export class MountView {
     return { kind: 'entry', archive, entry: archive.metadata.root, path: '' };
   }
 
-  stat(node: Node): Fuse.Stat {
+  stat(node: Node): Attributes {
     switch (node.kind) {
       case 'catalog-root':
         return this.attributes(constants.S_IFDIR | 0o555, ROOT_INODE, 0, 1, this.newestNs, this.layout);
@@ -167,7 +162,7 @@ export class MountView {
     }
   }
 
-  private entryStat(archive: MountedArchive, entry: Entry, path: string): Fuse.Stat {
+  private entryStat(archive: MountedArchive, entry: Entry, path: string): Attributes {
     const owner = { uid: archive.owners.uid(entry.uid), gid: archive.owners.gid(entry.gid) };
     const inode = this.inodeOf(archive, entry, path);
     switch (entry.type) {
@@ -197,22 +192,8 @@ export class MountView {
       : this.inodes.inodeOf(namespace, `/${path}`);
   }
 
-  private attributes(mode: number, ino: number, size: number, nlink: number, mtimeNs: bigint, owner: { uid: number; gid: number }): Fuse.Stat {
-    // fuse-native carries whole, unsigned milliseconds only (docs/MOUNT.md, Limits).
-    const mtime = Math.max(0, Number(mtimeNs / 1_000_000n));
-    return {
-      mode,
-      uid: owner.uid,
-      gid: owner.gid,
-      size,
-      nlink,
-      ino,
-      blksize: PREFERRED_IO_SIZE,
-      blocks: Math.ceil(size / 512),
-      mtime,
-      atime: mtime,
-      ctime: mtime,
-    };
+  private attributes(mode: number, ino: number, size: number, nlink: number, mtimeNs: bigint, owner: { uid: number; gid: number }): Attributes {
+    return { mode, uid: owner.uid, gid: owner.gid, size, nlink, ino, blksize: PREFERRED_IO_SIZE, mtimeNs };
   }
 
   async readlink(path: string): Promise<string> {
@@ -223,22 +204,10 @@ export class MountView {
     throw new FsError('EINVAL', `${path} is not a symlink`);
   }
 
-  statfs(): Fuse.Statfs {
+  statfs(): FsStatistics {
     const totals = this.layout.archives.map((archive) => archive.metadata.totals);
     const bytes = totals.reduce((sum, t) => sum + t.bytes, 0);
     const entries = totals.reduce((sum, t) => sum + t.files + t.directories + t.symlinks, 0);
-    return {
-      bsize: STATFS_BLOCK,
-      frsize: STATFS_BLOCK,
-      blocks: Math.min(Math.ceil(bytes / STATFS_BLOCK), MAX_U32),
-      bfree: 0,
-      bavail: 0,
-      files: Math.min(entries, MAX_U32),
-      ffree: 0,
-      favail: 0,
-      fsid: 0,
-      flag: ST_RDONLY,
-      namemax: MAX_NAME_BYTES,
-    };
+    return { blockSize: STATFS_BLOCK, blocks: Math.ceil(bytes / STATFS_BLOCK), files: entries, nameMax: MAX_NAME_BYTES };
   }
 }

@@ -48,9 +48,9 @@ export function registerMount(program: Command, context: CliContext): void {
     .action(async (first: string, second: string | undefined, flags: MountFlags) => {
       const [name, mountpointArgument] = second === undefined ? [undefined, first] : [first, second];
       // Loaded here so that no other command needs mount/ or the fuse-native addon.
-      const { loadFuse, prepareMountpoint, serveMount } = await import('../../mount/index.js');
+      const { chooseTransport, prepareMountpoint, serveMount } = await import('../../mount/index.js');
       const mountpoint = await prepareMountpoint(mountpointArgument);
-      const Fuse = await loadFuse();
+      const transport = await chooseTransport();
       const repository = await context.openRepository(flags, { cryptoWorkers: true });
       const listing = await repository.catalog.select(name);
       // A damaged archive object is reported and left out of the view; the others are shown.
@@ -60,7 +60,7 @@ export function registerMount(program: Command, context: CliContext): void {
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       try {
         const summary = await serveMount(
-          Fuse,
+          transport,
           repository,
           {
             mountpoint,

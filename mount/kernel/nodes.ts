@@ -1,0 +1,45 @@
+/**
+ * The kernel names nodes by number; the view finds them by path. A node is remembered
+ * from the answer that made it known (LOOKUP, READDIRPLUS) until the kernel forgets as
+ * many lookups as it was given, so the table holds what the kernel holds, no more.
+ * Hardlinks share a number, and any one of their paths leads to the same content.
+ */
+export const ROOT_NODE = 1;
+
+interface Known {
+  readonly path: string;
+  lookups: number;
+}
+
+export class NodeTable {
+  private readonly known = new Map<number, Known>();
+
+  /** The path of a node the kernel holds; undefined for one it has forgotten. */
+  pathOf(node: number): string | undefined {
+    return node === ROOT_NODE ? '/' : this.known.get(node)?.path;
+  }
+
+  /** The kernel was told of `node` at `path` once more. */
+  lookedUp(node: number, path: string): void {
+    if (node === ROOT_NODE) return;
+    const known = this.known.get(node);
+    if (known) known.lookups++;
+    else this.known.set(node, { path, lookups: 1 });
+  }
+
+  forget(node: number, lookups: number): void {
+    const known = this.known.get(node);
+    if (!known) return;
+    known.lookups -= lookups;
+    if (known.lookups <= 0) this.known.delete(node);
+  }
+
+  get size(): number {
+    return this.known.size;
+  }
+}
+
+/** The path of `name` inside the folder at `parent`. */
+export function childPath(parent: string, name: string): string {
+  return parent === '/' ? `/${name}` : `${parent}/${name}`;
+}
