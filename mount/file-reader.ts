@@ -24,7 +24,8 @@ export class FileReader {
     this.content = new FileContent(entry, cache);
   }
 
-  read(offset: number, length: number): Promise<Buffer> {
+  /** The bytes at offset, as views into blocks (FileContent.read). */
+  read(offset: number, length: number): Promise<Buffer[]> {
     if (length > 0 && offset < this.entry.size) this.readAhead(offset, length);
     return this.content.read(offset, length);
   }

@@ -29,8 +29,9 @@ export function fuseOperations(view: MountView, readers: Readers, reporter: Once
     statfs: (path, cb) => serve(reporter, path, cb, async () => [0, fuseStatfs(view.statfs())]),
     read: (path, _handle, buffer, length, position, cb) =>
       serve(reporter, path, cb, async () => {
-        const data = await readers.read(path, length, position);
-        return [data.copy(buffer)];
+        let copied = 0;
+        for (const piece of await readers.read(path, length, position)) copied += piece.copy(buffer, copied);
+        return [copied];
       }),
     write: (path, _handle, _buffer, _length, _position, cb) => readOnly(path, cb),
     create: (path, _mode, cb) => readOnly(path, cb),

@@ -32,15 +32,14 @@ export class Readers {
     this.folderAhead = new FolderReadahead(settings.cache, settings.readahead);
   }
 
-  /** Up to `length` bytes at `position` (fewer only at the end of the file). */
-  async read(path: string, length: number, position: number): Promise<Buffer> {
+  /** Up to `length` bytes at `position` (fewer only at the end of the file), as views into blocks. */
+  async read(path: string, length: number, position: number): Promise<Buffer[]> {
     // One reader however many reads of a new file arrive together.
     const reader = await this.readers.get(path, async () => {
       const { file, folder, position: inFolder } = await this.view.file(path);
       this.folderAhead.reading(folder, inFolder);
       return new FileReader(path, file, this.settings.cache, this.settings.readahead);
     });
-    const data = await reader.read(position, length);
-    return data.length > length ? data.subarray(0, length) : data;
+    return reader.read(position, length);
   }
 }

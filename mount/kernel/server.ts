@@ -89,7 +89,7 @@ export class KernelServer {
         return this.serve(header, async (path) => [Buffer.from(await this.view.readlink(path), 'utf8')]);
       case Opcode.READ: {
         const { offset, size } = decodeRead(body);
-        return this.serve(header, async (path) => [await this.readers.read(path, size, offset)]);
+        return this.serve(header, (path) => this.readers.read(path, size, offset));
       }
       case Opcode.READDIRPLUS: {
         const { offset, size } = decodeRead(body);

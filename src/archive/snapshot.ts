@@ -176,21 +176,22 @@ export class FileContent {
     return low;
   }
 
-  /** Up to `length` bytes from `offset`; shorter only at the end of the file. */
-  async read(offset: number, length: number): Promise<Buffer> {
+  /**
+   * Up to `length` bytes from `offset` (shorter only at the end of the file), as views
+   * into the blocks that hold them, in order: a mount writes them to the kernel as they
+   * are, where joining them would copy every byte of a sequential read once more.
+   */
+  async read(offset: number, length: number): Promise<Buffer[]> {
     const end = Math.min(offset + length, this.entry.size);
-    if (offset >= end) return Buffer.alloc(0);
+    if (offset >= end) return [];
     const first = this.chunkIndexAt(offset);
     const last = this.chunkIndexAt(end - 1);
     const pieces = await Promise.all(
       this.entry.chunks.slice(first, last + 1).map((chunk) => readChunk(this.blocks, chunk)),
     );
-    // Only the wanted bytes of each block: a 128 KiB read across a boundary would
-    // otherwise copy both whole blocks (a sequential read of a mount copied twice the file).
-    const wanted = pieces.map((piece, k) => {
+    return pieces.map((piece, k) => {
       const start = this.offsets[first + k] as number;
       return piece.subarray(Math.max(offset - start, 0), Math.min(end - start, piece.length));
     });
-    return wanted.length === 1 ? (wanted[0] as Buffer) : Buffer.concat(wanted, end - offset);
   }
 }
