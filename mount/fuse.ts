@@ -23,18 +23,22 @@ export type FuseClass = typeof Fuse;
 export type Transport = { readonly kind: 'kernel' } | { readonly kind: 'libfuse'; readonly Fuse: FuseClass };
 
 /**
- * Root mounts with its own connection: one hop per request instead of two, 1 MiB reads,
- * readdirplus, nanosecond times (docs/MOUNT.md). Others need libfuse's setuid helper, so
- * fuse-native; PRESERVE_FUSE=libfuse asks for it as root too.
+ * Root mounts with its own connection: one hop per request instead of two, no requests
+ * to open or close, readdirplus, nanosecond times (docs/MOUNT.md). Other users need
+ * libfuse's setuid helper, so fuse-native. PRESERVE_FUSE (`kernel` or `libfuse`)
+ * chooses for them.
  */
-export async function chooseTransport(): Promise<Transport> {
+export async function chooseTransport(choice = process.env.PRESERVE_FUSE): Promise<Transport> {
+  if (choice !== undefined && choice !== 'kernel' && choice !== 'libfuse') {
+    throw new UsageError(`PRESERVE_FUSE must be "kernel" or "libfuse", not ${JSON.stringify(choice)}`);
+  }
   try {
     await access(FUSE_DEVICE, constants.R_OK | constants.W_OK);
   } catch (error) {
     throw new FuseUnavailableError(`FUSE is unavailable: ${FUSE_DEVICE} cannot be opened (${describeError(error)})`, { cause: error });
   }
-  if (process.getuid?.() === 0 && process.env.PRESERVE_FUSE !== 'libfuse') return { kind: 'kernel' };
-  return { kind: 'libfuse', Fuse: await loadFuse() };
+  const kind = choice ?? (process.getuid?.() === 0 ? 'kernel' : 'libfuse');
+  return kind === 'kernel' ? { kind } : { kind, Fuse: await loadFuse() };
 }
 
 async function loadFuse(): Promise<FuseClass> {

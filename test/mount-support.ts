@@ -61,9 +61,16 @@ export class RunningMount {
   }
 }
 
-export function startMount(repo: TestRepo, mountpoint: string, args: readonly string[]): RunningMount {
+/**
+ * How the mount talks to the kernel: as root, its own connection unless PRESERVE_FUSE
+ * says libfuse (fuse-native, which users other than root always get).
+ */
+export type Transport = 'kernel' | 'libfuse';
+
+export function startMount(repo: TestRepo, mountpoint: string, args: readonly string[], transport: Transport = 'kernel'): RunningMount {
   const child = spawn(process.execPath, [PRESERVE_BIN, 'mount', '--keyfile', repo.keyfile, '--backend', repo.backend, ...args, mountpoint], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PRESERVE_FUSE: transport },
   });
   return new RunningMount(mountpoint, child);
 }
@@ -77,10 +84,15 @@ export async function isMounted(mountpoint: string): Promise<boolean> {
  * Mounts `args` (archive name and options) of repo on a fresh folder, runs body, and
  * always stops the mount and makes sure nothing stays mounted.
  */
-export async function withMount(repo: TestRepo, args: readonly string[], body: (mountpoint: string, mount: RunningMount) => Promise<void>): Promise<void> {
+export async function withMount(
+  repo: TestRepo,
+  args: readonly string[],
+  body: (mountpoint: string, mount: RunningMount) => Promise<void>,
+  transport: Transport = 'kernel',
+): Promise<void> {
   const mountpoint = join(repo.dir, `mnt-${Math.random().toString(36).slice(2)}`);
   await mkdir(mountpoint);
-  const mount = startMount(repo, mountpoint, args);
+  const mount = startMount(repo, mountpoint, args, transport);
   try {
     await mount.ready();
     await body(mountpoint, mount);

@@ -13,7 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_CHUNK_SIZES } from '../src/chunker/index.js';
 import { assertOk, flipByte, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
-import { type Exit, canMount, exec, isMounted, mustRunMountTests, startMount, withMount } from './mount-support.js';
+import { type Exit, type Transport, canMount, exec, isMounted, mustRunMountTests, startMount, withMount } from './mount-support.js';
 import { type EntryFacts, PRESERVE_BIN, describeTree, makeLatin1Tree, seededBytes } from './support.js';
 
 const it = mustRunMountTests ? test : test.skip;
@@ -28,15 +28,16 @@ async function createArchive(repo: TestRepo, name: string): Promise<void> {
 }
 
 /**
- * fuse-native hands the kernel whole milliseconds, so mounted mtimes are compared to the
- * millisecond (docs/MOUNT.md, Limits); everything else must match exactly.
+ * Through fuse-native the kernel gets whole milliseconds, so there mtimes are compared to
+ * the millisecond (docs/MOUNT.md, Limits); everything else must match exactly.
  */
 function toMilliseconds(facts: Map<string, EntryFacts>): Map<string, EntryFacts> {
   return new Map([...facts].map(([path, entry]) => [path, { ...entry, mtimeUs: entry.mtimeUs / 1000n }]));
 }
 
-async function assertSameTree(actual: string, expected: string): Promise<void> {
-  const [got, wanted] = [toMilliseconds(await describeTree(actual)), toMilliseconds(await describeTree(expected))];
+async function assertSameTree(actual: string, expected: string, transport: Transport = 'kernel'): Promise<void> {
+  const precision = transport === 'kernel' ? (facts: Map<string, EntryFacts>) => facts : toMilliseconds;
+  const [got, wanted] = [precision(await describeTree(actual)), precision(await describeTree(expected))];
   const show = (facts: EntryFacts | undefined): string => JSON.stringify(facts, (_, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
   const differences = [...new Set([...got.keys(), ...wanted.keys()])]
     .filter((path) => show(got.get(path)) !== show(wanted.get(path)))
@@ -59,6 +60,8 @@ it('a mounted archive shows every attribute and byte of the source, hardlinks as
     await createArchive(repo, 'first');
     await withMount(repo, ['first'], async (mountpoint) => {
       await assertSameTree(mountpoint, repo.source);
+      const [shown, source] = await Promise.all([stat(join(mountpoint, 'big.bin'), { bigint: true }), stat(join(repo.source, 'big.bin'), { bigint: true })]);
+      assert.is(shown.mtimeNs, source.mtimeNs, 'mtimes to the nanosecond');
       const [a, b] = await Promise.all([stat(join(mountpoint, 'docs/linked-a')), stat(join(mountpoint, 'docs/nested/linked-b'))]);
       assert.is(a.ino, b.ino);
       assert.is(a.nlink, (await stat(join(repo.source, 'docs/linked-a'))).nlink);
@@ -271,6 +274,49 @@ it('a damaged block fails reads of its file with EIO, logged once; the rest stay
     assert.equal(exit, { code: 1, signal: null });
   }));
 
+it('a folder of 1,000 entries lists whole with its attributes, and after the kernel forgets every node each path is found again', () =>
+  withTestRepo('mount-forget', async (repo) => {
+    const wide = join(repo.source, 'wide');
+    await mkdir(wide);
+    // Longer names than the tree's: a listing takes several READDIRPLUS answers of a few hundred entries.
+    for (let index = 0; index < 1000; index++) await writeFile(join(wide, `entry-with-a-longer-name-${String(index).padStart(4, '0')}.txt`), `${index}\n`);
+    await createArchive(repo, 'first');
+    await withMount(repo, ['first'], async (mountpoint) => {
+      await assertSameTree(mountpoint, repo.source);
+      // Dentries and inodes dropped: the kernel sends FORGET for every node it let go.
+      await writeFile('/proc/sys/vm/drop_caches', '2');
+      await assertSameTree(mountpoint, repo.source);
+      assert.is(await readFile(join(mountpoint, 'wide/entry-with-a-longer-name-0999.txt'), 'utf8'), '999\n');
+    });
+  }));
+
+it('through fuse-native (PRESERVE_FUSE=libfuse, as users other than root mount): attributes, bytes, ranges, refusals, unmount', () =>
+  withTestRepo('mount-libfuse', async (repo) => {
+    await createArchive(repo, 'first');
+    await withMount(
+      repo,
+      ['first'],
+      async (mountpoint, mount) => {
+        await assertSameTree(mountpoint, repo.source, 'libfuse');
+        const [a, b] = await Promise.all([stat(join(mountpoint, 'docs/linked-a')), stat(join(mountpoint, 'docs/nested/linked-b'))]);
+        assert.is(a.ino, b.ino);
+        const content = await readFile(join(repo.source, 'big.bin'));
+        const handle = await open(join(mountpoint, 'big.bin'), 'r');
+        try {
+          const buffer = Buffer.alloc(CHUNK + 10);
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, CHUNK - 5);
+          assert.ok(buffer.subarray(0, bytesRead).equals(content.subarray(CHUNK - 5, CHUNK - 5 + buffer.length)));
+        } finally {
+          await handle.close();
+        }
+        await assertRejects(writeFile(join(mountpoint, 'new.txt'), 'x'), 'EROFS', 'create');
+        assert.equal(await mount.stop('SIGINT'), { code: 0, signal: null }, mount.stderr);
+        assert.not.ok(await isMounted(mountpoint));
+      },
+      'libfuse',
+    );
+  }));
+
 it('SIGINT and SIGTERM unmount cleanly, and so does an unmount from outside', () =>
   withTestRepo('mount-stop', async (repo) => {
     await createArchive(repo, 'first');
@@ -310,6 +356,11 @@ it('a missing or non-empty mountpoint, an unknown archive or no FUSE: one senten
     );
     assert.is(result.code, 2);
     assert.match(result.stderr, /^preserve: FUSE is unavailable: \/dev\/fuse cannot be opened/);
+    const unknown = await exec(process.execPath, [PRESERVE_BIN, ...args], { env: { ...process.env, PRESERVE_FUSE: 'fast' } }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    assert.equal([unknown.code, unknown.stderr], [2, 'preserve: PRESERVE_FUSE must be "kernel" or "libfuse", not "fast"\n']);
     assert.not.ok(await isMounted(empty));
   }));
 

@@ -60,7 +60,8 @@ export class KernelServer {
   private markInitialized!: (error?: unknown) => void;
 
   constructor(
-    private readonly device: FuseDevice,
+    /** Where answers go: the FuseDevice, or whatever records them. */
+    private readonly device: Pick<FuseDevice, 'reply'>,
     private readonly view: MountView,
     private readonly readers: Readers,
     private readonly reporter: OnceReporter,
