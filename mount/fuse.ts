@@ -6,10 +6,11 @@
  */
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type Fuse from 'fuse-native';
 import { UsageError, describeError, isErrnoException } from '../src/errors/index.js';
+import { isMounted } from './mountinfo.js';
 
 const run = promisify(execFile);
 const FUSE_DEVICE = '/dev/fuse';
@@ -69,21 +70,6 @@ async function unmountIfMounted(mountpoint: string): Promise<void> {
     if (!(isErrnoException(error) && error.code === 'ENOENT')) throw error;
     await run('umount', ['-l', mountpoint]);
   }
-}
-
-/** Whether a FUSE file system is mounted at this canonical path, from /proc/self/mountinfo. */
-export async function isMounted(mountpoint: string): Promise<boolean> {
-  const table = await readFile('/proc/self/mountinfo', 'utf8');
-  return table.split('\n').some((line) => {
-    const fields = line.split(' ');
-    const separator = fields.indexOf('-');
-    return fields[4] !== undefined && unescapeMountPath(fields[4]) === mountpoint && (fields[separator + 1] ?? '').startsWith('fuse');
-  });
-}
-
-/** mountinfo writes space, tab, newline and backslash in paths as \ooo octal escapes. */
-function unescapeMountPath(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }
 
 /** Mounts and resolves once the kernel has sent INIT, i.e. the mount is usable. */

@@ -11,10 +11,11 @@ import { UsageError, describeError, isErrnoException } from '../src/errors/index
 import { readSystemAccounts } from '../src/owners/index.js';
 import { BlockCache } from './block-cache.js';
 import { FolderCache } from './folder-cache.js';
-import { type FuseClass, type Transport, isMounted, mountWith, unmountWith } from './fuse.js';
+import { type FuseClass, type Transport, mountWith, unmountWith } from './fuse.js';
 import { FuseDevice } from './kernel/device.js';
-import { KernelServer } from './kernel/server.js';
+import { KernelServer, LARGEST_READ_KIB } from './kernel/server.js';
 import { InodeTable } from './inodes.js';
+import { isMounted } from './mountinfo.js';
 import { fuseOperations } from './operations.js';
 import { type OwnerOptions, ownerMapping } from './owners.js';
 import { Readers } from './readers.js';
@@ -50,6 +51,8 @@ export interface MountEvents {
   readonly mounted: () => void;
   /** A failed read or lookup (reported once each), with the path inside the mount. */
   readonly problem: ProblemSink;
+  /** Something that works, but less well than it should (not a failure). */
+  readonly warning: (message: string) => void;
 }
 
 export interface MountSummary {
@@ -106,6 +109,9 @@ const serveWithKernel: Serve = async (view, readers, reporter, options, events, 
       throw new Error('the kernel closed the FUSE connection before the mount was ready');
     });
     await Promise.race([server.untilInitialized(), endedEarly]);
+    await device.setReadahead(options.mountpoint, LARGEST_READ_KIB).catch((error: unknown) => {
+      events.warning(`large files will be read in 128 KiB requests: cannot set the mount's readahead (${describeError(error)})`);
+    });
     events.mounted();
     await Promise.race([device.untilEnded(), aborted(stop)]);
   } finally {

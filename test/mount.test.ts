@@ -62,6 +62,8 @@ it('a mounted archive shows every attribute and byte of the source, hardlinks as
       await assertSameTree(mountpoint, repo.source);
       const [shown, source] = await Promise.all([stat(join(mountpoint, 'big.bin'), { bigint: true }), stat(join(repo.source, 'big.bin'), { bigint: true })]);
       assert.is(shown.mtimeNs, source.mtimeNs, 'mtimes to the nanosecond');
+      const device = (await exec('mountpoint', ['-d', mountpoint])).stdout.trim();
+      assert.is(await readFile(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8'), '1024\n', 'the kernel reads ahead 1 MiB');
       const [a, b] = await Promise.all([stat(join(mountpoint, 'docs/linked-a')), stat(join(mountpoint, 'docs/nested/linked-b'))]);
       assert.is(a.ino, b.ino);
       assert.is(a.nlink, (await stat(join(repo.source, 'docs/linked-a'))).nlink);
@@ -347,20 +349,25 @@ it('a missing or non-empty mountpoint, an unknown archive or no FUSE: one senten
     await attempt(['first', join(repo.dir, 'absent')], /^preserve: mountpoint .*absent does not exist\n$/);
     await attempt(['first', repo.source], /^preserve: mountpoint .* is not empty\n$/);
     await attempt(['nope', empty], /^preserve: there is no archive named "nope"/);
+    const args = ['mount', '--keyfile', repo.keyfile, '--backend', repo.backend, 'first', empty];
+    const failure = (command: string, commandArgs: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string }> =>
+      exec(command, commandArgs, { env: { ...process.env, ...env } }).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+      );
     // A private mount namespace whose /dev has no fuse device stands in for a machine without FUSE.
     const script = 'mount -t tmpfs none /dev && exec "$0" "$@"';
-    const args = ['mount', '--keyfile', repo.keyfile, '--backend', repo.backend, 'first', empty];
-    const result = await exec('unshare', ['-m', 'sh', '-c', script, process.execPath, PRESERVE_BIN, ...args]).then(
-      () => ({ code: 0, stderr: '' }),
-      (error: { code: number; stderr: string }) => error,
-    );
-    assert.is(result.code, 2);
-    assert.match(result.stderr, /^preserve: FUSE is unavailable: \/dev\/fuse cannot be opened/);
-    const unknown = await exec(process.execPath, [PRESERVE_BIN, ...args], { env: { ...process.env, PRESERVE_FUSE: 'fast' } }).then(
-      () => ({ code: 0, stderr: '' }),
-      (error: { code: number; stderr: string }) => error,
-    );
-    assert.equal([unknown.code, unknown.stderr], [2, 'preserve: PRESERVE_FUSE must be "kernel" or "libfuse", not "fast"\n']);
+    const noFuse = await failure('unshare', ['-m', 'sh', '-c', script, process.execPath, PRESERVE_BIN, ...args]);
+    assert.is(noFuse.code, 2);
+    assert.match(noFuse.stderr, /^preserve: FUSE is unavailable: \/dev\/fuse cannot be opened/);
+    assert.equal(await failure(process.execPath, [PRESERVE_BIN, ...args], { PRESERVE_FUSE: 'fast' }), {
+      code: 2,
+      stderr: 'preserve: PRESERVE_FUSE must be "kernel" or "libfuse", not "fast"\n',
+    });
+    assert.equal(await failure(process.execPath, [PRESERVE_BIN, ...args], { UV_THREADPOOL_SIZE: '2' }), {
+      code: 2,
+      stderr: 'preserve: mount needs UV_THREADPOOL_SIZE of at least 3, not "2"\n',
+    });
     assert.not.ok(await isMounted(empty));
   }));
 

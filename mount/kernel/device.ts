@@ -7,18 +7,26 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { close, open, read, writevSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { UsageError, describeError, isErrnoException } from '../../src/errors/index.js';
+import { fuseDeviceAt } from '../mountinfo.js';
 import { IN_HEADER_SIZE } from './protocol.js';
 
 const run = promisify(execFile);
 const openDevice = promisify(open);
 const FUSE_DEVICE = '/dev/fuse';
 /**
- * Requests read at once. Each pending read holds one of libuv's threads until the kernel
- * has a request, so the launcher gives mount a larger pool (bin/preserve).
+ * Requests read at once, at most. Each pending read holds one of libuv's threads until
+ * the kernel has a request, and the rest of the mount (reading blocks and folders from
+ * the backend) needs at least two of them left, or a request would wait for a block that
+ * waits for a thread that waits for a request.
  */
-const READS_IN_FLIGHT = 2;
+const MOST_READS_IN_FLIGHT = 2;
+const THREADS_LEFT_TO_THE_MOUNT = 2;
+/** libuv's thread pool: 4 threads unless UV_THREADPOOL_SIZE says otherwise. */
+const DEFAULT_POOL_SIZE = 4;
+const LARGEST_POOL_SIZE = 1024;
 /** The kernel refuses reads into buffers under 8 KiB; a read-only mount's requests are small. */
 const REQUEST_BUFFER_SIZE = 64 * 1024;
 /** The descriptor's number in mount(8): the one after its standard input, output and error. */
@@ -48,7 +56,11 @@ export class FuseDevice {
     });
   }
 
+  /** Fails with a UsageError when libuv's pool is too small to leave the mount its threads. */
   static async open(): Promise<FuseDevice> {
+    if (readsInFlight() < 1) {
+      throw new UsageError(`mount needs UV_THREADPOOL_SIZE of at least ${1 + THREADS_LEFT_TO_THE_MOUNT}, not ${JSON.stringify(process.env.UV_THREADPOOL_SIZE)}`);
+    }
     return new FuseDevice(await openDevice(FUSE_DEVICE, 'r+'));
   }
 
@@ -57,7 +69,7 @@ export class FuseDevice {
    * first request is INIT, which `handle` must answer before the mount is usable.
    */
   serve(handle: RequestHandler): void {
-    for (let slot = 0; slot < READS_IN_FLIGHT; slot++) this.readNext(Buffer.allocUnsafe(REQUEST_BUFFER_SIZE), handle);
+    for (let slot = 0; slot < readsInFlight(); slot++) this.readNext(Buffer.allocUnsafe(REQUEST_BUFFER_SIZE), handle);
   }
 
   private readNext(buffer: Buffer, handle: RequestHandler): void {
@@ -116,6 +128,16 @@ export class FuseDevice {
     }
   }
 
+  /**
+   * The kernel reads ahead of a reader by its backing device's setting, 128 KiB for a new
+   * one, whatever INIT allowed, so a large file would still come in 128 KiB requests.
+   */
+  async setReadahead(mountpoint: string, kib: number): Promise<void> {
+    const device = await fuseDeviceAt(mountpoint);
+    if (device === undefined) throw new Error(`${mountpoint} is not in /proc/self/mountinfo`);
+    await writeFile(`/sys/class/bdi/${device}/read_ahead_kb`, String(kib));
+  }
+
   /** Resolves when the connection is over (unmounted here or outside); rejects if reading failed. */
   async untilEnded(): Promise<void> {
     await this.ended;
@@ -145,6 +167,18 @@ export class FuseDevice {
     this.closing = true;
     close(this.fd, () => this.markEnded());
   }
+}
+
+/** How many requests to read at once with the thread pool this process has. */
+export function readsInFlight(poolSize = threadPoolSize()): number {
+  return Math.min(MOST_READS_IN_FLIGHT, poolSize - THREADS_LEFT_TO_THE_MOUNT);
+}
+
+/** As libuv reads UV_THREADPOOL_SIZE: atoi, where 0 (or no number) means 1 thread. */
+export function threadPoolSize(setting = process.env.UV_THREADPOOL_SIZE): number {
+  if (setting === undefined) return DEFAULT_POOL_SIZE;
+  const threads = Number.parseInt(setting, 10) || 0;
+  return threads === 0 ? 1 : threads < 0 ? LARGEST_POOL_SIZE : Math.min(threads, LARGEST_POOL_SIZE);
 }
 
 /** A read interrupted, or of a request withdrawn before it was read: read again. */

@@ -74,6 +74,7 @@ export function registerMount(program: Command, context: CliContext): void {
           {
             mounted: () => context.print(`mounted ${describeArchives(name, archives.length)} read-only at ${mountpoint}; stop with Ctrl-C or \`${unmountCommand()} ${mountpoint}\``),
             problem: (path, error) => context.problem(join(mountpoint, path), error),
+            warning: (message) => context.warning(message),
           },
           stop.signal,
         );
