@@ -10,7 +10,7 @@ import { close, open, read, writevSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { UsageError, describeError, isErrnoException } from '../../src/errors/index.js';
-import { fuseDeviceAt } from '../mountinfo.js';
+import { fuseDeviceAt, isMounted } from '../mountinfo.js';
 import { IN_HEADER_SIZE } from './protocol.js';
 
 const run = promisify(execFile);
@@ -81,7 +81,11 @@ export class FuseDevice {
         // ENODEV: the file system was unmounted; anything else ends the connection too.
         this.end(error.code === 'ENODEV' ? undefined : error);
       } else if (!error && !this.ending && length >= IN_HEADER_SIZE) {
-        handle(buffer.subarray(0, length));
+        try {
+          handle(buffer.subarray(0, length));
+        } catch (failure) {
+          this.end(failure); // a request the handler could not decode: the connection cannot go on
+        }
       }
       this.readNext(buffer, handle);
     });
@@ -150,7 +154,14 @@ export class FuseDevice {
    * fuse-native's `fusermount -uz` and session teardown did.
    */
   async unmount(mountpoint: string): Promise<void> {
-    if (!this.ending) await run('umount', ['-f', '-l', mountpoint]);
+    if (!this.ending) {
+      try {
+        await run('umount', ['-f', '-l', mountpoint]);
+      } catch (error) {
+        // Unmounted from outside meanwhile: the reads are returning ENODEV.
+        if (await isMounted(mountpoint)) throw error;
+      }
+    }
     this.end();
     await this.ended;
   }
