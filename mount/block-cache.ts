@@ -30,4 +30,9 @@ export class BlockCache implements BlockSource {
     // reports the failure with the file's path; nothing is lost by ignoring it here.
     this.readBlock(id).catch(() => undefined);
   }
+
+  /** Drops a block that will probably not be read again (the kernel keeps its pages). */
+  forget(id: BlockId): void {
+    this.blocks.forget(idToHex(id));
+  }
 }

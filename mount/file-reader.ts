@@ -12,6 +12,8 @@ export class FileReader {
   private lastBlock = -1;
   /** Blocks below this index have already been asked for by the readahead. */
   private aheadUntil = 0;
+  /** Blocks below this index have been dropped from the cache behind a forward reader. */
+  private behindUntil = 0;
 
   constructor(
     /** Path inside the mount, for reports. */
@@ -44,6 +46,10 @@ export class FileReader {
       return;
     }
     this.lastBlock = Math.max(this.lastBlock, last);
+    // Blocks more than one behind this read were served by the reads before it, and the
+    // kernel keeps those pages: dropped, their memory is used again for the blocks ahead.
+    for (let index = this.behindUntil; index < first - 1; index++) this.cache.forget((this.entry.chunks[index] as ChunkRef).id);
+    this.behindUntil = Math.max(this.behindUntil, first - 1);
     const end = Math.min(this.lastBlock + 1 + this.readahead, this.entry.chunks.length);
     for (let index = Math.max(this.lastBlock + 1, this.aheadUntil); index < end; index++) {
       this.cache.prefetch((this.entry.chunks[index] as ChunkRef).id);

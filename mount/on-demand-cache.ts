@@ -35,4 +35,9 @@ export class OnDemandCache<V extends object> {
     }
     return pending;
   }
+
+  /** Drops a kept value (one being made is still handed to those waiting for it). */
+  forget(key: string): void {
+    this.made.delete(key);
+  }
 }

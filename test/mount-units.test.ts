@@ -125,6 +125,21 @@ test('reading forward fetches the next blocks ahead; a jump does not', async () 
   assert.ok(source.fetches.size === 7 && [...source.fetches.values()].every((count) => count === 1));
 });
 
+test('a reader moving forward drops the blocks more than one behind it from the cache; a jump drops nothing', async () => {
+  const source = new CountingBlocks();
+  const file = new FileReader('/f', fileOf(10), new BlockCache(source, 100 * BLOCK), 1);
+  for (let block = 0; block < 6; block++) await file.read(block * BLOCK, BLOCK);
+  await settle();
+  await file.read(4 * BLOCK, 10); // one behind the last read: still kept
+  assert.is(source.fetches.get(4), 1);
+  await file.read(0, 10); // a jump back: fetched again, it had been dropped
+  assert.is(source.fetches.get(0), 2);
+  await file.read(5 * BLOCK, 10);
+  await file.read(0, 10); // another jump: nothing was dropped in between
+  assert.is(source.fetches.get(0), 2);
+  assert.is(source.fetches.get(5), 1);
+});
+
 test('a read spanning blocks returns exactly the asked range as views into each block, shorter only at the end', async () => {
   const file = new FileReader('/f', fileOf(4), new BlockCache(new CountingBlocks(), 100 * BLOCK), 0);
   const pieces = await file.read(BLOCK - 2, BLOCK + 4);
