@@ -245,6 +245,22 @@ it('owners are mapped by name to local ids that differ from the archived ones', 
     }
   }));
 
+it('--allow-other mounts with the FUSE option allow_other, and without it the mount is its owner\'s alone', () =>
+  withTestRepo('mount-allow-other', async (repo) => {
+    await createArchive(repo, 'first');
+    const superOptions = async (mountpoint: string): Promise<string[]> => {
+      const line = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((entry) => entry.split(' ')[4] === mountpoint) ?? '';
+      return (line.split(' - ')[1] ?? '').split(' ')[2]?.split(',') ?? [];
+    };
+    for (const transport of ['kernel', 'libfuse'] as const) {
+      await withMount(repo, ['first', '--allow-other'], async (mountpoint) => assert.ok((await superOptions(mountpoint)).includes('allow_other'), transport), transport);
+      await withMount(repo, ['first'], async (mountpoint) => {
+        const options = await superOptions(mountpoint);
+        assert.ok(options.includes('default_permissions') && !options.includes('allow_other'), `${transport}: ${options.join(',')}`);
+      }, transport);
+    }
+  }));
+
 it('a damaged block fails reads of its file with EIO, logged once; the rest stays readable', () =>
   withTestRepo('mount-damaged', async (repo) => {
     await createArchive(repo, 'before');
