@@ -3,6 +3,9 @@
  * archive; each FUSE transport turns them into its own layout (operations.ts for
  * fuse-native, kernel/protocol.ts for the kernel's).
  */
+
+/** The archive never changes under a mount, so the kernel may keep names and attributes this long. */
+export const KERNEL_CACHE_SECONDS = 3600;
 export interface Attributes {
   readonly ino: number;
   readonly size: number;

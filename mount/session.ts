@@ -9,6 +9,7 @@ import type { ArchiveRecord, TreeSource } from '../src/archive/index.js';
 import type { Repository } from '../src/repository/index.js';
 import { UsageError, describeError, isErrnoException } from '../src/errors/index.js';
 import { readSystemAccounts } from '../src/owners/index.js';
+import { KERNEL_CACHE_SECONDS } from './attributes.js';
 import { BlockCache } from './block-cache.js';
 import { FolderCache } from './folder-cache.js';
 import { type FuseClass, type Transport, mountWith, unmountWith } from './fuse.js';
@@ -24,8 +25,6 @@ import { MountView } from './view.js';
 
 /** How often to look whether the mountpoint was unmounted from outside. */
 const UNMOUNT_POLL_MS = 500;
-/** The archive never changes under a mount, so the kernel may cache all it learns. */
-const KERNEL_CACHE_SECONDS = 3600;
 /**
  * fuse-native passes only a fixed set of options, so these two ride in the fsname value
  * (libfuse splits the -o list on commas): `ro` makes the kernel refuse writes, `use_ino`

@@ -18,7 +18,11 @@ import { FsError } from './reply.js';
 export const LATEST = 'latest';
 const STATFS_BLOCK = 4096;
 const MAX_NAME_BYTES = 255;
-/** The largest read fuse-native's libfuse 2 asks for; cp sizes its buffer from st_blksize. */
+/**
+ * What cp sizes its reads by (st_blksize): the largest read fuse-native's libfuse 2 asks
+ * for. Our own connection's 1 MiB requests come from the kernel's readahead whatever
+ * size the reader asks for.
+ */
 const PREFERRED_IO_SIZE = 128 * 1024;
 /** Folder paths remembered (a folder entry each): enough for several readers in several folders at once. */
 const RECENT_FOLDERS = 256;

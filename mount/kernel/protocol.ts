@@ -1,29 +1,21 @@
 /**
- * The FUSE kernel protocol (7.31 and later), as far as a read-only file system needs it:
+ * The FUSE kernel protocol (7.29 and later: Linux 5.1), as far as a read-only file system needs it:
  * request headers and bodies decoded from what /dev/fuse hands out, replies encoded in
  * the layouts of <linux/fuse.h>. Pure: no I/O here, so every layout is tested alone.
  */
 import type { Attributes, FsStatistics } from '../attributes.js';
 
+/** The requests answered by name; every other one gets EROFS or ENOSYS (server.ts). */
 export const Opcode = {
   LOOKUP: 1,
   FORGET: 2,
   GETATTR: 3,
   READLINK: 5,
-  OPEN: 14,
   READ: 15,
   STATFS: 17,
   RELEASE: 18,
-  FSYNC: 20,
-  GETXATTR: 22,
-  LISTXATTR: 23,
-  FLUSH: 25,
   INIT: 26,
-  OPENDIR: 27,
-  READDIR: 28,
   RELEASEDIR: 29,
-  FSYNCDIR: 30,
-  ACCESS: 34,
   INTERRUPT: 36,
   DESTROY: 38,
   BATCH_FORGET: 42,
@@ -51,8 +43,8 @@ export const InitFlag = {
 export const PROTOCOL_MAJOR = 7;
 /** The newest layout this code writes; the kernel speaks the older of its own and this. */
 export const PROTOCOL_MINOR = 31;
-/** Below this the kernel lacks MAX_PAGES and the 64-byte INIT reply; kernels since 5.2 have it. */
-export const OLDEST_MINOR = 28;
+/** Before it the kernel lacks NO_OPENDIR_SUPPORT (7.29, Linux 5.1) and MAX_PAGES (7.28). */
+export const OLDEST_MINOR = 29;
 
 export const IN_HEADER_SIZE = 40;
 export const OUT_HEADER_SIZE = 16;

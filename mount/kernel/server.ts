@@ -4,6 +4,8 @@
  * exactly once (requests the kernel expects no answer to: FORGET, BATCH_FORGET, INTERRUPT).
  */
 import { LRUCache } from 'lru-cache';
+import { KERNEL_CACHE_SECONDS } from '../attributes.js';
+import { FuseUnavailableError } from '../fuse.js';
 import type { Readers } from '../readers.js';
 import { FsError, type OnceReporter, errno, errnoFor } from '../reply.js';
 import type { MountView, Node } from '../view.js';
@@ -34,8 +36,6 @@ import {
   encodeStatfs,
 } from './protocol.js';
 
-/** The archive never changes under a mount, so the kernel may keep all it learns this long. */
-const VALID_SECONDS = 3600;
 /** Reads of up to 1 MiB (256 pages of 4 KiB) instead of the kernel's default 128 KiB: an eighth of the requests. */
 const MAX_PAGES = 256;
 export const LARGEST_READ_KIB = MAX_PAGES * 4;
@@ -61,7 +61,6 @@ export class KernelServer {
   private markInitialized!: (error?: unknown) => void;
 
   constructor(
-    /** Where answers go: the FuseDevice, or whatever records them. */
     private readonly device: Pick<FuseDevice, 'reply'>,
     private readonly view: MountView,
     private readonly readers: Readers,
@@ -86,7 +85,7 @@ export class KernelServer {
       case Opcode.LOOKUP:
         return this.lookup(header, decodeName(body).toString('utf8'));
       case Opcode.GETATTR:
-        return this.serve(header, async (path) => [encodeAttr(this.view.stat(await this.view.resolve(path)), VALID_SECONDS)]);
+        return this.serve(header, async (path) => [encodeAttr(this.view.stat(await this.view.resolve(path)), KERNEL_CACHE_SECONDS)]);
       case Opcode.READLINK:
         return this.serve(header, async (path) => [Buffer.from(await this.view.readlink(path), 'utf8')]);
       case Opcode.READ: {
@@ -121,7 +120,11 @@ export class KernelServer {
     const offer = decodeInit(body);
     if (offer.major !== PROTOCOL_MAJOR || offer.minor < OLDEST_MINOR || (offer.flags & NEEDED_FLAGS) !== NEEDED_FLAGS) {
       this.fail(header, 'EPROTO');
-      this.markInitialized(new Error(`the kernel's FUSE ${offer.major}.${offer.minor} lacks what the mount needs (7.${OLDEST_MINOR} or later)`));
+      this.markInitialized(
+        new FuseUnavailableError(
+          `FUSE is unavailable: the kernel speaks FUSE ${offer.major}.${offer.minor} without what the mount needs (7.${OLDEST_MINOR}, Linux 5.1, or later); PRESERVE_FUSE=libfuse mounts through libfuse instead`,
+        ),
+      );
       return;
     }
     this.answer(header, [
@@ -137,9 +140,9 @@ export class KernelServer {
       try {
         const attributes = this.view.stat(await this.view.resolve(path));
         this.nodes.lookedUp(attributes.ino, path);
-        return [encodeEntry(attributes, VALID_SECONDS)];
+        return [encodeEntry(attributes, KERNEL_CACHE_SECONDS)];
       } catch (error) {
-        if (error instanceof FsError && error.code === 'ENOENT') return [encodeEntry(undefined, VALID_SECONDS)];
+        if (error instanceof FsError && error.code === 'ENOENT') return [encodeEntry(undefined, KERNEL_CACHE_SECONDS)];
         throw error;
       }
     });
@@ -162,7 +165,7 @@ export class KernelServer {
       items.push(item);
       if (item.counted) this.nodes.lookedUp(item.attr.ino, childPath(path, listing.names[index] as string));
     }
-    return encodeDirentPlus(items, offset, VALID_SECONDS);
+    return encodeDirentPlus(items, offset, KERNEL_CACHE_SECONDS);
   }
 
   private itemOf(name: string, node: Node, counted: boolean): DirectoryItem {
