@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { KERNEL_CACHE_SECONDS } from '../attributes.js';
 import { FuseUnavailableError } from '../fuse.js';
 import type { Readers } from '../readers.js';
-import { FsError, type OnceReporter, errno, errnoFor } from '../reply.js';
+import { type ErrnoName, FsError, type OnceReporter, errno, errnoFor } from '../reply.js';
 import type { MountView, Node } from '../view.js';
 import type { FuseDevice } from './device.js';
 import { NodeTable, childPath } from './nodes.js';
@@ -186,7 +186,7 @@ export class KernelServer {
     this.reply(header, 0, parts);
   }
 
-  private fail(header: RequestHeader, code: Parameters<typeof errno>[0]): void {
+  private fail(header: RequestHeader, code: ErrnoName): void {
     this.reply(header, errno(code), []);
   }
 
