@@ -6,7 +6,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Attributes } from '../mount/attributes.js';
-import { readsInFlight, threadPoolSize } from '../mount/kernel/device.js';
 import { NodeTable, ROOT_NODE, childPath } from '../mount/kernel/nodes.js';
 import {
   IN_HEADER_SIZE,
@@ -155,12 +154,6 @@ test('the node table holds a node until the kernel forgets every lookup of it; t
   nodes.forget(ROOT_NODE, 5);
   assert.is(nodes.pathOf(ROOT_NODE), '/');
   assert.equal([childPath('/', 'x'), childPath('/a', 'x')], ['/x', '/a/x']);
-});
-
-test("requests read at once leave two of libuv's threads to the mount, as libuv counts them", () => {
-  assert.equal(['', '0', 'many', '3', '8', '2000', '-1'].map(threadPoolSize), [1, 1, 1, 3, 8, 1024, 1024]);
-  assert.is(threadPoolSize(undefined), 4);
-  assert.equal([1, 2, 3, 4, 64].map(readsInFlight), [-1, 0, 1, 2, 2]);
 });
 
 test.run();

@@ -67,10 +67,11 @@ export class RunningMount {
  */
 export type Transport = 'kernel' | 'libfuse';
 
-export function startMount(repo: TestRepo, mountpoint: string, args: readonly string[], transport: Transport = 'kernel'): RunningMount {
+/** `env`: more of the mount's environment. */
+export function startMount(repo: TestRepo, mountpoint: string, args: readonly string[], transport: Transport = 'kernel', env: NodeJS.ProcessEnv = {}): RunningMount {
   const child = spawn(process.execPath, [PRESERVE_BIN, 'mount', '--keyfile', repo.keyfile, '--backend', repo.backend, ...args, mountpoint], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PRESERVE_FUSE: transport },
+    env: { ...process.env, ...env, PRESERVE_FUSE: transport },
   });
   return new RunningMount(mountpoint, child);
 }
@@ -89,10 +90,11 @@ export async function withMount(
   args: readonly string[],
   body: (mountpoint: string, mount: RunningMount) => Promise<void>,
   transport: Transport = 'kernel',
+  env: NodeJS.ProcessEnv = {},
 ): Promise<void> {
   const mountpoint = join(repo.dir, `mnt-${Math.random().toString(36).slice(2)}`);
   await mkdir(mountpoint);
-  const mount = startMount(repo, mountpoint, args, transport);
+  const mount = startMount(repo, mountpoint, args, transport, env);
   try {
     await mount.ready();
     await body(mountpoint, mount);

@@ -1,34 +1,23 @@
 /**
  * A FUSE connection of our own: /dev/fuse opened here, the file system mounted by
- * handing that descriptor to mount(8), requests read through libuv's thread pool and
+ * handing that descriptor to mount(8), requests read as the event loop finds them and
  * answered with one synchronous write each. Root only: mount(2) with a FUSE descriptor
  * needs CAP_SYS_ADMIN (other users go through libfuse's setuid fusermount, which hands
  * the descriptor back over a Unix socket that node cannot receive from).
  */
 import { execFile, spawn } from 'node:child_process';
-import { close, open, read, writevSync } from 'node:fs';
+import { close, open, writevSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { Socket, type SocketConstructorOpts } from 'node:net';
 import { promisify } from 'node:util';
 import { UsageError, describeError, isErrnoException } from '../../src/errors/index.js';
+import { FuseUnavailableError } from '../fuse.js';
 import { fuseDeviceAt, isMounted } from '../mountinfo.js';
 import { IN_HEADER_SIZE } from './protocol.js';
 
 const run = promisify(execFile);
 const openDevice = promisify(open);
 const FUSE_DEVICE = '/dev/fuse';
-/**
- * Requests read at once, at most. Each pending read holds one of libuv's threads until
- * the kernel has a request, and the rest of the mount (reading blocks and folders from
- * the backend) needs at least two of them left, or a request would wait for a block that
- * waits for a thread that waits for a request.
- */
-const MOST_READS_IN_FLIGHT = 2;
-const THREADS_LEFT_TO_THE_MOUNT = 2;
-/** libuv's thread pool: 4 threads unless UV_THREADPOOL_SIZE says otherwise. */
-const DEFAULT_POOL_SIZE = 4;
-const LARGEST_POOL_SIZE = 1024;
-/** The kernel refuses reads into buffers under 8 KiB; a read-only mount's requests are small. */
-const REQUEST_BUFFER_SIZE = 64 * 1024;
 /** The descriptor's number in mount(8): the one after its standard input, output and error. */
 const CHILD_FD = 3;
 
@@ -41,11 +30,10 @@ export interface MountParameters {
 export type RequestHandler = (request: Buffer) => void;
 
 export class FuseDevice {
-  /** Reads handed to the thread pool and not yet returned. */
-  private reading = 0;
-  /** Set once the connection is over: no more reads are started, the descriptor closes after the last. */
+  /** The device as a stream of requests, once serving. */
+  private requests: Socket | undefined;
+  /** Set once the connection is over: no more requests are handled. */
   private ending = false;
-  private closing = false;
   private failure: unknown;
   private readonly ended: Promise<void>;
   private markEnded!: () => void;
@@ -56,39 +44,28 @@ export class FuseDevice {
     });
   }
 
-  /** Fails with a UsageError when libuv's pool is too small to leave the mount its threads. */
   static async open(): Promise<FuseDevice> {
-    if (readsInFlight() < 1) {
-      throw new UsageError(`mount needs UV_THREADPOOL_SIZE of at least ${1 + THREADS_LEFT_TO_THE_MOUNT}, not ${JSON.stringify(process.env.UV_THREADPOOL_SIZE)}`);
-    }
     return new FuseDevice(await openDevice(FUSE_DEVICE, 'r+'));
   }
 
   /**
    * Starts taking requests, after mount(): before it, reads fail (EPERM). The kernel's
-   * first request is INIT, which `handle` must answer before the mount is usable.
+   * first request is INIT, which `handle` must answer before the mount is usable. Each
+   * read of the device returns one request, and the stream hands each on as it came.
    */
   serve(handle: RequestHandler): void {
-    for (let slot = 0; slot < readsInFlight(); slot++) this.readNext(Buffer.allocUnsafe(REQUEST_BUFFER_SIZE), handle);
-  }
-
-  private readNext(buffer: Buffer, handle: RequestHandler): void {
-    if (this.ending) return this.closeWhenIdle();
-    this.reading++;
-    read(this.fd, buffer, 0, buffer.length, null, (error, length) => {
-      this.reading--;
-      if (error && !RETRIED_READ_ERRORS.has(error.code ?? '')) {
-        // ENODEV: the file system was unmounted; anything else ends the connection too.
-        this.end(error.code === 'ENODEV' ? undefined : error);
-      } else if (!error && !this.ending && length >= IN_HEADER_SIZE) {
-        try {
-          handle(buffer.subarray(0, length));
-        } catch (failure) {
-          this.end(failure); // a request the handler could not decode: the connection cannot go on
-        }
+    const requests = (this.requests = pollingStream(this.fd));
+    requests.on('data', (request: Buffer) => {
+      if (this.ending || request.length < IN_HEADER_SIZE) return;
+      try {
+        handle(request);
+      } catch (failure) {
+        this.end(failure); // a request the handler could not decode: the connection cannot go on
       }
-      this.readNext(buffer, handle);
     });
+    // ENODEV: the file system was unmounted; ECONNABORTED: unmounted by force (ours). Anything else ends the connection too.
+    requests.on('error', (error: NodeJS.ErrnoException) => this.end(error.code === 'ENODEV' || error.code === 'ECONNABORTED' ? undefined : error));
+    requests.on('close', () => this.markEnded());
   }
 
   /**
@@ -105,7 +82,7 @@ export class FuseDevice {
     }
   }
 
-  /** Before serve(), when mounting failed: nothing reads, so the descriptor closes at once. */
+  /** Before serve(), when mounting failed: the descriptor closes at once. */
   close(): Promise<void> {
     this.end();
     return this.ended;
@@ -149,16 +126,15 @@ export class FuseDevice {
   }
 
   /**
-   * Forced lazy unmount: the kernel aborts the connection (so the reads waiting in the
-   * thread pool return) and detaches the mount even while files in it are open, as
-   * fuse-native's `fusermount -uz` and session teardown did.
+   * Forced lazy unmount: the kernel aborts the connection and detaches the mount even
+   * while files in it are open, as fuse-native's `fusermount -uz` and session teardown did.
    */
   async unmount(mountpoint: string): Promise<void> {
     if (!this.ending) {
       try {
         await run('umount', ['-f', '-l', mountpoint]);
       } catch (error) {
-        // Unmounted from outside meanwhile: the reads are returning ENODEV.
+        // Unmounted from outside meanwhile: reading the device says ENODEV.
         if (await isMounted(mountpoint)) throw error;
       }
     }
@@ -167,33 +143,45 @@ export class FuseDevice {
   }
 
   private end(error?: unknown): void {
-    if (!this.ending) this.failure = error;
+    if (this.ending) return;
+    this.failure = error;
     this.ending = true;
-    this.closeWhenIdle();
-  }
-
-  /** The descriptor closes after the last read returns, so that no read can reach a reused number. */
-  private closeWhenIdle(): void {
-    if (this.reading > 0 || this.closing) return;
-    this.closing = true;
-    close(this.fd, () => this.markEnded());
+    // The stream owns the descriptor once serving: destroying it closes the descriptor.
+    if (this.requests) this.requests.destroy();
+    else close(this.fd, () => this.markEnded());
   }
 }
 
-/** How many requests to read at once with the thread pool this process has. */
-export function readsInFlight(poolSize = threadPoolSize()): number {
-  return Math.min(MOST_READS_IN_FLIGHT, poolSize - THREADS_LEFT_TO_THE_MOUNT);
+/**
+ * The device's requests, read on this thread as epoll reports them. Node has no public way
+ * to poll a character device: net.Socket takes only pipes and sockets by descriptor (libuv
+ * calls a character device a file), and reading it as a file holds a thread of libuv's
+ * pool per pending read, with a trip from that thread and back per request (a cold `tar`
+ * of the benchmark's tree makes 44,000 requests). libuv's pipe handle polls any
+ * descriptor that can be polled, /dev/fuse among them, so the descriptor is opened as one
+ * through node's pipe_wrap binding (public as process.binding) and handed to a Socket.
+ */
+function pollingStream(fd: number): Socket {
+  let status: number | string;
+  try {
+    const { Pipe, constants } = (process as unknown as ProcessWithBindings).binding('pipe_wrap');
+    const pipe = new Pipe(constants.SOCKET);
+    status = pipe.open(fd);
+    // `handle` is how node's own modules make a Socket of a handle; the typings leave it out.
+    if (status === 0) return new Socket({ handle: pipe, readable: true, writable: false } as SocketConstructorOpts);
+  } catch (error) {
+    status = describeError(error);
+  }
+  throw new FuseUnavailableError(`FUSE is unavailable: this node cannot poll ${FUSE_DEVICE} (${status}); PRESERVE_FUSE=libfuse mounts through libfuse instead`);
 }
 
-/** As libuv reads UV_THREADPOOL_SIZE: atoi, where 0 (or no number) means 1 thread. */
-export function threadPoolSize(setting = process.env.UV_THREADPOOL_SIZE): number {
-  if (setting === undefined) return DEFAULT_POOL_SIZE;
-  const threads = Number.parseInt(setting, 10) || 0;
-  return threads === 0 ? 1 : threads < 0 ? LARGEST_POOL_SIZE : Math.min(threads, LARGEST_POOL_SIZE);
+/** What pollingStream uses of node's pipe_wrap binding (src/pipe_wrap.cc), which the typings leave out. */
+interface ProcessWithBindings {
+  binding(name: 'pipe_wrap'): {
+    readonly Pipe: new (type: number) => { open(fd: number): number };
+    readonly constants: { readonly SOCKET: number };
+  };
 }
-
-/** A read interrupted, or of a request withdrawn before it was read: read again. */
-const RETRIED_READ_ERRORS: ReadonlySet<string> = new Set(['EINTR', 'EAGAIN', 'ENOENT']);
 
 /** Runs a command with `fd` as its descriptor 3; fails with its standard error. */
 function runWithDescriptor(command: string, args: readonly string[], fd: number): Promise<void> {
