@@ -52,7 +52,7 @@ export class FileReader {
     this.behindUntil = Math.max(this.behindUntil, first - 1);
     const end = Math.min(this.lastBlock + 1 + this.readahead, this.entry.chunks.length);
     for (let index = Math.max(this.lastBlock + 1, this.aheadUntil); index < end; index++) {
-      this.cache.prefetch((this.entry.chunks[index] as ChunkRef).id);
+      this.cache.prefetch(this.entry.chunks[index] as ChunkRef);
     }
     this.aheadUntil = Math.max(this.aheadUntil, end);
   }

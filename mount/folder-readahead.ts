@@ -27,7 +27,7 @@ export class FolderReadahead {
     for (let index = start; index < end; index++) {
       const entry = folder.entries[index];
       const first = entry?.type === 'file' ? entry.chunks[0] : undefined;
-      if (first) this.cache.prefetch(first.id);
+      if (first) this.cache.prefetch(first);
     }
     this.askedUntil.set(folder, end);
   }

@@ -1,11 +1,13 @@
 import { createHmac } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CryptoPool, KEY_SET_ORDER, inlineSealer, type KeySetName, applyCipher, constantTimeEqual, decrypt, deriveKeys, encrypt } from '../src/crypto/index.js';
-import { AuthenticationError } from '../src/errors/index.js';
-import { seededBytes } from './support.js';
+import { FileBackend } from '../src/backend/index.js';
+import { AuthenticationError, ObjectNotFoundError } from '../src/errors/index.js';
+import { ContentStore } from '../src/store/content-store.js';
+import { makeTempDir, seededBytes } from './support.js';
 
 /**
  * Known answers computed by an implementation other than ours: Python hashlib/hmac and
@@ -207,6 +209,46 @@ test('the crypto pool seals and opens like the inline construction, on workers f
     }
   } finally {
     await pool.close();
+  }
+});
+
+test("the crypto pool reads a folder backend's large blocks itself: the same plaintext, a missing file, a damaged one", async () => {
+  const dir = await makeTempDir('pool-files');
+  const store = new ContentStore(new FileBackend(dir.path), new CryptoPool(keys.block, 2), 'block');
+  try {
+    // Larger than the buffer a worker keeps for reading, then smaller ones read into it.
+    const contents = [seededBytes(21, 5 * 1024 * 1024 + 1), seededBytes(22, 1024 * 1024), seededBytes(23, 20_000), seededBytes(24, 100)];
+    const ids = [];
+    for (const content of contents) ids.push(await store.put(content));
+    await store.flush();
+    for (const [index, content] of contents.entries()) {
+      const id = ids[index] as (typeof ids)[number];
+      assert.ok((await store.get(id, content.length)).equals(content), `${content.length} bytes`);
+      assert.ok((await store.get(id)).equals(content), `${content.length} bytes, length not given`);
+    }
+    const [large, damaged] = ids as [(typeof ids)[number], (typeof ids)[number]];
+    const damagedPath = join(dir.path, store.locate(damaged));
+    const bytes = readFileSync(damagedPath);
+    bytes[10] = (bytes[10] as number) ^ 1;
+    writeFileSync(damagedPath, bytes);
+    try {
+      await store.get(damaged, 1024 * 1024);
+      assert.unreachable('a damaged block was opened');
+    } catch (error) {
+      assert.instance(error, AuthenticationError);
+      assert.match((error as Error).message, store.locate(damaged).split('/').pop() as string);
+    }
+    unlinkSync(join(dir.path, store.locate(large)));
+    try {
+      await store.get(large, 5 * 1024 * 1024 + 1);
+      assert.unreachable('a missing block was found');
+    } catch (error) {
+      assert.instance(error, ObjectNotFoundError);
+      assert.is((error as ObjectNotFoundError).key, store.locate(large));
+    }
+  } finally {
+    await store.close();
+    await dir.remove();
   }
 });
 

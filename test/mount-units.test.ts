@@ -168,7 +168,7 @@ test('reading a file asks for the first block of the files after it in its folde
   ];
   const folder: Listing = { entries, positions: new Map(entries.map((entry, position) => [entry.name, position])) };
   const asked: number[] = [];
-  const ahead = new FolderReadahead({ prefetch: (id) => asked.push((id[0] as number) - 1) }, 4);
+  const ahead = new FolderReadahead({ prefetch: (chunk) => asked.push((chunk.id[0] as number) - 1) }, 4);
   ahead.reading(folder, 0);
   assert.equal(asked, [10, 30], 'the files among the next 4 entries; a folder and an empty file have no block');
   ahead.reading(folder, 1);

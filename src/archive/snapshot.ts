@@ -14,7 +14,8 @@ export interface TreeSource {
   readTree(id: TreeId): Promise<readonly Entry[]>;
 }
 export interface BlockSource {
-  readBlock(id: BlockId): Promise<Buffer>;
+  /** `length`: the block's plaintext length, when known, for the store to choose how to read it. */
+  readBlock(id: BlockId, length?: number): Promise<Buffer>;
 }
 
 /**
@@ -23,7 +24,7 @@ export interface BlockSource {
  * disagrees (a hostile or buggy writer) would otherwise shift every byte after it.
  */
 export async function readChunk(blocks: BlockSource, chunk: ChunkRef): Promise<Buffer> {
-  const block = await blocks.readBlock(chunk.id);
+  const block = await blocks.readBlock(chunk.id, chunk.length);
   if (block.length !== chunk.length) {
     throw new FormatError(`block ${idToHex(chunk.id)}`, `it holds ${block.length} bytes where the folder's entry says ${chunk.length}`);
   }

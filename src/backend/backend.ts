@@ -23,6 +23,14 @@ export interface Backend {
   get(key: string): Promise<Buffer>;
 
   /**
+   * Optional, for a backend whose objects are files of this machine, one each: the file
+   * that holds key (whether or not it exists), for a caller that reads it on another
+   * thread instead of through get(). A backend with several copies has none: its reads
+   * try the next copy (read).
+   */
+  localPath?(key: string): string;
+
+  /**
    * Stores data under key atomically: readers see the whole object or nothing, and a crash
    * never leaves a partial object under the final name. Objects are immutable: if the key
    * already exists the existing object is kept and put returns false; it returns true when

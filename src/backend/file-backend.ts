@@ -69,13 +69,13 @@ export class FileBackend implements Backend {
     this.location = pathToFileURL(root).href;
   }
 
-  private pathOf(key: string): string {
+  localPath(key: string): string {
     return join(this.root, checkKey(key));
   }
 
   async has(key: string): Promise<boolean> {
     try {
-      await stat(this.pathOf(key));
+      await stat(this.localPath(key));
       return true;
     } catch (error) {
       if (isErrnoException(error) && error.code === 'ENOENT') return false;
@@ -92,7 +92,7 @@ export class FileBackend implements Backend {
   async get(key: string): Promise<Buffer> {
     let fd: number;
     try {
-      fd = await openAsync(this.pathOf(key), 'r');
+      fd = await openAsync(this.localPath(key), 'r');
     } catch (error) {
       if (isErrnoException(error) && error.code === 'ENOENT') throw new ObjectNotFoundError(key);
       throw error;
@@ -105,7 +105,7 @@ export class FileBackend implements Backend {
   }
 
   async put(key: string, data: Uint8Array): Promise<boolean> {
-    const finalPath = this.pathOf(key);
+    const finalPath = this.localPath(key);
     const tmpPath = join(this.root, TMP_FOLDER, `${randomBytes(12).toString('hex')}.tmp`);
     try {
       await this.writeTemporary(tmpPath, data);
@@ -271,7 +271,7 @@ export class FileBackend implements Backend {
 
   async delete(key: string): Promise<void> {
     try {
-      await unlink(this.pathOf(key));
+      await unlink(this.localPath(key));
     } catch (error) {
       if (!(isErrnoException(error) && error.code === 'ENOENT')) throw error;
     }

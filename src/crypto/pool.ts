@@ -12,7 +12,7 @@ import type { CryptoResult, CryptoTask } from './pool-protocol.js';
 import { SIV_LENGTH, type Sealed, applyCipher, computeSiv, decrypt, encrypt } from './siv.js';
 
 /** Objects up to this size are handled inline: the round trip to a worker costs more. */
-const INLINE_LIMIT = 16 * 1024;
+export const INLINE_OBJECT_BYTES = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
 /** Idle workers stop after this long; a mount left idle starts them again on demand. */
 const IDLE_MS = 10_000;
@@ -27,6 +27,12 @@ export interface Sealer {
   seal(plaintext: Uint8Array, stored?: (id: Buffer) => boolean): Promise<Sealed | StoredId>;
   /** Throws AuthenticationError, naming `what`, when the ciphertext does not authenticate. */
   open(id: Uint8Array, ciphertext: Uint8Array, what: string): Promise<Buffer>;
+  /**
+   * Optional: open() of an object that is a file of this machine, read by the sealer
+   * itself; undefined when there is no such file. For objects of more than
+   * INLINE_OBJECT_BYTES: smaller ones are opened on the caller's thread anyway.
+   */
+  openFile?(id: Uint8Array, path: string, what: string): Promise<Buffer | undefined>;
   close(): Promise<void>;
 }
 
@@ -69,7 +75,7 @@ export class CryptoPool implements Sealer {
   }
 
   async seal(plaintext: Uint8Array): Promise<Sealed> {
-    if (plaintext.length <= INLINE_LIMIT) return encrypt(this.keys, EMPTY, plaintext);
+    if (plaintext.length <= INLINE_OBJECT_BYTES) return encrypt(this.keys, EMPTY, plaintext);
     // A copy of its own: the caller keeps using the plaintext, which may also be a view
     // into a larger read buffer (posting a view would clone all of that buffer).
     const data = Buffer.from(plaintext);
@@ -80,12 +86,24 @@ export class CryptoPool implements Sealer {
   }
 
   async open(id: Uint8Array, ciphertext: Uint8Array, what: string): Promise<Buffer> {
-    if (ciphertext.length <= INLINE_LIMIT) return this.inline.open(id, ciphertext, what);
+    if (ciphertext.length <= INLINE_OBJECT_BYTES) return this.inline.open(id, ciphertext, what);
     // The ciphertext was fetched for this call alone; it moves when it owns its memory.
     const transferList = ownsItsMemory(ciphertext) ? [ciphertext.buffer as ArrayBuffer] : [];
     const result = await this.pool.run({ op: 'decrypt', id, data: ciphertext }, { transferList });
     if (!(result instanceof Uint8Array)) throw new AuthenticationError(what);
     return Buffer.from(result.buffer, result.byteOffset, result.byteLength);
+  }
+
+  /**
+   * The worker opens and reads the file with synchronous calls, where the caller's thread
+   * would make two trips through libuv's pool (open, read), and into a buffer it keeps for
+   * the next, so only the plaintext takes fresh memory.
+   */
+  async openFile(id: Uint8Array, path: string, what: string): Promise<Buffer | undefined> {
+    const result = await this.pool.run({ op: 'open-file', id, path });
+    if (result instanceof Uint8Array) return Buffer.from(result.buffer, result.byteOffset, result.byteLength);
+    if (result.failure === 'missing') return undefined;
+    throw new AuthenticationError(what);
   }
 
   close(): Promise<void> {

@@ -65,8 +65,8 @@ export class Repository implements TreeSource, BlockSource {
     return decodeTree(await this.trees.get(id), `tree ${idToHex(id)}`);
   }
 
-  readBlock(id: BlockId): Promise<Buffer> {
-    return this.blocks.get(id);
+  readBlock(id: BlockId, length?: number): Promise<Buffer> {
+    return this.blocks.get(id, length);
   }
 
   snapshotOf(record: ArchiveRecord): Snapshot {

@@ -5,7 +5,8 @@
  * fetches, authenticates and decrypts. The sealer decides where the cryptography runs.
  */
 import { type Backend, hasObjects, readObject } from '../backend/index.js';
-import type { Sealed, Sealer } from '../crypto/index.js';
+import { INLINE_OBJECT_BYTES, type Sealed, type Sealer } from '../crypto/index.js';
+import { ObjectNotFoundError } from '../errors/index.js';
 import { type ObjectId, asId, idToHex } from './ids.js';
 import { contentKeyFromHex } from './layout.js';
 import { WriteBehind } from './write-behind.js';
@@ -71,9 +72,19 @@ export class ContentStore<K extends ContentKind> {
     return hexes.map((hex) => this.knownPresent.has(hex));
   }
 
-  /** Fetches, authenticates and decrypts; a backend with several copies retries a bad one. */
-  get(id: ObjectId<K>): Promise<Buffer> {
-    return readObject(this.backend, this.locate(id), (ciphertext) => this.sealer.open(id, ciphertext, `${this.kind} ${idToHex(id)}`));
+  /**
+   * Fetches, authenticates and decrypts; a backend with several copies retries a bad one.
+   * `length`, the object's size when the caller knows it: a large object in a file of this
+   * machine is then read by the sealer itself, when it can (on its worker).
+   */
+  async get(id: ObjectId<K>, length?: number): Promise<Buffer> {
+    const key = this.locate(id);
+    const what = `${this.kind} ${idToHex(id)}`;
+    const path = length !== undefined && length > INLINE_OBJECT_BYTES ? this.backend.localPath?.(key) : undefined;
+    if (path === undefined || !this.sealer.openFile) return readObject(this.backend, key, (ciphertext) => this.sealer.open(id, ciphertext, what));
+    const plaintext = await this.sealer.openFile(id, path, what);
+    if (!plaintext) throw new ObjectNotFoundError(key);
+    return plaintext;
   }
 
   /** Stops the sealer's worker threads, if it has any. */
