@@ -34,6 +34,8 @@ export class FuseDevice {
   private requests: Socket | undefined;
   /** Set once the connection is over: no more requests are handled. */
   private ending = false;
+  /** The kernel ended the connection: the file system was unmounted (from outside, or by our umount). */
+  private unmounted = false;
   private failure: unknown;
   private readonly ended: Promise<void>;
   private markEnded!: () => void;
@@ -64,7 +66,10 @@ export class FuseDevice {
       }
     });
     // ENODEV: the file system was unmounted; ECONNABORTED: unmounted by force (ours). Anything else ends the connection too.
-    requests.on('error', (error: NodeJS.ErrnoException) => this.end(error.code === 'ENODEV' || error.code === 'ECONNABORTED' ? undefined : error));
+    requests.on('error', (error: NodeJS.ErrnoException) => {
+      this.unmounted = error.code === 'ENODEV' || error.code === 'ECONNABORTED';
+      this.end(this.unmounted ? undefined : error);
+    });
     requests.on('close', () => this.markEnded());
   }
 
@@ -78,7 +83,8 @@ export class FuseDevice {
       writevSync(this.fd, parts as Buffer[]);
     } catch (error) {
       if (isErrnoException(error) && error.code === 'ENOENT') return; // the request was interrupted meanwhile
-      this.end(isErrnoException(error) && error.code === 'ENODEV' ? undefined : error);
+      this.unmounted = isErrnoException(error) && error.code === 'ENODEV';
+      this.end(this.unmounted ? undefined : error);
     }
   }
 
@@ -130,7 +136,9 @@ export class FuseDevice {
    * while files in it are open, as fuse-native's `fusermount -uz` and session teardown did.
    */
   async unmount(mountpoint: string): Promise<void> {
-    if (!this.ending) {
+    // Also when the connection ended here (a request that could not be decoded, a failed
+    // answer): the mount would stay behind, every access to it failing.
+    if (!this.unmounted) {
       try {
         await run('umount', ['-f', '-l', mountpoint]);
       } catch (error) {
