@@ -102,8 +102,9 @@ const serveWithKernel: Serve = async (view, readers, reporter, options, events, 
     throw error;
   }
   const server = new KernelServer(device, view, readers, reporter);
-  device.serve(server.handle);
   try {
+    // Inside: serving may fail (FUSE unavailable), and the mount must not stay behind.
+    device.serve(server.handle);
     const endedEarly = device.untilEnded().then(() => {
       throw new Error('the kernel closed the FUSE connection before the mount was ready');
     });
