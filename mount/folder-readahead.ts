@@ -4,21 +4,25 @@
  * file is read, each block would make the reader wait for the backend and the decryption
  * in turn; so reading a file starts fetching the first block of the files that follow it.
  */
+import { type FileEntry, readChunk } from '../src/archive/index.js';
 import type { BlockCache } from './block-cache.js';
 import type { Listing } from './folder-cache.js';
+
+/** Called with the content of a file of one block, once fetched. */
+export type WholeFileListener = (file: FileEntry, content: Buffer) => void;
 
 export class FolderReadahead {
   /** Per listing: the first blocks of entries below this position were already asked for. */
   private readonly askedUntil = new WeakMap<Listing, number>();
 
   constructor(
-    private readonly cache: Pick<BlockCache, 'prefetch'>,
+    private readonly cache: Pick<BlockCache, 'prefetch' | 'readBlock'>,
     /** How many entries past the one being read to fetch the first block of. */
     private readonly entries: number,
   ) {}
 
-  /** The entry at `position` of `folder` is being read. */
-  reading(folder: Listing, position: number): void {
+  /** The entry at `position` of `folder` is being read; `onWholeFile` hears of the files that follow it and are one block. */
+  reading(folder: Listing, position: number, onWholeFile?: WholeFileListener): void {
     const end = Math.min(position + 1 + this.entries, folder.entries.length);
     const asked = this.askedUntil.get(folder) ?? 0;
     // Reading on from where earlier readahead stopped asks only for the new entries;
@@ -27,7 +31,15 @@ export class FolderReadahead {
     for (let index = start; index < end; index++) {
       const entry = folder.entries[index];
       const first = entry?.type === 'file' ? entry.chunks[0] : undefined;
-      if (first) this.cache.prefetch(first);
+      if (!first || entry?.type !== 'file') continue;
+      // Its size checked too: pages pushed past a file's size would make the kernel grow it.
+      if (onWholeFile && entry.chunks.length === 1 && first.length === entry.size) {
+        // readChunk checks the length against the entry's; a failure is reported by the
+        // read that needs the block, as after a prefetch.
+        readChunk(this.cache, first).then((content) => onWholeFile(entry, content), () => undefined);
+      } else {
+        this.cache.prefetch(first);
+      }
     }
     this.askedUntil.set(folder, end);
   }

@@ -102,9 +102,18 @@ const serveWithKernel: Serve = async (view, readers, reporter, options, events, 
     throw error;
   }
   const server = new KernelServer(device, view, readers, reporter);
+  // A push that fails costs only speed: said once, and files are then read on request.
+  let pushing = true;
+  const pushFailed = (error: unknown): void => {
+    if (pushing) events.warning(`small files will be read on request only: cannot hand their pages to the kernel (${describeError(error)})`);
+    pushing = false;
+  };
+  readers.onWholeFileFetched((path, content) => {
+    if (pushing) view.inodeAt(path).then((node) => device.pushPages(node, content), pushFailed);
+  });
   try {
     // Inside: serving may fail (FUSE unavailable), and the mount must not stay behind.
-    device.serve(server.handle);
+    device.serve(server.handle, pushFailed);
     const endedEarly = device.untilEnded().then(() => {
       throw new Error('the kernel closed the FUSE connection before the mount was ready');
     });

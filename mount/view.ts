@@ -127,6 +127,10 @@ export class MountView {
     return { file, folder, position };
   }
 
+  async inodeAt(path: string): Promise<number> {
+    return this.stat(await this.resolve(path)).ino;
+  }
+
   /** Names and nodes of a folder's content, with '.' and '..' first. */
   async list(path: string): Promise<{ names: string[]; nodes: Node[] }> {
     const node = await this.resolve(path);

@@ -21,6 +21,7 @@ import {
   encodeDirentPlus,
   encodeEntry,
   encodeInit,
+  encodeNotifyStore,
   encodeOutHeader,
   encodeStatfs,
 } from '../mount/kernel/protocol.js';
@@ -138,6 +139,11 @@ test('INIT, STATFS and the answer header are laid out as the kernel reads them',
   assert.equal([40, 44, 48].map((at) => statfs.readUInt32LE(at)), [4096, 255, 4096]);
   const header = encodeOutHeader(99n, -2, 100);
   assert.equal([header.readUInt32LE(0), header.readInt32LE(4), header.readBigUInt64LE(8)], [116, -2, 99n]);
+  // A notification: unique 0, the code in place of the error, then fuse_notify_store_out.
+  const store = encodeNotifyStore(2 ** 40 + 3, 4096, 1000);
+  assert.is(store.length, 40);
+  assert.equal([store.readUInt32LE(0), store.readInt32LE(4), store.readBigUInt64LE(8)], [1040, 4, 0n]);
+  assert.equal([store.readBigUInt64LE(16), store.readBigUInt64LE(24), store.readUInt32LE(32), store.readUInt32LE(36)], [2n ** 40n + 3n, 4096n, 1000, 0]);
 });
 
 test('the node table holds a node until the kernel forgets every lookup of it; the root always', () => {

@@ -168,7 +168,7 @@ test('reading a file asks for the first block of the files after it in its folde
   ];
   const folder: Listing = { entries, positions: new Map(entries.map((entry, position) => [entry.name, position])) };
   const asked: number[] = [];
-  const ahead = new FolderReadahead({ prefetch: (chunk) => asked.push((chunk.id[0] as number) - 1) }, 4);
+  const ahead = new FolderReadahead({ prefetch: (chunk) => asked.push((chunk.id[0] as number) - 1), readBlock: () => Promise.reject(new Error('no listener, so no whole file is read')) }, 4);
   ahead.reading(folder, 0);
   assert.equal(asked, [10, 30], 'the files among the next 4 entries; a folder and an empty file have no block');
   ahead.reading(folder, 1);
@@ -178,6 +178,24 @@ test('reading a file asks for the first block of the files after it in its folde
   assert.equal(asked.length, 4, 'nothing follows the last entry');
   ahead.reading(folder, 0);
   assert.equal(asked, [10, 30, 40, 50, 10, 30], 'after a jump back, asked again (the block cache has them)');
+});
+
+test("with a listener, the files of one block that follow come whole to it, checked against their entries' lengths", async () => {
+  const entry = (name: string, block: number, blocks: number, size = blocks * BLOCK): FileEntry => ({
+    ...fileOf(blocks),
+    name,
+    size,
+    chunks: Array.from({ length: blocks }, (_, index) => ({ id: blockId(block + index), length: BLOCK })),
+  });
+  const entries: Entry[] = [entry('a', 0, 1), entry('b', 1, 1), entry('c', 2, 2), entry('d', 4, 1, BLOCK + 1), entry('e', 5, 1)];
+  const folder: Listing = { entries, positions: new Map(entries.map((item, position) => [item.name, position])) };
+  const blocks = new CountingBlocks();
+  blocks.failing.add(5);
+  const whole: [string, number, number][] = [];
+  new FolderReadahead(new BlockCache(blocks, 100 * BLOCK), 4).reading(folder, 0, (file, content) => whole.push([file.name, content.length, content[0] as number]));
+  await settle();
+  assert.equal(whole, [['b', BLOCK, 1]], 'not a file of two blocks, one whose size is not its block, nor one whose block fails');
+  assert.equal(blocks.fetched(), [1, 2, 4, 5], 'the others are fetched as before');
 });
 
 test('a folder is read once however many lookups need it at once', async () => {

@@ -310,6 +310,30 @@ it('a folder of 1,000 entries lists whole with its attributes, and after the ker
     });
   }));
 
+it("reading a folder's first file hands the kernel the next small files whole, unread; without readahead nothing is", () =>
+  withTestRepo('mount-push', async (repo) => {
+    const folder = join(repo.source, 'small');
+    await mkdir(folder);
+    const sizes = [100, 5000, 4096, 20_000, 70_000];
+    for (const [index, size] of sizes.entries()) await writeFile(join(folder, `f${index}`), seededBytes(40 + index, size));
+    await createArchive(repo, 'first');
+    // fincore maps a file and asks which of its pages are in memory, which reads nothing.
+    const resident = async (mountpoint: string, name: string): Promise<number> =>
+      Number((await exec('fincore', ['--bytes', '--noheadings', '--output', 'RES', join(mountpoint, 'small', name)])).stdout.trim());
+    for (const readahead of ['16', '0']) {
+      await withMount(repo, ['first', '--readahead', readahead], async (mountpoint) => {
+        // As tar does: the listing makes the kernel hold a node for each file, the first is read.
+        assert.is((await readdir(join(mountpoint, 'small'))).length, sizes.length);
+        await readFile(join(mountpoint, 'small/f0'));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const pages = await Promise.all(sizes.slice(1).map((_, index) => resident(mountpoint, `f${index + 1}`)));
+        const expected = readahead === '0' ? [0, 0, 0, 0] : sizes.slice(1).map((size) => Math.ceil(size / 4096) * 4096);
+        assert.equal(pages, expected, `--readahead ${readahead}: bytes in memory before any read`);
+        await assertSameTree(join(mountpoint, 'small'), folder);
+      });
+    }
+  }));
+
 it('through fuse-native (PRESERVE_FUSE=libfuse, as users other than root mount): attributes, bytes, ranges, refusals, unmount', () =>
   withTestRepo('mount-libfuse', async (repo) => {
     await createArchive(repo, 'first');

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { UsageError, describeError, isErrnoException } from '../../src/errors/index.js';
 import { FuseUnavailableError } from '../fuse.js';
 import { fuseDeviceAt, isMounted } from '../mountinfo.js';
+import { PagePusher } from './page-pusher.js';
 import { IN_HEADER_SIZE } from './protocol.js';
 
 const run = promisify(execFile);
@@ -32,17 +33,25 @@ export type RequestHandler = (request: Buffer) => void;
 export class FuseDevice {
   /** The device as a stream of requests, once serving. */
   private requests: Socket | undefined;
-  /** Set once the connection is over: no more requests are handled. */
+  /** Small files' pages handed to the kernel ahead of reads, once serving. */
+  private pusher: PagePusher | undefined;
+  /** Set once the connection is over: no more requests are handled, nothing more is pushed. */
   private ending = false;
   /** The kernel ended the connection: the file system was unmounted (from outside, or by our umount). */
   private unmounted = false;
   private failure: unknown;
   private readonly ended: Promise<void>;
   private markEnded!: () => void;
+  /** The descriptor closed: after the connection ended, once the pusher's thread has stopped. */
+  private readonly closed: Promise<void>;
+  private markClosed!: () => void;
 
   private constructor(private readonly fd: number) {
     this.ended = new Promise((resolve) => {
       this.markEnded = resolve;
+    });
+    this.closed = new Promise((resolve) => {
+      this.markClosed = resolve;
     });
   }
 
@@ -55,8 +64,9 @@ export class FuseDevice {
    * first request is INIT, which `handle` must answer before the mount is usable. Each
    * read of the device returns one request, and the stream hands each on as it came.
    */
-  serve(handle: RequestHandler): void {
-    const requests = (this.requests = pollingStream(this.fd));
+  serve(handle: RequestHandler, onPushFailure: (error: Error) => void): void {
+    const requests = (this.requests = pollingStream(this.fd, () => this.pusher?.stop() ?? Promise.resolve()));
+    this.pusher = new PagePusher(this.fd, onPushFailure);
     requests.on('data', (request: Buffer) => {
       if (this.ending || request.length < IN_HEADER_SIZE) return;
       try {
@@ -70,7 +80,12 @@ export class FuseDevice {
       this.unmounted = error.code === 'ENODEV' || error.code === 'ECONNABORTED';
       this.end(this.unmounted ? undefined : error);
     });
-    requests.on('close', () => this.markEnded());
+    requests.on('close', () => this.markClosed());
+  }
+
+  /** Hands the kernel a file's whole content before anyone reads it (page-pusher.ts). */
+  pushPages(node: number, content: Buffer): void {
+    if (!this.ending) this.pusher?.push(node, content);
   }
 
   /**
@@ -91,7 +106,7 @@ export class FuseDevice {
   /** Before serve(), when mounting failed: the descriptor closes at once. */
   close(): Promise<void> {
     this.end();
-    return this.ended;
+    return this.closed;
   }
 
   /** mount(8) without its helpers: the kernel takes the connection from mount's fd 3. */
@@ -147,16 +162,22 @@ export class FuseDevice {
       }
     }
     this.end();
-    await this.ended;
+    await this.closed;
   }
 
+  /**
+   * untilEnded() returns at once; the descriptor closes once the pusher's thread has
+   * stopped, which may wait for the unmount: a push waiting for a page that a READ holds
+   * returns only when the kernel ends the connection.
+   */
   private end(error?: unknown): void {
     if (this.ending) return;
     this.failure = error;
     this.ending = true;
+    this.markEnded();
     // The stream owns the descriptor once serving: destroying it closes the descriptor.
     if (this.requests) this.requests.destroy();
-    else close(this.fd, () => this.markEnded());
+    else close(this.fd, () => this.markClosed());
   }
 }
 
@@ -169,18 +190,39 @@ export class FuseDevice {
  * descriptor that can be polled, /dev/fuse among them, so the descriptor is opened as one
  * through node's pipe_wrap binding (public as process.binding) and handed to a Socket.
  */
-function pollingStream(fd: number): Socket {
+function pollingStream(fd: number, beforeClose: () => Promise<void>): Socket {
   let status: number | string;
   try {
     const { Pipe, constants } = (process as unknown as ProcessWithBindings).binding('pipe_wrap');
     const pipe = new Pipe(constants.SOCKET);
     status = pipe.open(fd);
-    // `handle` is how node's own modules make a Socket of a handle; the typings leave it out.
-    if (status === 0) return new Socket({ handle: pipe, readable: true, writable: false } as SocketConstructorOpts);
+    if (status === 0) return new DeviceStream(pipe, beforeClose);
   } catch (error) {
     status = describeError(error);
   }
   throw new FuseUnavailableError(`FUSE is unavailable: this node cannot poll ${FUSE_DEVICE} (${status}); PRESERVE_FUSE=libfuse mounts through libfuse instead`);
+}
+
+/**
+ * A Socket on the device whose descriptor closes only once `beforeClose` has settled:
+ * node destroys a stream, closing its descriptor, as soon as a read fails (the unmount),
+ * and another thread may still be about to write to that descriptor.
+ */
+class DeviceStream extends Socket {
+  constructor(
+    handle: unknown,
+    private readonly beforeClose: () => Promise<void>,
+  ) {
+    // `handle` is how node's own modules make a Socket of a handle; the typings leave it out.
+    super({ handle, readable: true, writable: false } as SocketConstructorOpts);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.beforeClose().then(
+      () => super._destroy(error, callback),
+      (failure: unknown) => super._destroy(failure instanceof Error ? failure : error, callback),
+    );
+  }
 }
 
 /** What pollingStream uses of node's pipe_wrap binding (src/pipe_wrap.cc), which the typings leave out. */

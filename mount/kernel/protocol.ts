@@ -204,6 +204,23 @@ export function encodeStatfs(stats: FsStatistics): Buffer {
   return out;
 }
 
+/** fuse_notify_code FUSE_NOTIFY_STORE: sent in the out header's error field, with unique 0. */
+const NOTIFY_STORE = 4;
+const NOTIFY_STORE_OUT_SIZE = 24;
+
+/**
+ * What precedes `length` bytes that the kernel is to keep as a node's pages from `offset`
+ * on, as if it had read them (struct fuse_notify_store_out after the out header).
+ */
+export function encodeNotifyStore(node: number, offset: number, length: number): Buffer {
+  const out = encodeOutHeader(0n, NOTIFY_STORE, NOTIFY_STORE_OUT_SIZE + length);
+  const body = Buffer.alloc(NOTIFY_STORE_OUT_SIZE);
+  body.writeBigUInt64LE(BigInt(node), 0);
+  body.writeBigUInt64LE(BigInt(offset), 8);
+  body.writeUInt32LE(length, 16);
+  return Buffer.concat([out, body]);
+}
+
 export function encodeOutHeader(unique: bigint, error: number, bodyLength: number): Buffer {
   const out = Buffer.alloc(OUT_HEADER_SIZE);
   out.writeUInt32LE(OUT_HEADER_SIZE + bodyLength, 0);
