@@ -30,12 +30,13 @@ export class FolderReadahead {
     const start = asked > position && asked <= end ? asked : position + 1;
     for (let index = start; index < end; index++) {
       const entry = folder.entries[index];
-      const first = entry?.type === 'file' ? entry.chunks[0] : undefined;
-      if (!first || entry?.type !== 'file') continue;
-      // Its size checked too: pages pushed past a file's size would make the kernel grow it.
+      if (entry?.type !== 'file') continue;
+      const first = entry.chunks[0];
+      if (!first) continue;
+      // A whole file is one block as long as the entry's size: content handed on past a
+      // file's size would make it grow (readChunk checks the block's length against the
+      // chunk's). A failure is reported by the read that needs the block, as after a prefetch.
       if (onWholeFile && entry.chunks.length === 1 && first.length === entry.size) {
-        // readChunk checks the length against the entry's; a failure is reported by the
-        // read that needs the block, as after a prefetch.
         readChunk(this.cache, first).then((content) => onWholeFile(entry, content), () => undefined);
       } else {
         this.cache.prefetch(first);

@@ -2,9 +2,9 @@
  * What both FUSE transports read files through: a FileReader per file being read, by
  * path, and readahead of the next files of a folder.
  */
+import { shownName } from '../src/filenames/index.js';
 import type { BlockCache } from './block-cache.js';
 import { FileReader } from './file-reader.js';
-import { shownName } from '../src/filenames/index.js';
 import { FolderReadahead } from './folder-readahead.js';
 import { OnDemandCache } from './on-demand-cache.js';
 import type { MountView } from './view.js';

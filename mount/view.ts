@@ -127,6 +127,7 @@ export class MountView {
     return { file, folder, position };
   }
 
+  /** The inode number of the entry at a path: on our own connection, the node id the kernel knows it by. */
   async inodeAt(path: string): Promise<number> {
     return this.stat(await this.resolve(path)).ino;
   }
