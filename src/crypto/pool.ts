@@ -14,8 +14,6 @@ import { SIV_LENGTH, type Sealed, applyCipher, computeSiv, decrypt, encrypt } fr
 /** Objects up to this size are handled inline: the round trip to a worker costs more. */
 export const INLINE_OBJECT_BYTES = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
-/** Idle workers stop after this long; a mount left idle starts them again on demand. */
-const IDLE_MS = 10_000;
 
 /** How content objects are sealed and opened: inline (Sealer) or on workers (CryptoPool). */
 export interface Sealer {
@@ -63,14 +61,15 @@ export class CryptoPool implements Sealer {
     threads = availableParallelism(),
   ) {
     this.inline = inlineSealer(keys);
-    // Threads start with the first large object and stop when idle, so commands that
-    // handle none (list, diff) never start one.
+    // The threads start with the pool and stay until close(). Started on demand, a thread
+    // costs its first task about 0.1 s (node and the modules loading): the mount, the
+    // pool's user, made the first large block read after it started, or after an idle
+    // spell, wait that long (docs/MOUNT.md).
     this.pool = new Piscina({
       filename: new URL('./pool-worker.js', import.meta.url).href,
       workerData: keys,
-      minThreads: 0,
+      minThreads: threads,
       maxThreads: threads,
-      idleTimeout: IDLE_MS,
     });
   }
 
