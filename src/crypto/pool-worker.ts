@@ -4,7 +4,7 @@
  * caller must tell apart comes back as a value, since an Error crossing threads loses its
  * class.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { AuthenticationError, isErrnoException } from '../errors/index.js';
@@ -19,7 +19,13 @@ const EMPTY = Buffer.alloc(0);
 
 /** Objects up to this size are read into one buffer kept for the next, so only the plaintext takes fresh memory. */
 const REUSED_READ_BYTES = 4 * 1024 * 1024;
+const PAGE_BYTES = 4096;
+const WASM_PAGE_BYTES = 65536;
 let readBuffer = Buffer.alloc(0);
+// WebAssembly's types come with the DOM library, which this project does not load; only this is used.
+declare const WebAssembly: { Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer } };
+/** Cleared when the file system refuses O_DIRECT (EINVAL); files are then read through the page cache. */
+let directReads = true;
 
 function moved(bytes: Buffer): CryptoResult {
   return ownsItsMemory(bytes) ? (move(bytes) as Uint8Array) : bytes;
@@ -44,21 +50,41 @@ export default function run(task: CryptoTask): CryptoResult {
  * The file's bytes, with synchronous calls: on this thread a read waits for the disk
  * without a trip through libuv's pool and back, and the caller's thread makes none.
  * Undefined when there is no such file.
+ *
+ * Read with O_DIRECT where the file system allows it: the disk's data lands in our buffer
+ * without a copy through the page cache, and no page cache is kept of ciphertext that is
+ * decrypted once (the mount's kernel keeps the plaintext's pages). The cold read of a
+ * 512 MiB file through the mount: about 70 ms less system time (docs/MOUNT.md).
  */
 function readWholeFile(path: string): Buffer | undefined {
+  if (directReads) {
+    try {
+      return readFile(path, true);
+    } catch (error) {
+      if (!isErrnoException(error) || error.code !== 'EINVAL') throw error;
+      directReads = false;
+    }
+  }
+  return readFile(path, false);
+}
+
+function readFile(path: string, direct: boolean): Buffer | undefined {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, direct ? constants.O_RDONLY | constants.O_DIRECT : constants.O_RDONLY);
   } catch (error) {
     if (isErrnoException(error) && error.code === 'ENOENT') return undefined;
     throw error;
   }
   try {
     const size = fstatSync(fd).size;
-    const buffer = size <= REUSED_READ_BYTES ? reusedReadBuffer(size) : Buffer.allocUnsafeSlow(size);
+    // O_DIRECT reads whole pages, at page-aligned offsets into page-aligned memory; the
+    // read stops at the end of the file.
+    const room = direct ? Math.ceil(size / PAGE_BYTES) * PAGE_BYTES : size;
+    const buffer = readBufferFor(room);
     let filled = 0;
     while (filled < size) {
-      const bytesRead = readSync(fd, buffer, filled, size - filled, filled);
+      const bytesRead = readSync(fd, buffer, filled, room - filled, filled);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
@@ -68,7 +94,10 @@ function readWholeFile(path: string): Buffer | undefined {
   }
 }
 
-function reusedReadBuffer(size: number): Buffer {
-  if (readBuffer.length < size) readBuffer = Buffer.allocUnsafeSlow(size);
-  return readBuffer;
+/** Page-aligned memory of at least `bytes`: a WebAssembly memory is mapped on its own, at a page boundary. */
+function readBufferFor(bytes: number): Buffer {
+  if (readBuffer.length >= bytes) return readBuffer;
+  const buffer = Buffer.from(new WebAssembly.Memory({ initial: Math.ceil(bytes / WASM_PAGE_BYTES) }).buffer);
+  if (bytes <= REUSED_READ_BYTES) readBuffer = buffer;
+  return buffer;
 }
