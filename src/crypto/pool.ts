@@ -13,7 +13,7 @@ import { SIV_LENGTH, type Sealed, applyCipher, computeSiv, decrypt, encrypt } fr
 
 /** Objects up to this size are handled inline: the round trip to a worker costs more. */
 export const INLINE_OBJECT_BYTES = 16 * 1024;
-const TASKS_PER_THREAD = 2;
+const TASKS_PER_THREAD = 4;
 const EMPTY = Buffer.alloc(0);
 
 /** How content objects are sealed and opened: inline (Sealer) or on workers (CryptoPool). */
@@ -66,11 +66,11 @@ export class CryptoPool implements Sealer {
     // costs its first task about 0.1 s (node and the modules loading): the mount, the
     // pool's user, made the first large block read after it started, or after an idle
     // spell, wait that long (docs/MOUNT.md).
-    // Two tasks per thread: the next is already waiting in the thread's queue when one
+    // Several tasks per thread: the next is already waiting in the thread's queue when one
     // ends. With one, a thread sat idle for each task's round trip through the caller's
     // event loop (about 0.6 ms a block, a quarter of its time in the mount's read of a
-    // large file). Not more, so that a read the kernel waits for queues behind at most one
-    // block of readahead.
+    // large file). Tasks still start in the order asked, so a read the kernel waits for
+    // queues behind the readahead asked before it however many a thread holds.
     this.pool = new Piscina({
       filename: new URL('./pool-worker.js', import.meta.url).href,
       workerData: keys,
