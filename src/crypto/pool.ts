@@ -69,8 +69,8 @@ export class CryptoPool implements Sealer {
     // Several tasks per thread: the next is already waiting in the thread's queue when one
     // ends. With one, a thread sat idle for each task's round trip through the caller's
     // event loop (about 0.6 ms a block, a quarter of its time in the mount's read of a
-    // large file). Tasks still start in the order asked, so a read the kernel waits for
-    // queues behind the readahead asked before it however many a thread holds.
+    // large file). Tasks still start in the order they were asked for, so how many a
+    // thread holds does not change how long a READ's block waits behind earlier readahead.
     this.pool = new Piscina({
       filename: new URL('./pool-worker.js', import.meta.url).href,
       workerData: keys,
