@@ -47,6 +47,12 @@ export class FolderCache {
     });
   }
 
+  /** Starts fetching a listing that will probably be asked for soon. */
+  prefetch(tree: TreeId): void {
+    // A failure is not cached: the listing that needs it fetches it again and reports it.
+    this.list(tree).catch(() => undefined);
+  }
+
   list(tree: TreeId): Promise<Listing> {
     return this.listings.get(idToHex(tree), async () => {
       const entries = await this.trees.readTree(tree);

@@ -3,6 +3,8 @@
  * other in listing order, and most files are small: a single block. Fetched only when its
  * file is read, each block would make the reader wait for the backend and the decryption
  * in turn; so reading a file starts fetching the first block of the files that follow it.
+ * Listing a folder likewise fetches the listings of the subfolders that follow it, by the
+ * same reach (ReachWindow, used by view.ts).
  */
 import { type FileEntry, readChunk } from '../src/archive/index.js';
 import type { BlockCache } from './block-cache.js';
@@ -11,23 +13,42 @@ import type { Listing } from './folder-cache.js';
 /** Called with the content of a file of one block, once fetched. */
 export type WholeFileListener = (file: FileEntry, content: Buffer) => void;
 
-export class FolderReadahead {
-  /** Per listing: the first blocks of entries below this position were already asked for. */
+/**
+ * How far into each listing a reader has had entries asked for. A reader at a position
+ * reaches the entries that follow it; reading on asks only for those that came into
+ * reach, and after a jump (back, or far ahead) everything in reach is asked for again.
+ */
+export class ReachWindow {
   private readonly askedUntil = new WeakMap<Listing, number>();
+
+  constructor(
+    /** How many entries past a reader's position are in its reach. */
+    private readonly entries: number,
+  ) {}
+
+  /** The positions [start, end) of `folder` to ask for now that a reader is at `position` (-1: before the first). */
+  newlyInReach(folder: Listing, position: number): [start: number, end: number] {
+    const end = Math.min(position + 1 + this.entries, folder.entries.length);
+    const asked = this.askedUntil.get(folder) ?? 0;
+    this.askedUntil.set(folder, end);
+    return [asked > position && asked <= end ? asked : position + 1, end];
+  }
+}
+
+export class FolderReadahead {
+  private readonly window: ReachWindow;
 
   constructor(
     private readonly cache: Pick<BlockCache, 'prefetch' | 'readBlock'>,
     /** How many entries past the one being read to fetch the first block of. */
-    private readonly entries: number,
-  ) {}
+    entries: number,
+  ) {
+    this.window = new ReachWindow(entries);
+  }
 
   /** The entry at `position` of `folder` is being read; `onWholeFile` hears of the files that follow it and are one block. */
   reading(folder: Listing, position: number, onWholeFile?: WholeFileListener): void {
-    const end = Math.min(position + 1 + this.entries, folder.entries.length);
-    const asked = this.askedUntil.get(folder) ?? 0;
-    // Reading on from where earlier readahead stopped asks only for the new entries;
-    // after a jump (back, or far ahead) everything in reach is asked for again.
-    const start = asked > position && asked <= end ? asked : position + 1;
+    const [start, end] = this.window.newlyInReach(folder, position);
     for (let index = start; index < end; index++) {
       const entry = folder.entries[index];
       if (entry?.type !== 'file') continue;
@@ -42,6 +63,5 @@ export class FolderReadahead {
         this.cache.prefetch(first);
       }
     }
-    this.askedUntil.set(folder, end);
   }
 }

@@ -168,7 +168,7 @@ async function buildView(repository: TreeSource, options: MountOptions): Promise
     owners: ownerMapping(record.metadata, accounts, options.owners),
   }));
   const layout = { archives, single: options.single, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
-  return new MountView(layout, new FolderCache(repository), new InodeTable());
+  return new MountView(layout, new FolderCache(repository), new InodeTable(), options.readahead);
 }
 
 /** Resolves when `stop` fires or the mountpoint is no longer mounted. */

@@ -2,7 +2,8 @@
  * What the mount shows, by path: either one archive at the root, or (no NAME given) a
  * root folder holding one folder per archive and a `latest` symlink to the newest.
  * Paths are resolved one folder at a time through the folder cache, so only folders on
- * the way to a visited path are ever fetched.
+ * the way to a visited path are fetched, and those a listing brings into reach
+ * (fetchListingsAhead).
  */
 import { constants } from 'node:fs';
 import { LRUCache } from 'lru-cache';
@@ -11,6 +12,7 @@ import { shownName } from '../src/filenames/index.js';
 import { type ArchiveId, idToHex } from '../src/store/ids.js';
 import type { Attributes, FsStatistics } from './attributes.js';
 import { type FolderCache, type Listing, entryNamed } from './folder-cache.js';
+import { ReachWindow } from './folder-readahead.js';
 import { type InodeTable, ROOT_INODE } from './inodes.js';
 import type { OwnerMapping } from './owners.js';
 import { FsError } from './reply.js';
@@ -58,11 +60,17 @@ export class MountView {
   /** Folders resolved lately, by archive and path (folderAt). */
   private readonly recentFolders = new LRUCache<string, DirectoryEntry>({ max: RECENT_FOLDERS });
 
+  /** Subfolders whose listings are fetched ahead of the reader (fetchListingsAhead). */
+  private readonly subfoldersInReach: ReachWindow;
+
   constructor(
     private readonly layout: ViewLayout,
     private readonly folders: FolderCache,
     private readonly inodes: InodeTable,
+    /** How many entries past a folder being listed to fetch the subfolders' listings of (0: none). */
+    listingsAhead = 0,
   ) {
+    this.subfoldersInReach = new ReachWindow(listingsAhead);
     this.byName = new Map(layout.archives.map((archive) => [archive.metadata.name, archive]));
     this.namespaces = new Map(layout.archives.map((archive) => [archive, idToHex(archive.id)]));
     const newest = layout.archives.at(-1);
@@ -138,6 +146,7 @@ export class MountView {
     const parentPath = path.slice(0, Math.max(path.lastIndexOf('/'), 1));
     const parent = path === '/' ? node : await this.resolve(parentPath);
     const children = await this.children(node);
+    await this.fetchListingsAhead(node, parent, path.slice(path.lastIndexOf('/') + 1));
     return { names: ['.', '..', ...children.map(([name]) => name)], nodes: [node, parent, ...children.map(([, child]) => child)] };
   }
 
@@ -154,6 +163,28 @@ export class MountView {
       const name = shownName(entry.name);
       return [name, { kind: 'entry', archive, entry, path: path === '' ? name : `${path}/${name}` }];
     });
+  }
+
+  /**
+   * tar, cp -a and rsync list a folder's subfolders one after another in listing order,
+   * each once everything below the one before is copied. So listing `folder` (`name` in
+   * `parent`) starts fetching the listings of its first subfolders and of the subfolders
+   * that follow it in its parent, which are then in the folder cache when listed.
+   */
+  private async fetchListingsAhead(folder: Node, parent: Node, name: string): Promise<void> {
+    if (folder.kind === 'entry' && folder.entry.type === 'directory') this.fetchSubfolders(await this.folders.list(folder.entry.tree), -1);
+    if (parent === folder || parent.kind !== 'entry' || parent.entry.type !== 'directory') return;
+    const siblings = await this.folders.list(parent.entry.tree);
+    this.fetchSubfolders(siblings, siblings.positions.get(name) ?? -1);
+  }
+
+  /** Starts fetching the listings of the subfolders that come into reach of a reader at `position` of `listing`. */
+  private fetchSubfolders(listing: Listing, position: number): void {
+    const [start, end] = this.subfoldersInReach.newlyInReach(listing, position);
+    for (let index = start; index < end; index++) {
+      const entry = listing.entries[index];
+      if (entry?.type === 'directory') this.folders.prefetch(entry.tree);
+    }
   }
 
   private archiveRoot(archive: MountedArchive): Node {

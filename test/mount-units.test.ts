@@ -5,12 +5,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { BlockSource, Entry, FileEntry, TreeSource } from '../src/archive/index.js';
+import type { BlockSource, DirectoryEntry, Entry, FileEntry, TreeSource } from '../src/archive/index.js';
 import { type BlockId, type TreeId, asId } from '../src/store/ids.js';
 import { BlockCache } from '../mount/block-cache.js';
 import { FolderCache, type Listing } from '../mount/folder-cache.js';
 import { FolderReadahead } from '../mount/folder-readahead.js';
 import { InodeTable, ROOT_INODE } from '../mount/inodes.js';
+import { MountView } from '../mount/view.js';
 import { FileReader } from '../mount/file-reader.js';
 import { FsError, OnceReporter, errno, serve } from '../mount/reply.js';
 
@@ -213,6 +214,56 @@ test('a folder is read once however many lookups need it at once', async () => {
   const listings = await Promise.all([folders.list(tree), folders.list(tree), folders.list(tree)]);
   assert.is(reads, 1);
   assert.is(listings[0]?.entries[listings[0].positions.get('a') ?? -1], entries[0]);
+});
+
+test("listing a folder fetches the listings of its first subfolders and of the ones after it in its parent's reach", async () => {
+  const treeOf = (name: string): TreeId => asId(Buffer.from(name.padEnd(32, '.')), 'tree') as TreeId;
+  const folder = (name: string): Entry => ({ type: 'directory', name, mode: 0o755, uid: 0, gid: 0, mtimeNs: 0n, tree: treeOf(name) });
+  const file = (name: string): Entry => ({ ...fileOf(1), name });
+  // The root: a, b, a file, then c, d, e; the other folders hold folders x1..x3, then nothing.
+  const contents = new Map<string, Entry[]>([
+    ['root', [folder('a'), folder('b'), file('f'), folder('c'), folder('d'), folder('e')]],
+    ...['a', 'b', 'c', 'd', 'e'].map((name): [string, Entry[]] => [name, [folder(`${name}x1`), folder(`${name}x2`), folder(`${name}x3`)]]),
+  ]);
+  const read: string[] = [];
+  const trees: TreeSource = {
+    readTree: async (id) => {
+      const name = Buffer.from(id).toString().replace(/\.+$/, '');
+      read.push(name);
+      return contents.get(name) ?? [];
+    },
+  };
+  const metadata = {
+    name: 'archive', sourcePath: '/', hostname: 'host', createdAtNs: 0n,
+    root: { ...folder(''), tree: treeOf('root') } as DirectoryEntry,
+    totals: { files: 0, directories: 0, symlinks: 0, bytes: 0, storedBytes: 0, skipped: 0 },
+    userNames: new Map(), groupNames: new Map(), linkGroupSizes: new Map(),
+  };
+  const archive = { id: asId(Buffer.alloc(32, 1), 'archive'), metadata, owners: { uid: (id: number) => id, gid: (id: number) => id } };
+  const view = new MountView({ archives: [archive], single: true, uid: 0, gid: 0 }, new FolderCache(trees), new InodeTable(), 2);
+
+  await view.list('/');
+  await settle();
+  assert.equal(read, ['root', 'a', 'b'], 'the root and its first two entries, both folders');
+  read.length = 0;
+  await view.list('/a');
+  await settle();
+  assert.equal(read, ['ax1', 'ax2'], "a's first two; b was already asked for and the root's next entry is a file");
+  read.length = 0;
+  await view.list('/b');
+  await settle();
+  assert.equal(read, ['bx1', 'bx2', 'c'], "b's first two, and c, now two entries past b in the root");
+  read.length = 0;
+  await view.list('/c');
+  await settle();
+  assert.equal(read, ['cx1', 'cx2', 'd', 'e'], 'after c: d and e');
+
+  read.length = 0;
+  const still = new MountView({ archives: [archive], single: true, uid: 0, gid: 0 }, new FolderCache(trees), new InodeTable());
+  await still.list('/');
+  await still.list('/a');
+  await settle();
+  assert.equal(read, ['root', 'a'], 'with no reach, only the folders listed and those on the way');
 });
 
 test('inode numbers depend only on the archive and the path, and skip 0 and the root', () => {
