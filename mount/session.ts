@@ -109,7 +109,9 @@ const serveWithKernel: Serve = async (view, readers, reporter, options, events, 
     pushing = false;
   };
   readers.onWholeFileFetched((path, content) => {
-    if (pushing) view.inodeAt(path).then((node) => device.pushPages(node, content), pushFailed);
+    // A node the kernel does not hold would refuse the pages.
+    const node = server.nodeAt(path);
+    if (pushing && node !== undefined) device.pushPages(node, content);
   });
   try {
     // Inside: serving may fail (FUSE unavailable), and the mount must not stay behind.

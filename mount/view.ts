@@ -135,11 +135,6 @@ export class MountView {
     return { file, folder, position };
   }
 
-  /** The inode number of the entry at a path: on our own connection, the node id the kernel knows it by. */
-  async inodeAt(path: string): Promise<number> {
-    return this.stat(await this.resolve(path)).ino;
-  }
-
   /** Names and nodes of a folder's content, with '.' and '..' first. */
   async list(path: string): Promise<{ names: string[]; nodes: Node[] }> {
     const node = await this.resolve(path);

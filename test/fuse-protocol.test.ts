@@ -88,6 +88,10 @@ test('attributes are laid out as struct fuse_attr, times to the nanosecond, befo
   const before1970 = encodeAttr(attributes({ mtimeNs: -1_500_000_000n }), 1).subarray(16);
   assert.is(before1970.readBigInt64LE(32), -2n, 'seconds round down');
   assert.is(before1970.readUInt32LE(52), 500_000_000, 'nanoseconds stay positive');
+  const wide = encodeAttr(attributes({ ino: 2 ** 40 + 5, size: 2 ** 33 + 1, mtimeNs: -(2n ** 35n) * 1_000_000_000n - 1n }), 1).subarray(16);
+  assert.equal([wide.readBigUInt64LE(0), wide.readBigUInt64LE(8), wide.readBigUInt64LE(16)], [2n ** 40n + 5n, 2n ** 33n + 1n, 2n ** 24n + 1n], 'beyond 32 bits');
+  assert.is(wide.readBigInt64LE(40), -(2n ** 35n) - 1n, 'seconds beyond 32 bits, before 1970');
+  assert.is(wide.readUInt32LE(56), 999_999_999);
 });
 
 test('an entry names its node and how long to trust it; a name not found is node 0', () => {
@@ -151,14 +155,17 @@ test('the node table holds a node until the kernel forgets every lookup of it; t
   nodes.lookedUp(7, '/a/b');
   nodes.lookedUp(7, '/a/hardlink-of-b');
   assert.is(nodes.pathOf(7), '/a/b', 'a hardlink keeps the first path');
+  assert.equal([nodes.nodeAt('/a/b'), nodes.nodeAt('/a/hardlink-of-b'), nodes.nodeAt('/a/c')], [7, undefined, undefined]);
   nodes.forget(7, 1);
   assert.is(nodes.pathOf(7), '/a/b');
   nodes.forget(7, 1);
   assert.is(nodes.pathOf(7), undefined);
+  assert.is(nodes.nodeAt('/a/b'), undefined, 'forgotten by path too');
   assert.is(nodes.size, 0);
   nodes.lookedUp(ROOT_NODE, '/');
   nodes.forget(ROOT_NODE, 5);
   assert.is(nodes.pathOf(ROOT_NODE), '/');
+  assert.is(nodes.nodeAt('/'), ROOT_NODE);
   assert.equal([childPath('/', 'x'), childPath('/a', 'x')], ['/x', '/a/x']);
 });
 

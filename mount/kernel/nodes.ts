@@ -13,25 +13,38 @@ interface Known {
 
 export class NodeTable {
   private readonly known = new Map<number, Known>();
+  /** Each known node by the path it was first seen at. */
+  private readonly byPath = new Map<string, number>();
 
   /** The path of a node the kernel holds; undefined for one it has forgotten. */
   pathOf(node: number): string | undefined {
     return node === ROOT_NODE ? '/' : this.known.get(node)?.path;
   }
 
+  /** The node the kernel holds for `path`, if it does (by the path its node was first seen at). */
+  nodeAt(path: string): number | undefined {
+    return path === '/' ? ROOT_NODE : this.byPath.get(path);
+  }
+
   /** The kernel was told of `node` at `path` once more. */
   lookedUp(node: number, path: string): void {
     if (node === ROOT_NODE) return;
     const known = this.known.get(node);
-    if (known) known.lookups++;
-    else this.known.set(node, { path, lookups: 1 });
+    if (known) {
+      known.lookups++;
+      return;
+    }
+    this.known.set(node, { path, lookups: 1 });
+    this.byPath.set(path, node);
   }
 
   forget(node: number, lookups: number): void {
     const known = this.known.get(node);
     if (!known) return;
     known.lookups -= lookups;
-    if (known.lookups <= 0) this.known.delete(node);
+    if (known.lookups > 0) return;
+    this.known.delete(node);
+    this.byPath.delete(known.path);
   }
 
   get size(): number {

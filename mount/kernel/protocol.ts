@@ -122,16 +122,35 @@ export function decodeBatchForget(body: Buffer): [number, number][] {
 }
 
 const NS_PER_SECOND = 1_000_000_000n;
+const TWO_TO_32 = 2 ** 32;
+
+/**
+ * A 64-bit field from a safe integer. Node's writeBigUInt64LE wants a BigInt and makes
+ * more of them inside; a listing's answer writes ten such fields per entry, and
+ * the BigInts were 6 % of what the main thread allocated during a `tar` of the mount.
+ */
+function writeU64(out: Buffer, value: number, at: number): void {
+  out.writeUInt32LE(value % TWO_TO_32, at);
+  out.writeUInt32LE(Math.floor(value / TWO_TO_32), at + 4);
+}
+
+/** A signed 64-bit field (two's complement) from a safe integer. */
+function writeI64(out: Buffer, value: number, at: number): void {
+  out.writeUInt32LE(((value % TWO_TO_32) + TWO_TO_32) % TWO_TO_32, at);
+  out.writeInt32LE(Math.floor(value / TWO_TO_32), at + 4);
+}
 
 function writeAttr(out: Buffer, at: number, attr: Attributes): void {
   const seconds = attr.mtimeNs / NS_PER_SECOND;
   // Times before 1970 keep their sign in the seconds; the nanoseconds are always positive.
   const wholeSeconds = attr.mtimeNs < 0n && attr.mtimeNs % NS_PER_SECOND !== 0n ? seconds - 1n : seconds;
   const nanoseconds = Number(attr.mtimeNs - wholeSeconds * NS_PER_SECOND);
-  out.writeBigUInt64LE(BigInt(attr.ino), at);
-  out.writeBigUInt64LE(BigInt(attr.size), at + 8);
-  out.writeBigUInt64LE(BigInt(Math.ceil(attr.size / 512)), at + 16);
-  for (const field of [24, 32, 40]) out.writeBigInt64LE(wholeSeconds, at + field);
+  // Archived times reach ±2^69 ns (docs/FORMAT.md): in seconds, well within a safe integer.
+  const secondsNumber = Number(wholeSeconds);
+  writeU64(out, attr.ino, at);
+  writeU64(out, attr.size, at + 8);
+  writeU64(out, Math.ceil(attr.size / 512), at + 16);
+  for (const field of [24, 32, 40]) writeI64(out, secondsNumber, at + field);
   for (const field of [48, 52, 56]) out.writeUInt32LE(nanoseconds, at + field);
   out.writeUInt32LE(attr.mode, at + 60);
   out.writeUInt32LE(attr.nlink, at + 64);
@@ -144,10 +163,10 @@ function writeAttr(out: Buffer, at: number, attr: Attributes): void {
 
 /** struct fuse_entry_out: a node (0 and no attributes: the name is known not to exist) and how long to trust it. */
 function writeEntry(out: Buffer, at: number, nodeid: number, attr: Attributes | undefined, validSeconds: number): void {
-  out.writeBigUInt64LE(BigInt(nodeid), at);
-  out.writeBigUInt64LE(0n, at + 8); // generation: node ids are never reused for another entry
-  out.writeBigUInt64LE(BigInt(validSeconds), at + 16);
-  out.writeBigUInt64LE(BigInt(validSeconds), at + 24);
+  writeU64(out, nodeid, at);
+  writeU64(out, 0, at + 8); // generation: node ids are never reused for another entry
+  writeU64(out, validSeconds, at + 16);
+  writeU64(out, validSeconds, at + 24);
   out.writeUInt32LE(0, at + 32);
   out.writeUInt32LE(0, at + 36);
   if (attr) writeAttr(out, at + 40, attr);
@@ -162,7 +181,7 @@ export function encodeEntry(attr: Attributes | undefined, validSeconds: number):
 
 export function encodeAttr(attr: Attributes, validSeconds: number): Buffer {
   const out = Buffer.alloc(ATTR_OUT_SIZE);
-  out.writeBigUInt64LE(BigInt(validSeconds), 0);
+  writeU64(out, validSeconds, 0);
   writeAttr(out, 16, attr);
   return out;
 }
@@ -215,8 +234,8 @@ const NOTIFY_STORE_OUT_SIZE = 24;
 export function encodeNotifyStore(node: number, offset: number, length: number): Buffer {
   const out = encodeOutHeader(0n, NOTIFY_STORE, NOTIFY_STORE_OUT_SIZE + length);
   const body = Buffer.alloc(NOTIFY_STORE_OUT_SIZE);
-  body.writeBigUInt64LE(BigInt(node), 0);
-  body.writeBigUInt64LE(BigInt(offset), 8);
+  writeU64(body, node, 0);
+  writeU64(body, offset, 8);
   body.writeUInt32LE(length, 16);
   return Buffer.concat([out, body]);
 }
@@ -256,8 +275,8 @@ export function encodeDirentPlus(items: readonly DirectoryItem[], first: number,
   items.forEach((item, index) => {
     writeEntry(out, at, item.counted ? item.attr.ino : 0, item.counted ? item.attr : undefined, validSeconds);
     const dirent = at + ENTRY_OUT_SIZE;
-    out.writeBigUInt64LE(BigInt(item.attr.ino), dirent);
-    out.writeBigUInt64LE(BigInt(first + index + 1), dirent + 8);
+    writeU64(out, item.attr.ino, dirent);
+    writeU64(out, first + index + 1, dirent + 8);
     out.writeUInt32LE(item.name.length, dirent + 16);
     out.writeUInt32LE((item.attr.mode >>> 12) & 0o17, dirent + 20); // DT_* is the S_IFMT nibble
     item.name.copy(out, dirent + DIRENT_SIZE);

@@ -71,6 +71,11 @@ export class KernelServer {
     });
   }
 
+  /** The node of `path` while the kernel holds it: what a push of the file's pages names. */
+  nodeAt(path: string): number | undefined {
+    return this.nodes.nodeAt(path);
+  }
+
   /** Resolves once the kernel's INIT is answered: the mount is usable. */
   untilInitialized(): Promise<void> {
     return this.initialized;

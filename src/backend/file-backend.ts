@@ -60,6 +60,12 @@ export class FileBackend implements Backend {
   private readonly counts = { remembered: 0, lookedUp: 0 };
   /** The writer loading the memory (readNotes); lookups and writeNotes wait for it, the walk does not. */
   private memoryLoaded: Promise<void> = Promise.resolve();
+  /**
+   * The root, normalized, with a slash: a checked key is already normal, so an object's
+   * path is the two put together (path.join normalized every one again, 3 % of what the
+   * mount's main thread allocated during a `tar`).
+   */
+  private readonly rootSlash: string;
 
   constructor(
     private readonly root: string,
@@ -67,10 +73,11 @@ export class FileBackend implements Backend {
     private readonly settleMs?: number,
   ) {
     this.location = pathToFileURL(root).href;
+    this.rootSlash = join(root, '/');
   }
 
   localPath(key: string): string {
-    return join(this.root, checkKey(key));
+    return this.rootSlash + checkKey(key);
   }
 
   async has(key: string): Promise<boolean> {
