@@ -126,7 +126,7 @@ const TWO_TO_32 = 2 ** 32;
 
 /**
  * A 64-bit field from a safe integer. Node's writeBigUInt64LE wants a BigInt and makes
- * more of them inside; a listing's answer writes ten such fields per entry, and
+ * more of them inside; a listing's answer writes a dozen such fields per entry, and
  * the BigInts were 6 % of what the main thread allocated during a `tar` of the mount.
  */
 function writeU64(out: Buffer, value: number, at: number): void {
