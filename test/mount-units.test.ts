@@ -234,36 +234,33 @@ test("listing a folder fetches the listings of its first subfolders and of the o
     },
   };
   const metadata = {
-    name: 'archive', sourcePath: '/', hostname: 'host', createdAtNs: 0n,
+    name: 'archive',
+    sourcePath: '/',
+    hostname: 'host',
+    createdAtNs: 0n,
     root: { ...folder(''), tree: treeOf('root') } as DirectoryEntry,
     totals: { files: 0, directories: 0, symlinks: 0, bytes: 0, storedBytes: 0, skipped: 0 },
-    userNames: new Map(), groupNames: new Map(), linkGroupSizes: new Map(),
+    userNames: new Map(),
+    groupNames: new Map(),
+    linkGroupSizes: new Map(),
   };
   const archive = { id: asId(Buffer.alloc(32, 1), 'archive'), metadata, owners: { uid: (id: number) => id, gid: (id: number) => id } };
-  const view = new MountView({ archives: [archive], single: true, uid: 0, gid: 0 }, new FolderCache(trees), new InodeTable(), 2);
+  const viewReaching = (entries?: number): MountView =>
+    new MountView({ archives: [archive], single: true, uid: 0, gid: 0 }, new FolderCache(trees), new InodeTable(), entries);
+  const view = viewReaching(2);
 
-  await view.list('/');
-  await settle();
-  assert.equal(read, ['root', 'a', 'b'], 'the root and its first two entries, both folders');
-  read.length = 0;
-  await view.list('/a');
-  await settle();
-  assert.equal(read, ['ax1', 'ax2'], "a's first two; b was already asked for and the root's next entry is a file");
-  read.length = 0;
-  await view.list('/b');
-  await settle();
-  assert.equal(read, ['bx1', 'bx2', 'c'], "b's first two, and c, now two entries past b in the root");
-  read.length = 0;
-  await view.list('/c');
-  await settle();
-  assert.equal(read, ['cx1', 'cx2', 'd', 'e'], 'after c: d and e');
-
-  read.length = 0;
-  const still = new MountView({ archives: [archive], single: true, uid: 0, gid: 0 }, new FolderCache(trees), new InodeTable());
-  await still.list('/');
-  await still.list('/a');
-  await settle();
-  assert.equal(read, ['root', 'a'], 'with no reach, only the folders listed and those on the way');
+  /** The listings fetched by listing `paths` one after the other. */
+  const fetchedListing = async (mounted: MountView, ...paths: string[]): Promise<string[]> => {
+    read.length = 0;
+    for (const path of paths) await mounted.list(path);
+    await settle();
+    return [...read];
+  };
+  assert.equal(await fetchedListing(view, '/'), ['root', 'a', 'b'], 'the root and its first two entries, both folders');
+  assert.equal(await fetchedListing(view, '/a'), ['ax1', 'ax2'], "a's first two; b was already asked for and the root's next entry is a file");
+  assert.equal(await fetchedListing(view, '/b'), ['bx1', 'bx2', 'c'], "b's first two, and c, now two entries past b in the root");
+  assert.equal(await fetchedListing(view, '/c'), ['cx1', 'cx2', 'd', 'e'], 'after c: d and e');
+  assert.equal(await fetchedListing(viewReaching(), '/', '/a'), ['root', 'a'], 'with no reach, only the folders listed and those on the way');
 });
 
 test('inode numbers depend only on the archive and the path, and skip 0 and the root', () => {
