@@ -141,7 +141,8 @@ export class MountView {
     const parentPath = path.slice(0, Math.max(path.lastIndexOf('/'), 1));
     const parent = path === '/' ? node : await this.resolve(parentPath);
     const children = await this.children(node);
-    await this.fetchListingsAhead(node, parent, path.slice(path.lastIndexOf('/') + 1));
+    // Only saves waiting: a listing that cannot be fetched is reported by the request that needs it.
+    this.fetchListingsAhead(node, parent, path.slice(path.lastIndexOf('/') + 1)).catch(() => undefined);
     return { names: ['.', '..', ...children.map(([name]) => name)], nodes: [node, parent, ...children.map(([, child]) => child)] };
   }
 
