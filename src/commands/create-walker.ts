@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
-import { type FileHandle, open, readlink } from 'node:fs/promises';
+import { type FileHandle, readlink } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import {
@@ -28,7 +28,6 @@ import {
 import { type BackupCache, type CachedFile, type FileFingerprint, FolderRecord, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { unlessUnusable } from '../cache/folder-record.js';
 import { constantTimeEqual } from '../crypto/index.js';
-import { describeError } from '../errors/index.js';
 import { fsPath, nameFromBytes } from '../filenames/index.js';
 import { childPath } from '../pipeline/child-path.js';
 import type { EntryStats } from '../pipeline/entry-stats.js';
@@ -36,16 +35,14 @@ import { Listing, SMALL_FILE_LIMIT, type SourceReader } from '../pipeline/source
 import type { Repository } from '../repository/index.js';
 import { compileExcludes, excludedAlongPath, type ExcludeTest } from '../selection/index.js';
 import type { BlockId, TreeId } from '../store/ids.js';
+import { Backlog } from './backlog.js';
+import { FolderTags, type TagOptions } from './folder-tags.js';
 import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 import { SourceError, fromSource, readConsistently } from './source.js';
 
-export interface WalkOptions {
+export interface WalkOptions extends TagOptions {
   readonly excludes: readonly string[];
-  /** Leave out folders holding a CACHEDIR.TAG that starts with its signature (https://bford.info/cachedir/). */
-  readonly excludeCaches: boolean;
-  /** Leave out folders holding an entry of one of these names. */
-  readonly excludeIfPresent: readonly string[];
   readonly dereference: boolean;
   readonly oneFileSystem: boolean;
   /** Time between the last read of a file that had just changed and the re-check of the files read (mtimes can lag behind writes). */
@@ -168,38 +165,6 @@ const LEFT_OUT: FolderWalked = { entry: Promise.resolve(undefined) };
  */
 const TAGGED: FolderWalked = { entry: Promise.resolve(undefined) };
 
-/** The name and first bytes of the Cache Directory Tagging Standard's tag (https://bford.info/cachedir/). */
-const CACHEDIR_TAG = 'CACHEDIR.TAG';
-const CACHEDIR_SIGNATURE = Buffer.from('Signature: 8a477f597d28d172789f06886806bc55');
-
-/**
- * Counts work the walk has queued ahead (files to store, or blocks to look for), so that
- * the walk waits (room()) rather than run ahead of it by more than a bound.
- */
-class Backlog {
-  private count = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(private readonly limit: number) {}
-
-  get isEmpty(): boolean {
-    return this.count === 0;
-  }
-
-  async room(): Promise<void> {
-    while (this.count >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  /** Counts `units` until the work settles; the work must not wait for room() itself. */
-  track<T>(work: Promise<T>, units = 1): Promise<T> {
-    this.count += units;
-    return work.finally(() => {
-      this.count -= units;
-      while (this.count < this.limit && this.waiting.length > 0) this.waiting.shift()?.();
-    });
-  }
-}
-
 /** The archive's totals but the bytes stored, which create counts once the writes behind the walk are done. */
 type WalkTotals = { -readonly [K in Exclude<keyof ArchiveTotals, 'storedBytes'>]: ArchiveTotals[K] };
 
@@ -221,6 +186,7 @@ export class TreeWalker {
   /** Multiply-linked files by dev:ino, so that their content is read once (claimHardlink). */
   private readonly hardlinks = new Map<string, HardlinkGroup>();
   private readonly isExcluded: ExcludeTest;
+  private readonly tags: FolderTags;
   /** Everything besides a folder's listing that decides its tree: a record made under other options is not reused whole. */
   private readonly optionsDigest: Buffer;
   private readonly smallFileSlots = pLimit(PARALLEL_SMALL_FILES);
@@ -239,6 +205,7 @@ export class TreeWalker {
     private readonly root: { readonly path: string; readonly device: bigint },
   ) {
     this.isExcluded = compileExcludes(options.excludes);
+    this.tags = new FolderTags(options, context.reporter);
     const { excludes, excludeCaches, excludeIfPresent, dereference, oneFileSystem } = options;
     // The tag options only when used, so that the caches of runs without them stay valid.
     const tags = excludeCaches || excludeIfPresent.length > 0 ? { excludeCaches, excludeIfPresent } : {};
@@ -275,7 +242,7 @@ export class TreeWalker {
   private async walk(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>): Promise<FolderWalked> {
     const scan = await (this.takeScanAhead(path) ?? this.scan(path, info));
     // The folder given to back up is backed up even when tagged: it was asked for by name.
-    if (relativePath !== '' && (await this.isTagged(path, scan.listing))) return TAGGED;
+    if (relativePath !== '' && (await this.tags.isTagged(path, scan.listing))) return TAGGED;
     this.totals.directories++;
     const ledger: FolderLedger = { clean: true, fingerprints: new Map() };
     const children = (ofFolders: boolean) => this.children(path, relativePath, scan.listing, ofFolders, ledger);
@@ -428,7 +395,7 @@ export class TreeWalker {
     scan.then(
       ({ listing }) => {
         // A folder left out never takes its scans: they would stay in scansAhead, holding its slots.
-        if (this.mayBeTagged(listing)) return;
+        if (this.tags.mayBeTagged(listing)) return;
         const within = new Set(inside).add(identity(folder.info));
         const { children } = this.childrenOf(folder.path, folder.relativePath, listing, true);
         for (const child of children.filter((child, k) => k < SCAN_AHEAD || isLarge(child))) this.scanAhead(child, within);
@@ -479,35 +446,6 @@ export class TreeWalker {
 
   private slotsFor(info: EntryStats): LimitFunction {
     return info.size <= SMALL_FILE_LIMIT ? this.smallFileSlots : this.largeFileSlots;
-  }
-
-  /** Whether the folder holds a tag that leaves it out (WalkOptions.excludeIfPresent, excludeCaches). */
-  private async isTagged(path: string, listing: Listing): Promise<boolean> {
-    if (this.options.excludeIfPresent.some((name) => listing.names.includes(name))) return true;
-    return this.options.excludeCaches && listing.names.includes(CACHEDIR_TAG) && (await this.hasCacheSignature(childPath(path, CACHEDIR_TAG)));
-  }
-
-  /** Whether the folder holds a tag's name, before a CACHEDIR.TAG's signature is read. */
-  private mayBeTagged(listing: Listing): boolean {
-    const names = this.options.excludeCaches ? [...this.options.excludeIfPresent, CACHEDIR_TAG] : this.options.excludeIfPresent;
-    return names.some((name) => listing.names.includes(name));
-  }
-
-  /** The standard tells a real tag by its first bytes; one that cannot be read leaves its folder in, with a warning. */
-  private async hasCacheSignature(tagPath: string): Promise<boolean> {
-    try {
-      const handle = await open(fsPath(tagPath), 'r');
-      try {
-        const { buffer, bytesRead } = await handle.read(Buffer.alloc(CACHEDIR_SIGNATURE.length), 0, CACHEDIR_SIGNATURE.length, 0);
-        // Not secret, but every comparison of bytes goes through the one function (test/crypto.test.ts).
-        return constantTimeEqual(buffer.subarray(0, bytesRead), CACHEDIR_SIGNATURE);
-      } finally {
-        await handle.close();
-      }
-    } catch (error) {
-      this.context.reporter.warning(`${tagPath}: cannot be read (${describeError(error)}); its folder is backed up`);
-      return false;
-    }
   }
 
   /** A subfolder walked, or left out (its entry undefined) when it loops back or cannot be read. */
