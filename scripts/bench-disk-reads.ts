@@ -19,14 +19,15 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
   process.exit(run.status ?? 1);
 }
 
-const [file, readsArgument] = process.argv.slice(2);
-if (!file) {
+const file = process.argv[2] ?? usage();
+const reads = Number(process.argv[3] ?? 8000);
+const { size, dev } = statSync(file);
+const pages = Math.floor(size / PAGE);
+
+function usage(): never {
   console.error('usage: node dist/scripts/bench-disk-reads.js FILE [READS]');
   process.exit(2);
 }
-const reads = Number(readsArgument ?? 8000);
-const { size, dev } = statSync(file);
-const pages = Math.floor(size / PAGE);
 
 /** Requests served so far by the disk holding the file; undefined when it is not in /proc/diskstats. */
 function diskRequests(): number | undefined {
@@ -49,8 +50,8 @@ function dropCaches(): void {
 
 async function measure(lanes: number, cache: 'cold' | 'warm'): Promise<string> {
   if (cache === 'cold') dropCaches();
-  else spawnSync('cat', [file as string], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const handle = await open(file as string, 'r');
+  else spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const handle = await open(file, 'r');
   let left = reads;
   const lane = async () => {
     const buffer = Buffer.allocUnsafe(PAGE);

@@ -208,8 +208,8 @@ export class TreeWalker {
     this.tags = new FolderTags(options, context.reporter);
     const { excludes, excludeCaches, excludeIfPresent, dereference, oneFileSystem } = options;
     // The tag options only when used, so that the caches of runs without them stay valid.
-    const tags = excludeCaches || excludeIfPresent.length > 0 ? { excludeCaches, excludeIfPresent } : {};
-    const decisive = { excludes, ...tags, dereference, oneFileSystem, root: root.path, device: String(root.device), skipped: [...context.skippedFolders].sort() };
+    const tagOptions = excludeCaches || excludeIfPresent.length > 0 ? { excludeCaches, excludeIfPresent } : {};
+    const decisive = { excludes, ...tagOptions, dereference, oneFileSystem, root: root.path, device: String(root.device), skipped: [...context.skippedFolders].sort() };
     this.optionsDigest = createHash('sha256').update(JSON.stringify(decisive)).digest();
   }
 
