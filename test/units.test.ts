@@ -1,15 +1,18 @@
-/** Unit tests for the small pieces: chunker, exclude patterns, owner tables, snapshot reads, sparse writes. */
+/** Unit tests for the small pieces: chunker, exclude patterns, folder tags, the walk's backlog, owner tables, snapshot reads, sparse writes. */
 import { createCipheriv, createHash } from 'node:crypto';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type FileEntry, FileContent } from '../src/archive/index.js';
 import { FolderMemory, MAX_WRITTEN_KEYS } from '../src/backend/folder-memory.js';
 import { countOf, formatBytes } from '../src/cli/format.js';
+import { Backlog } from '../src/commands/backlog.js';
+import { FolderTags } from '../src/commands/folder-tags.js';
 import { closeFile, createFile, setLength, writeSparse } from '../src/commands/restore-target.js';
 import { type Chunker, type ChunkSizes, ContentDefinedChunker, GearBoundaries, gearTable } from '../src/chunker/index.js';
 import { idMapper, namesFor, parseNameDatabase } from '../src/owners/index.js';
+import { Listing } from '../src/pipeline/source-reader.js';
 import { compileExcludes } from '../src/selection/index.js';
 import { type BlockId, asId } from '../src/store/ids.js';
 import { makeTempDir, seededBytes } from './support.js';
@@ -91,6 +94,70 @@ test('excludes: names match at any depth, paths match from the root, ** spans fo
     assert.not.ok(excluded(path), `${path} should be kept`);
   }
   assert.not.ok(compileExcludes([])('anything'));
+});
+
+/** A listing of these names (FolderTags looks at nothing else). */
+const listingOf = (...names: string[]) => new Listing(names, new BigInt64Array(0), new Map(), Buffer.alloc(32));
+
+test('folder tags: a name of --exclude-if-present or a signed CACHEDIR.TAG leaves a folder out; a tag that cannot be read leaves it in, with a warning', async () => {
+  const dir = await makeTempDir('tags');
+  try {
+    for (const folder of ['signed', 'unsigned', 'dangling']) await mkdir(join(dir.path, folder));
+    await writeFile(join(dir.path, 'signed', 'CACHEDIR.TAG'), 'Signature: 8a477f597d28d172789f06886806bc55\n# a cache\n');
+    await writeFile(join(dir.path, 'unsigned', 'CACHEDIR.TAG'), 'Signature: something else\n');
+    await symlink('nowhere', join(dir.path, 'dangling', 'CACHEDIR.TAG'));
+    const warnings: string[] = [];
+    const tags = new FolderTags({ excludeCaches: true, excludeIfPresent: ['.nobackup'] }, { warning: (message) => warnings.push(message) });
+
+    assert.ok(await tags.isTagged(join(dir.path, 'signed'), listingOf('a', 'CACHEDIR.TAG')));
+    assert.not.ok(await tags.isTagged(join(dir.path, 'unsigned'), listingOf('CACHEDIR.TAG')), 'a tag without the signature');
+    assert.ok(await tags.isTagged(dir.path, listingOf('a', '.nobackup')), 'a name of --exclude-if-present, whatever it is');
+    assert.not.ok(await tags.isTagged(dir.path, listingOf('a', 'b')));
+    assert.equal(warnings, []);
+    assert.not.ok(await tags.isTagged(join(dir.path, 'dangling'), listingOf('CACHEDIR.TAG')), 'an unreadable tag leaves its folder in');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /dangling\/CACHEDIR\.TAG: cannot be read \(.+\); its folder is backed up$/);
+    assert.ok(tags.mayBeTagged(listingOf('CACHEDIR.TAG')) && tags.mayBeTagged(listingOf('.nobackup')));
+    assert.not.ok(tags.mayBeTagged(listingOf('a', 'b')));
+
+    const withoutCaches = new FolderTags({ excludeCaches: false, excludeIfPresent: [] }, { warning: (message) => warnings.push(message) });
+    assert.not.ok(withoutCaches.mayBeTagged(listingOf('CACHEDIR.TAG')), 'without --exclude-caches the tag is a name like any other');
+    assert.not.ok(await withoutCaches.isTagged(join(dir.path, 'signed'), listingOf('CACHEDIR.TAG')));
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('backlog: room() waits while the tracked units reach the bound, and goes on as work settles, failed or not', async () => {
+  const backlog = new Backlog(3);
+  const settle: (() => void)[] = [];
+  const pending = () => new Promise<void>((resolve) => settle.push(resolve));
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  assert.ok(backlog.isEmpty);
+  const first = backlog.track(pending());
+  const heavy = backlog.track(pending(), 2);
+  let roomed = false;
+  const room = backlog.room().then(() => (roomed = true));
+  await turn();
+  assert.not.ok(roomed, 'three units tracked: no room under a bound of three');
+  settle[0]?.();
+  await first;
+  await turn();
+  assert.ok(roomed, 'room once a unit settled');
+  await room;
+
+  const failed = backlog.track(Promise.reject(new Error('lost'))).then(() => 'settled', (error: Error) => error.message);
+  let roomedAgain = false;
+  const roomAgain = backlog.room().then(() => (roomedAgain = true));
+  await turn();
+  assert.equal(await failed, 'lost', 'the failure reaches whoever awaits the work');
+  await turn();
+  assert.ok(roomedAgain, 'a failed piece of work frees its units too');
+  await roomAgain;
+  assert.not.ok(backlog.isEmpty);
+  settle[1]?.();
+  await heavy;
+  assert.ok(backlog.isEmpty);
 });
 
 test('owners: passwd parsing, name tables and mapping by name with numeric fallback', () => {
