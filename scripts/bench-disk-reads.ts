@@ -1,14 +1,16 @@
 /**
  * What a disk read costs on this machine: 4 KiB reads at random offsets of a large file,
- * the page cache dropped first (as root), 1, 4, 16 and 64 at a time, then once more with the
- * whole file in the page cache (what a read costs without its disk request). Prints reads
- * per second, the disk requests they made (/proc/diskstats) and the system time per read.
+ * the page cache dropped first (as root), 1, 4, 16 and 64 at a time through libuv's pool
+ * (as Preserve reads block files), then with the whole file in the page cache (what a read
+ * costs without its disk request), through the pool and synchronously on one thread (what
+ * the hand-off between threads costs). Prints reads per second, the disk requests they
+ * made (/proc/diskstats) and the system time per read.
  * The benchmark counts each tool's disk requests (scripts/bench); this gives their price.
  *   node dist/scripts/bench-disk-reads.js FILE [READS, default 8000]
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 
 const LANES = [1, 4, 16, 64];
 const PAGE = 4096;
@@ -48,27 +50,53 @@ function dropCaches(): void {
   }
 }
 
-async function measure(lanes: number, cache: 'cold' | 'warm'): Promise<string> {
+/** One way of making the reads: its label, and the reads themselves. */
+interface Way {
+  readonly label: string;
+  readonly readAll: (handle: FileHandle) => Promise<void> | void;
+}
+
+const randomOffset = () => Math.floor(Math.random() * pages) * PAGE;
+
+function throughPool(lanes: number): Way {
+  return {
+    label: `${String(lanes).padStart(2)} at a time through libuv's pool`,
+    readAll: async (handle) => {
+      let left = reads;
+      const lane = async () => {
+        const buffer = Buffer.allocUnsafe(PAGE);
+        while (left-- > 0) await handle.read(buffer, 0, PAGE, randomOffset());
+      };
+      await Promise.all(Array.from({ length: lanes }, lane));
+    },
+  };
+}
+
+const synchronously: Way = {
+  label: 'one at a time, synchronously on this thread',
+  readAll: (handle) => {
+    const buffer = Buffer.allocUnsafe(PAGE);
+    for (let left = reads; left > 0; left--) readSync(handle.fd, buffer, 0, PAGE, randomOffset());
+  },
+};
+
+async function measure(cache: 'cold' | 'warm', way: Way): Promise<string> {
   if (cache === 'cold') dropCaches();
   else spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] });
   const handle = await open(file, 'r');
-  let left = reads;
-  const lane = async () => {
-    const buffer = Buffer.allocUnsafe(PAGE);
-    while (left-- > 0) await handle.read(buffer, 0, PAGE, Math.floor(Math.random() * pages) * PAGE);
-  };
   const requestsBefore = diskRequests();
   const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: lanes }, lane));
+  await way.readAll(handle);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const systemMicroseconds = process.cpuUsage(cpuBefore).system;
   const requestsAfter = diskRequests();
   await handle.close();
   const requests = requestsBefore === undefined || requestsAfter === undefined ? '-' : String(requestsAfter - requestsBefore);
-  return `${cache}, ${String(lanes).padStart(2)} at a time: ${(reads / seconds).toFixed(0)} reads/s, ${requests} disk requests, ${(systemMicroseconds / reads).toFixed(1)} µs of system time per read`;
+  return `${cache}, ${way.label}: ${(reads / seconds).toFixed(0)} reads/s, ${requests} disk requests, ${(systemMicroseconds / reads).toFixed(1)} µs of system time per read`;
 }
 
 console.log(`${reads} reads of ${PAGE} bytes at random offsets of ${file} (${(size / 2 ** 20).toFixed(0)} MiB)`);
-for (const lanes of LANES) console.log(await measure(lanes, 'cold'));
-console.log(await measure(4, 'warm'));
+for (const lanes of LANES) console.log(await measure('cold', throughPool(lanes)));
+console.log(await measure('warm', throughPool(4)));
+console.log(await measure('warm', synchronously));
