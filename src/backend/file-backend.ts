@@ -12,10 +12,11 @@ import { mkdir, open, link, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { BackendWriteError, ObjectNotFoundError, isErrnoException } from '../errors/index.js';
 import { Coalesced, answerEach } from '../threads/coalesced.js';
 import { movableParts } from '../threads/movable.js';
+import { threadPool } from '../threads/pool.js';
 import type { Backend, BackendNotes, DatedObject, NewObject, ObjectInfo, PutOptions } from './backend.js';
 import type { BatchResult, BatchTask, LookupResult, LookupTask } from './file-batch-worker.js';
 import { checkKey } from './keys.js';
@@ -218,7 +219,7 @@ export class FileBackend implements Backend {
   }
 
   private workers(): Piscina {
-    this.batchWorkers ??= new Piscina({
+    this.batchWorkers ??= threadPool({
       filename: new URL('./file-batch-worker.js', import.meta.url).href,
       minThreads: this.keepsMemory ? 1 : 0,
       maxThreads: 1,

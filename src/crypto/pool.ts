@@ -4,10 +4,11 @@
  * and mount, and off the main thread they no longer hold up I/O or FUSE requests.
  */
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { AuthenticationError } from '../errors/index.js';
 import type { KeySet } from './keys.js';
 import { ownsItsMemory } from '../threads/movable.js';
+import { threadPool } from '../threads/pool.js';
 import type { CryptoResult, CryptoTask } from './pool-protocol.js';
 import { SIV_LENGTH, type Sealed, applyCipher, computeSiv, decrypt, encrypt } from './siv.js';
 
@@ -71,7 +72,7 @@ export class CryptoPool implements Sealer {
     // event loop (about 0.6 ms a block, a quarter of its time in the mount's read of a
     // large file). Tasks still start in the order they were asked for, so how many a
     // thread holds does not change how long a READ's block waits behind earlier readahead.
-    this.pool = new Piscina({
+    this.pool = threadPool({
       filename: new URL('./pool-worker.js', import.meta.url).href,
       workerData: keys,
       minThreads: threads,

@@ -9,7 +9,8 @@ import sodium from 'libsodium-wrappers';
 // No top-level `await sodium.ready`: it would make this module, and every module importing
 // it, an asynchronous module, which node's require() cannot load. piscina loads worker
 // files with require() first and falls back to import(), and under Node 20.20 that sequence
-// crashed a worker once (ERR_INTERNAL_ASSERTION, "imported again after being required").
+// crashed a worker once (ERR_INTERNAL_ASSERTION, "imported again after being required");
+// our pools now turn require() of ES modules off in their threads (src/threads/pool.ts).
 // memcmp and memzero are libsodium-wrappers' own JavaScript and work before `ready` (the
 // crypto tests run them on the workers); randomness waits for it.
 

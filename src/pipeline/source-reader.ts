@@ -9,10 +9,11 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { FileFingerprint } from '../cache/fingerprint.js';
 import { SIV_LENGTH, type Sealed } from '../crypto/siv.js';
 import { Coalesced } from '../threads/coalesced.js';
+import { threadPool } from '../threads/pool.js';
 import { inWalkOrder } from './child-path.js';
 import { type EntryStats, FILE_TYPE, ScannedStats } from './entry-stats.js';
 import { type FailureValue, type FileOutcome, type FolderListing, MODE_FIELD, type RawStats, STAT_FIELDS, type ScanTask, type SmallFileBatch, type SmallFileRequest, type SourceSetup } from './source-protocol.js';
@@ -94,7 +95,7 @@ export class SourceReader {
 
   /** The threads start at once, in parallel (about 250 ms until one is ready, node's start and the modules): the walk needs them from its first folder. */
   constructor(setup: SourceSetup) {
-    this.pool = new Piscina({
+    this.pool = threadPool({
       filename: new URL('./source-worker.js', import.meta.url).href,
       workerData: setup,
       minThreads: availableParallelism(),
