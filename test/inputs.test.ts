@@ -4,13 +4,12 @@
  * backed up (a file replaced by a folder). Plus the list, verify and diff cases the CLI
  * tests do not cover.
  */
-import { execFile } from 'node:child_process';
 import { cp, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertOk, startPreserve, withTestRepo } from './cli-support.js';
-import { type CliResult, describeTree, exitStatusOf, makeTempDir, PRESERVE_BIN, runPreserve } from './support.js';
+import { describeTree, makeTempDir, PRESERVE_BIN, runPreserve } from './support.js';
 
 test('wrong, truncated, garbled, empty, binary and folder keyfiles: one sentence, exit 2, nothing written', () =>
   withTestRepo('keyfiles', async (repo) => {
@@ -126,27 +125,19 @@ test('list, verify and diff: no archives, unknown names, and a file that became 
     assert.match(verify.stdout, /checked 2 archives: /);
   }));
 
-/** The launcher as a copy of it placed in `home`/bin would run. */
-function runLauncherIn(home: string): Promise<CliResult> {
-  return new Promise((resolvePromise) => {
-    execFile(process.execPath, [join(home, 'bin', 'preserve'), 'list'], (error, stdout, stderr) =>
-      resolvePromise({ status: exitStatusOf(error), stdout, stderr }),
-    );
-  });
-}
-
 test('a checkout never installed (no dist/, or no node_modules/): one sentence naming npm install, exit 2', async () => {
   const home = await makeTempDir('uninstalled');
   try {
+    const launcher = join(home.path, 'bin', 'preserve');
     await mkdir(join(home.path, 'bin'));
-    await cp(PRESERVE_BIN, join(home.path, 'bin', 'preserve'));
-    const unbuilt = await runLauncherIn(home.path);
+    await cp(PRESERVE_BIN, launcher);
+    const unbuilt = await runPreserve(['list'], {}, launcher);
     assert.is(unbuilt.status, 2, unbuilt.stderr);
     assert.match(unbuilt.stderr, /^preserve: not installed in .*uninstalled.*: run `npm install` there first \(Cannot find module .*main\.js/);
     assert.is(unbuilt.stderr.trim().split('\n').length, 1, 'one sentence');
     // Built, but its dependencies missing: /tmp has no node_modules for the copy to find.
     await cp(join(PRESERVE_BIN, '..', '..', 'dist'), join(home.path, 'dist'), { recursive: true });
-    const withoutDependencies = await runLauncherIn(home.path);
+    const withoutDependencies = await runPreserve(['list'], {}, launcher);
     assert.is(withoutDependencies.status, 2, withoutDependencies.stderr);
     assert.match(withoutDependencies.stderr, /run `npm install` there first \(Cannot find package/);
   } finally {

@@ -26,12 +26,12 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs bin/preserve in a child process; never throws for a non-zero exit. */
-export function runPreserve(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** Runs bin/preserve (or a copy of it at `launcher`) in a child process; never throws for a non-zero exit. */
+export function runPreserve(args: readonly string[], env: Record<string, string> = {}, launcher = PRESERVE_BIN): Promise<CliResult> {
   return new Promise((resolvePromise) => {
     execFile(
       process.execPath,
-      [PRESERVE_BIN, ...args],
+      [launcher, ...args],
       // Tests never touch the user's ~/.cache; a test may still name its own cache folder.
       { env: { ...process.env, PRESERVE_CACHE_DIR: TEST_CACHE_DIR, ...env }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
