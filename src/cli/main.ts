@@ -3,6 +3,7 @@
  * and calls src/commands; this file builds the program and decides the exit status in
  * one place (SPEC §1: 0 ok, 1 a problem was found, 2 bad usage or configuration).
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, type Option } from 'commander';
 import { type ConfigFile, type LoadedConfig, configPathFromArgs, loadConfig } from '../config/index.js';
 import { ExitStatus, PreserveError, UsageError, describeError } from '../errors/index.js';
@@ -27,6 +28,7 @@ import { registerVerify } from './verify.js';
 function buildProgram(context: CliContext, config: LoadedConfig): Command {
   const program = new Command('preserve')
     .description('encrypted, deduplicating backups that mount read-only through FUSE')
+    .version(`preserve ${packageVersion()}`, '-V, --version', 'print the version')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .hook('preAction', (_program, command) => context.configure(command.opts()));
@@ -38,6 +40,11 @@ function buildProgram(context: CliContext, config: LoadedConfig): Command {
   for (const command of commandsOf(program)) command.exitOverride();
   applyConfig(program, config);
   return program;
+}
+
+/** package.json's version: the program runs from dist/src/cli, three folders below it. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 function commandsOf(command: Command): Command[] {
