@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertOk, flipByte, objectFiles, objectFilesOf, withTestRepo } from './cli-support.js';
-import { describeTree, makeTempDir, PRESERVE_BIN, runPreserve } from './support.js';
+import { describeTree, makeTempDir, PROJECT_ROOT, runPreserve } from './support.js';
 
 const exec = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
@@ -339,7 +339,7 @@ test('the wrong keyfile, an unknown archive and a missing backend are usage erro
   }));
 
 test('--version and -V print the version in package.json, exit 0', async () => {
-  const { version } = JSON.parse(await readFile(join(PRESERVE_BIN, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(await readFile(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
   for (const flag of ['--version', '-V']) {
     const result = await runPreserve([flag]);
     assert.is(result.status, 0, result.stderr);

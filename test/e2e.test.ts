@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mustRunMountTests } from './mount-support.js';
-import { PRESERVE_BIN } from './support.js';
+import { PROJECT_ROOT } from './support.js';
 
-const script = join(PRESERVE_BIN, '..', '..', 'scripts', 'e2e');
+const script = join(PROJECT_ROOT, 'scripts', 'e2e');
 
 (mustRunMountTests ? test : test.skip)('scripts/e2e ends with its PASS line and exit status 0', async () => {
   const { status, stdout, stderr } = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertOk, startPreserve, withTestRepo } from './cli-support.js';
-import { describeTree, makeTempDir, PRESERVE_BIN, runPreserve } from './support.js';
+import { describeTree, makeTempDir, PRESERVE_BIN, PROJECT_ROOT, runPreserve } from './support.js';
 
 test('wrong, truncated, garbled, empty, binary and folder keyfiles: one sentence, exit 2, nothing written', () =>
   withTestRepo('keyfiles', async (repo) => {
@@ -136,7 +136,7 @@ test('a checkout never installed (no dist/, or no node_modules/): one sentence n
     assert.match(unbuilt.stderr, /^preserve: not installed in .*uninstalled.*: run `npm install` there first \(Cannot find module .*main\.js/);
     assert.is(unbuilt.stderr.trim().split('\n').length, 1, 'one sentence');
     // Built, but its dependencies missing: /tmp has no node_modules for the copy to find.
-    await cp(join(PRESERVE_BIN, '..', '..', 'dist'), join(home.path, 'dist'), { recursive: true });
+    await cp(join(PROJECT_ROOT, 'dist'), join(home.path, 'dist'), { recursive: true });
     const withoutDependencies = await runPreserve(['list'], {}, launcher);
     assert.is(withoutDependencies.status, 2, withoutDependencies.stderr);
     assert.match(withoutDependencies.stderr, /run `npm install` there first \(Cannot find package/);

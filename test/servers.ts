@@ -8,13 +8,12 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { type Socket, connect, createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { promisify } from 'node:util';
-import { makeTempDir } from './support.js';
+import { PROJECT_ROOT, makeTempDir } from './support.js';
 
 const exec = promisify(execFile);
-const projectRoot = resolve(import.meta.dirname, '..', '..');
 const SSHD = '/usr/sbin/sshd';
 
 export interface TestServer {
@@ -127,7 +126,7 @@ function capture(child: ChildProcess): () => string {
 /** Installs openssh-server through the project's script when this machine lacks it. */
 async function ensureSshd(): Promise<void> {
   if (existsSync(SSHD)) return;
-  await exec('sh', [join(projectRoot, 'scripts', 'setup-test-servers.sh')]);
+  await exec('sh', [join(PROJECT_ROOT, 'scripts', 'setup-test-servers.sh')]);
 }
 
 export async function startSshServer(): Promise<TestServer> {
@@ -191,7 +190,7 @@ export async function startS3Server(): Promise<TestServer> {
   // (seen once in CI with 5 MiB), so the answer waits until the file holds all of it.
   const script = `
     const { stat } = await import('node:fs/promises');
-    const { default: S3rver } = await import(${JSON.stringify(join(projectRoot, 'node_modules', 's3rver', 'lib', 's3rver.js'))});
+    const { default: S3rver } = await import(${JSON.stringify(join(PROJECT_ROOT, 'node_modules', 's3rver', 'lib', 's3rver.js'))});
     const server = new S3rver({ address: '127.0.0.1', port: ${serverPort}, silent: true, directory: ${JSON.stringify(dir.path)},
       configureBuckets: [{ name: ${JSON.stringify(S3_TEST_BUCKET)} }] });
     const putObject = server.store.putObject.bind(server.store);

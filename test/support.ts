@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const PRESERVE_BIN = join(projectRoot, 'bin', 'preserve');
+/** The checkout the tests run from (they run compiled, from dist/test). */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const PRESERVE_BIN = join(PROJECT_ROOT, 'bin', 'preserve');
 const TEST_CACHE_DIR = join(tmpdir(), 'preserve-test-cache');
 
 /** A temp folder and the removal to run when the test ends (in a finally block). */
