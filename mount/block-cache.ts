@@ -11,7 +11,7 @@ export class BlockCache implements BlockSource {
 
   constructor(
     private readonly source: BlockSource,
-    maxBytes: number,
+    readonly maxBytes: number,
   ) {
     this.blocks = new OnDemandCache<Buffer>({
       maxSize: maxBytes,

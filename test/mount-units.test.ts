@@ -169,7 +169,7 @@ test('reading a file asks for the first block of the files after it in its folde
   ];
   const folder: Listing = { entries, positions: new Map(entries.map((entry, position) => [entry.name, position])) };
   const asked: number[] = [];
-  const ahead = new FolderReadahead({ prefetch: (chunk) => asked.push((chunk.id[0] as number) - 1), readBlock: () => Promise.reject(new Error('no listener, so no whole file is read')) }, 4);
+  const ahead = new FolderReadahead({ prefetch: (chunk) => asked.push((chunk.id[0] as number) - 1), readBlock: () => Promise.reject(new Error('no listener, so no whole file is read')) }, 4, Infinity);
   ahead.reading(folder, 0);
   assert.equal(asked, [10, 30], 'the files among the next 4 entries; a folder and an empty file have no block');
   ahead.reading(folder, 1);
@@ -179,6 +179,20 @@ test('reading a file asks for the first block of the files after it in its folde
   assert.equal(asked.length, 4, 'nothing follows the last entry');
   ahead.reading(folder, 0);
   assert.equal(asked, [10, 30, 40, 50, 10, 30], 'after a jump back, asked again (the block cache has them)');
+});
+
+test('the folder readahead reaches no further than its bytes of first blocks allow', () => {
+  const file = (name: string, block: number, length: number): Entry => ({ ...fileOf(1), name, size: length, chunks: [{ id: blockId(block), length }] });
+  const entries: Entry[] = [file('a', 0, 10), file('b', 1, 3000), file('c', 2, 100), file('d', 3, 1000), file('e', 4, 5000), file('f', 5, 10)];
+  const folder: Listing = { entries, positions: new Map(entries.map((entry, position) => [entry.name, position])) };
+  const asked: number[] = [];
+  const ahead = new FolderReadahead({ prefetch: (chunk) => asked.push((chunk.id[0] as number) - 1), readBlock: () => Promise.reject(new Error('no listener, so no whole file is read')) }, 10, 3000);
+  ahead.reading(folder, 0);
+  assert.equal(asked, [1], "b's block holds the 3,000 bytes by itself: the last entry in reach");
+  ahead.reading(folder, 1);
+  assert.equal(asked, [1, 2, 3, 4], 'c, d, then e, whose block takes the reach past 3,000 bytes');
+  ahead.reading(folder, 4);
+  assert.equal(asked, [1, 2, 3, 4, 5], 'the reach moved on with the reader');
 });
 
 test("with a listener, the files of one block that follow come whole to it, checked against their entries' lengths", async () => {
@@ -193,7 +207,7 @@ test("with a listener, the files of one block that follow come whole to it, chec
   const blocks = new CountingBlocks();
   blocks.failing.add(5);
   const whole: [string, number, number][] = [];
-  new FolderReadahead(new BlockCache(blocks, 100 * BLOCK), 4).reading(folder, 0, (file, content) => whole.push([file.name, content.length, content[0] as number]));
+  new FolderReadahead(new BlockCache(blocks, 100 * BLOCK), 4, Infinity).reading(folder, 0, (file, content) => whole.push([file.name, content.length, content[0] as number]));
   await settle();
   assert.equal(whole, [['b', BLOCK, 1]], 'not a file of two blocks, one whose size is not its block, nor one whose block fails');
   assert.equal(blocks.fetched(), [1, 2, 4, 5], 'the others are fetched as before');

@@ -40,7 +40,7 @@ export function registerMount(program: Command, context: CliContext): void {
     // Commander cannot put an optional argument before a required one; the action sorts them out.
     .argument('<name-or-mountpoint>', 'NAME: the archive to show (without it, every archive as a folder)')
     .argument('[mountpoint]', 'MOUNTPOINT: an empty folder')
-    .option('--readahead <blocks>', 'blocks fetched ahead of a file being read forward, and files and folders ahead in a folder (0 turns it off)', integerParser(0, 256), 16)
+    .option('--readahead <blocks>', 'blocks fetched ahead of a file being read forward; also sets how many files (16×) and folders ahead in a folder (0 turns it off)', integerParser(0, 256), 16)
     .option('--numeric-ids', 'show the owner numbers recorded in the archive instead of mapping them by name')
     .option('--uid <uid>', 'show this user id as the owner of everything', parseId)
     .option('--gid <gid>', 'show this group id as the group of everything', parseId)
