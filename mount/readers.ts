@@ -5,6 +5,7 @@
 import { shownName } from '../src/filenames/index.js';
 import type { BlockCache } from './block-cache.js';
 import { FileReader } from './file-reader.js';
+import type { Listing } from './folder-cache.js';
 import { FolderReadahead } from './folder-readahead.js';
 import { OnDemandCache } from './on-demand-cache.js';
 import type { MountView } from './view.js';
@@ -27,6 +28,12 @@ const FOLDER_ENTRIES_PER_BLOCK = 16;
 /** The folder readahead's first blocks take at most this share of the block cache, so a folder of large files does not push out what its reader uses. */
 const FOLDER_SHARE_OF_CACHE = 1 / 8;
 
+/**
+ * A folder listed within this long of a file being read is taken for the next folder of a
+ * tree being copied (listed), and its files are fetched ahead before the first is read.
+ */
+const COPYING_WITHIN_MS = 1000;
+
 export interface ReadSettings {
   readonly cache: BlockCache;
   /** Blocks to fetch ahead of a reader moving forward through a file; it also sets how many files ahead in its folder. */
@@ -39,6 +46,8 @@ export class Readers {
   private readonly folderAhead: FolderReadahead;
   /** Told the content of each file of one block that the folder readahead fetched, with its path. */
   private wholeFileListener: ((path: string, content: Buffer) => void) | undefined;
+  /** When a file was last read (performance.now()). */
+  private lastRead = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly view: MountView,
@@ -54,14 +63,31 @@ export class Readers {
 
   /** Up to `length` bytes at `position` (fewer only at the end of the file), as views into blocks. */
   async read(path: string, length: number, position: number): Promise<Buffer[]> {
+    this.lastRead = performance.now();
     // One reader however many reads of a new file arrive together.
     const reader = await this.readers.get(path, async () => {
       const { file, folder, position: inFolder } = await this.view.file(path);
-      const listener = this.wholeFileListener;
-      const folderPath = path.slice(0, path.lastIndexOf('/'));
-      this.folderAhead.reading(folder, inFolder, listener && ((entry, content) => listener(`${folderPath}/${shownName(entry.name)}`, content)));
+      this.readAhead(path.slice(0, path.lastIndexOf('/')), folder, inFolder);
       return new FileReader(path, file, this.settings.cache, this.settings.readahead);
     });
     return reader.read(position, length);
+  }
+
+  /**
+   * The folder at `path` has been listed whole. tar, cp -a and rsync list a folder, then
+   * read its files: while files are being read (a tree being copied), the folder readahead
+   * starts now rather than at the first file's read, which then finds its block fetched.
+   * An `ls` with nothing being read fetches nothing: blocks are fetched for reads and
+   * for readahead of reads that move forward (SPEC §5), not for listings.
+   */
+  async listed(path: string): Promise<void> {
+    if (performance.now() - this.lastRead > COPYING_WITHIN_MS) return;
+    const folder = await this.view.listing(path);
+    if (folder) this.readAhead(path === '/' ? '' : path, folder, -1);
+  }
+
+  private readAhead(folderPath: string, folder: Listing, position: number): void {
+    const listener = this.wholeFileListener;
+    this.folderAhead.reading(folder, position, listener && ((entry, content) => listener(`${folderPath}/${shownName(entry.name)}`, content)));
   }
 }

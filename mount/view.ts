@@ -121,6 +121,12 @@ export class MountView {
     return entry;
   }
 
+  /** The listing of the folder at a path, if it is a folder of an archive. */
+  async listing(path: string): Promise<Listing | undefined> {
+    const node = await this.resolve(path);
+    return node.kind === 'entry' && node.entry.type === 'directory' ? this.folders.list(node.entry.tree) : undefined;
+  }
+
   /** The file at a path, and the listing of the folder that holds it. */
   async file(path: string): Promise<{ file: FileEntry; folder: Listing; position: number }> {
     const cut = path.lastIndexOf('/');

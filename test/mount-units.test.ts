@@ -12,6 +12,7 @@ import { FolderCache, type Listing } from '../mount/folder-cache.js';
 import { FolderReadahead } from '../mount/folder-readahead.js';
 import { InodeTable, ROOT_INODE } from '../mount/inodes.js';
 import { MountView } from '../mount/view.js';
+import { Readers } from '../mount/readers.js';
 import { FileReader } from '../mount/file-reader.js';
 import { FsError, OnceReporter, errno, serve } from '../mount/reply.js';
 
@@ -230,9 +231,27 @@ test('a folder is read once however many lookups need it at once', async () => {
   assert.is(listings[0]?.entries[listings[0].positions.get('a') ?? -1], entries[0]);
 });
 
+const treeOf = (name: string): TreeId => asId(Buffer.from(name.padEnd(32, '.')), 'tree') as TreeId;
+const folder = (name: string): DirectoryEntry => ({ type: 'directory', name, mode: 0o755, uid: 0, gid: 0, mtimeNs: 0n, tree: treeOf(name) });
+
+/** A view of one archive whose root folder is the tree `root`, fetching listings ahead by `entries`. */
+function singleArchiveView(trees: TreeSource, root: TreeId, entries?: number): MountView {
+  const metadata = {
+    name: 'archive',
+    sourcePath: '/',
+    hostname: 'host',
+    createdAtNs: 0n,
+    root: { ...folder(''), tree: root },
+    totals: { files: 0, directories: 0, symlinks: 0, bytes: 0, storedBytes: 0, skipped: 0 },
+    userNames: new Map(),
+    groupNames: new Map(),
+    linkGroupSizes: new Map(),
+  };
+  const archive = { id: asId(Buffer.alloc(32, 1), 'archive'), metadata, owners: { uid: (id: number) => id, gid: (id: number) => id } };
+  return new MountView({ archives: [archive], single: true, uid: 0, gid: 0 }, new FolderCache(trees), new InodeTable(), entries);
+}
+
 test("listing a folder fetches the listings of its first subfolders and of the ones after it in its parent's reach", async () => {
-  const treeOf = (name: string): TreeId => asId(Buffer.from(name.padEnd(32, '.')), 'tree') as TreeId;
-  const folder = (name: string): Entry => ({ type: 'directory', name, mode: 0o755, uid: 0, gid: 0, mtimeNs: 0n, tree: treeOf(name) });
   const file = (name: string): Entry => ({ ...fileOf(1), name });
   // The root: a, b, a file, then c, d, e; the other folders hold folders x1..x3, then nothing.
   const contents = new Map<string, Entry[]>([
@@ -247,20 +266,7 @@ test("listing a folder fetches the listings of its first subfolders and of the o
       return contents.get(name) ?? [];
     },
   };
-  const metadata = {
-    name: 'archive',
-    sourcePath: '/',
-    hostname: 'host',
-    createdAtNs: 0n,
-    root: { ...folder(''), tree: treeOf('root') } as DirectoryEntry,
-    totals: { files: 0, directories: 0, symlinks: 0, bytes: 0, storedBytes: 0, skipped: 0 },
-    userNames: new Map(),
-    groupNames: new Map(),
-    linkGroupSizes: new Map(),
-  };
-  const archive = { id: asId(Buffer.alloc(32, 1), 'archive'), metadata, owners: { uid: (id: number) => id, gid: (id: number) => id } };
-  const viewReaching = (entries?: number): MountView =>
-    new MountView({ archives: [archive], single: true, uid: 0, gid: 0 }, new FolderCache(trees), new InodeTable(), entries);
+  const viewReaching = (entries?: number): MountView => singleArchiveView(trees, treeOf('root'), entries);
   const view = viewReaching(2);
 
   /** The listings fetched by listing `paths` one after the other. */
@@ -275,6 +281,33 @@ test("listing a folder fetches the listings of its first subfolders and of the o
   assert.equal(await fetchedListing(view, '/b'), ['bx1', 'bx2', 'c'], "b's first two, and c, now two entries past b in the root");
   assert.equal(await fetchedListing(view, '/c'), ['cx1', 'cx2', 'd', 'e'], 'after c: d and e');
   assert.equal(await fetchedListing(viewReaching(), '/', '/a'), ['root', 'a'], 'with no reach, only the folders listed and those on the way');
+});
+
+test('a folder listed while files are being read has its files fetched ahead; one listed otherwise, none', async () => {
+  // The root holds folders a, b and c, each three files of one block: a's are blocks 0-2, b's 10-12, c's 20-22.
+  const filesFrom = (first: number): Entry[] => [0, 1, 2].map((index) => ({ ...fileOf(1), name: `f${index}`, chunks: [{ id: blockId(first + index), length: BLOCK }] }));
+  const contents = new Map<string, Entry[]>([
+    ['root', [folder('a'), folder('b'), folder('c')]],
+    ['a', filesFrom(0)],
+    ['b', filesFrom(10)],
+    ['c', filesFrom(20)],
+  ]);
+  const trees: TreeSource = { readTree: async (id) => contents.get(Buffer.from(id).toString().replace(/\.+$/, '')) ?? [] };
+  const blocks = new CountingBlocks();
+  const readers = new Readers(singleArchiveView(trees, treeOf('root')), { cache: new BlockCache(blocks, 100 * BLOCK), readahead: 1 });
+  await readers.listed('/b');
+  await settle();
+  assert.equal(blocks.fetched(), [], 'no file read yet: a listing alone fetches no block');
+  await readers.read('/a/f0', BLOCK, 0);
+  await settle();
+  assert.equal(blocks.fetched(), [0, 1, 2], "a's file read, and the files after it in a fetched ahead");
+  await readers.listed('/b');
+  await settle();
+  assert.equal(blocks.fetched(), [0, 1, 2, 10, 11, 12], "listed right after a file was read: b's files fetched ahead from the first");
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await readers.listed('/c');
+  await settle();
+  assert.equal(blocks.fetched(), [0, 1, 2, 10, 11, 12], 'listed over a second after the last read: nothing fetched');
 });
 
 test('inode numbers depend only on the archive and the path, and skip 0 and the root', () => {
