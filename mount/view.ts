@@ -130,9 +130,8 @@ export class MountView {
   /** The file at a path, and the listing of the folder that holds it. */
   async file(path: string): Promise<{ file: FileEntry; folder: Listing; position: number }> {
     const cut = path.lastIndexOf('/');
-    const parent = await this.resolve(path.slice(0, cut));
-    if (parent.kind !== 'entry' || parent.entry.type !== 'directory') throw new FsError('EISDIR', `${path} is not a file`);
-    const folder = await this.folders.list(parent.entry.tree);
+    const folder = await this.listing(path.slice(0, cut));
+    if (!folder) throw new FsError('EISDIR', `${path} is not a file`);
     const position = folder.positions.get(path.slice(cut + 1)) ?? -1;
     const file = folder.entries[position];
     if (!file) throw new FsError('ENOENT', `${path} does not exist`);
