@@ -153,6 +153,11 @@ test('a read spanning blocks returns exactly the asked range as views into each 
   assert.equal(await file.read(4 * BLOCK + 5, 100), []);
 });
 
+/** A block cache that only notes in `asked` the blocks fetched ahead (with no listener, no whole file is read). */
+function noting(asked: number[]): Pick<BlockCache, 'prefetch' | 'readBlock'> {
+  return { prefetch: (chunk) => void asked.push((chunk.id[0] as number) - 1), readBlock: () => Promise.reject(new Error('no listener, so no whole file is read')) };
+}
+
 test('reading a file asks for the first block of the files after it in its folder, once each', () => {
   const file = (name: string, firstBlock: number, blocks = 2): Entry => ({
     ...fileOf(blocks),
@@ -170,7 +175,7 @@ test('reading a file asks for the first block of the files after it in its folde
   ];
   const folder: Listing = { entries, positions: new Map(entries.map((entry, position) => [entry.name, position])) };
   const asked: number[] = [];
-  const ahead = new FolderReadahead({ prefetch: (chunk) => asked.push((chunk.id[0] as number) - 1), readBlock: () => Promise.reject(new Error('no listener, so no whole file is read')) }, 4, Infinity);
+  const ahead = new FolderReadahead(noting(asked), 4, Infinity);
   ahead.reading(folder, 0);
   assert.equal(asked, [10, 30], 'the files among the next 4 entries; a folder and an empty file have no block');
   ahead.reading(folder, 1);
@@ -187,7 +192,7 @@ test('the folder readahead reaches no further than its bytes of first blocks all
   const entries: Entry[] = [file('a', 0, 10), file('b', 1, 3000), file('c', 2, 100), file('d', 3, 1000), file('e', 4, 5000), file('f', 5, 10)];
   const folder: Listing = { entries, positions: new Map(entries.map((entry, position) => [entry.name, position])) };
   const asked: number[] = [];
-  const ahead = new FolderReadahead({ prefetch: (chunk) => asked.push((chunk.id[0] as number) - 1), readBlock: () => Promise.reject(new Error('no listener, so no whole file is read')) }, 10, 3000);
+  const ahead = new FolderReadahead(noting(asked), 10, 3000);
   ahead.reading(folder, 0);
   assert.equal(asked, [1], "b's block holds the 3,000 bytes by itself: the last entry in reach");
   ahead.reading(folder, 1);
