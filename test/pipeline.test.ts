@@ -12,12 +12,13 @@ import { FileBackend, openBackends } from '../src/backend/index.js';
 import { FileSystemSyncer } from '../src/backend/file-system-sync.js';
 import { fingerprintOf } from '../src/cache/index.js';
 import { ContentDefinedChunker, type ChunkSizes, GearBoundaries, gearTable } from '../src/chunker/index.js';
-import { MASTER_KEY_LENGTH, decrypt, deriveKeys } from '../src/crypto/index.js';
+import { MASTER_KEY_LENGTH, decrypt, deriveKeys, inlineSealer } from '../src/crypto/index.js';
 import { BackendWriteError } from '../src/errors/index.js';
 import { nameFromBytes } from '../src/filenames/index.js';
 import { childPath, inWalkOrder } from '../src/pipeline/child-path.js';
 import { ScannedStats } from '../src/pipeline/entry-stats.js';
 import { SourceReader } from '../src/pipeline/source-reader.js';
+import { ContentStore } from '../src/store/content-store.js';
 import { WriteBehind } from '../src/store/write-behind.js';
 import { Coalesced } from '../src/threads/coalesced.js';
 import { makeTempDir, seededBytes } from './support.js';
@@ -174,6 +175,29 @@ test('write-behind: everything added is stored by flush, and only new objects co
       for (const { key, data } of objects) assert.ok((await backend.get(key)).equals(data), key);
       assert.is((await backend.get('blocks/00/00/old')).toString(), 'old');
       assert.is(queue.storedBytes, objects.reduce((sum, o) => sum + o.data.length, 0));
+    } finally {
+      await backend.close();
+    }
+  }));
+
+test('content store: ids it no longer remembers are looked for or written again, never taken for missing or stored', () =>
+  withTemp('content-store-bound', async (dir) => {
+    const backend = new FileBackend(dir);
+    const store = new ContentStore(backend, inlineSealer(keys.block), 'block', 4);
+    try {
+      const contents = Array.from({ length: 10 }, (_, i) => seededBytes(i + 100, 200 + i));
+      const ids = [];
+      for (const content of contents) ids.push(await store.put(content));
+      await store.flush();
+      const stored = store.storedBytes;
+      // The first ones have been forgotten: stored again, they are found there, not counted.
+      for (const content of contents) await store.put(content);
+      await store.flush();
+      assert.is(store.storedBytes, stored);
+      for (const [i, id] of ids.entries()) assert.ok((await store.get(id)).equals(contents[i] as Buffer), `block ${i}`);
+      // More ids than it remembers in one question: every answer comes from the backend's.
+      const absent = (await inlineSealer(keys.block).seal(seededBytes(999, 50))).id as (typeof ids)[number];
+      assert.equal(await store.hasMany([...ids, absent]), [...ids.map(() => true), false]);
     } finally {
       await backend.close();
     }

@@ -4,6 +4,7 @@
  * there (write-behind.ts); flush() waits until every queued object is stored. get()
  * fetches, authenticates and decrypts. The sealer decides where the cryptography runs.
  */
+import { LRUCache } from 'lru-cache';
 import { type Backend, hasObjects, readObject } from '../backend/index.js';
 import { INLINE_OBJECT_BYTES, type Sealed, type Sealer } from '../crypto/index.js';
 import { ObjectNotFoundError } from '../errors/index.js';
@@ -13,9 +14,17 @@ import { WriteBehind } from './write-behind.js';
 
 type ContentKind = 'block' | 'tree';
 
+/**
+ * How many ids a store remembers as on the backend or queued for it, the most recently
+ * stored or found kept. Each costs about 115 bytes; remembered without a bound, the ids of a backup
+ * of millions of blocks would take hundreds of MiB. One forgotten and met again costs an
+ * existence check, or a write that finds the object there (never a missing object).
+ */
+const KNOWN_IDS = 65_536;
+
 export class ContentStore<K extends ContentKind> {
-  /** Ids on the backend or queued for it during this run, so each is checked and stored at most once. */
-  private readonly knownPresent = new Set<string>();
+  /** Ids on the backend or queued for it during this run, so each is checked and stored once while it is remembered. */
+  private readonly knownPresent: LRUCache<string, true>;
   private readonly writes: WriteBehind;
 
   constructor(
@@ -23,7 +32,9 @@ export class ContentStore<K extends ContentKind> {
     /** Seals and opens with this kind's key set. */
     private readonly sealer: Sealer,
     readonly kind: K,
+    knownIds = KNOWN_IDS,
   ) {
+    this.knownPresent = new LRUCache({ max: knownIds });
     this.writes = new WriteBehind(backend);
   }
 
@@ -42,7 +53,7 @@ export class ContentStore<K extends ContentKind> {
     const id = asId(sealed.id, this.kind);
     const hex = idToHex(id);
     if (!this.knownPresent.has(hex)) {
-      this.knownPresent.add(hex);
+      this.knownPresent.set(hex, true);
       await this.writes.add(contentKeyFromHex(this.kind, hex), sealed.ciphertext);
     }
     return id;
@@ -62,14 +73,14 @@ export class ContentStore<K extends ContentKind> {
   async hasMany(ids: readonly ObjectId<K>[]): Promise<boolean[]> {
     // Each id in hex once: an unchanged backup asks about some 31,000 blocks here.
     const hexes = ids.map(idToHex);
-    const unknown = [...new Set(hexes.filter((hex) => !this.knownPresent.has(hex)))];
-    if (unknown.length > 0) {
-      const present = await hasObjects(this.backend, unknown.map((hex) => contentKeyFromHex(this.kind, hex)));
-      unknown.forEach((hex, i) => {
-        if (present[i]) this.knownPresent.add(hex);
-      });
-    }
-    return hexes.map((hex) => this.knownPresent.has(hex));
+    const known = hexes.map((hex) => this.knownPresent.has(hex));
+    const unknown = [...new Set(hexes.filter((_, i) => !known[i]))];
+    if (unknown.length === 0) return known;
+    const present = await hasObjects(this.backend, unknown.map((hex) => contentKeyFromHex(this.kind, hex)));
+    const found = new Set(unknown.filter((_, i) => present[i]));
+    for (const hex of found) this.knownPresent.set(hex, true);
+    // From the answers themselves: more ids than the store remembers may have come in at once.
+    return hexes.map((hex, i) => known[i] || found.has(hex));
   }
 
   /**
