@@ -1,24 +1,31 @@
 /**
  * The pieces of create's pipeline, on real files and a real folder backend: the source
- * workers (folder scans, small files read and sealed), the write-behind queue, and the
- * helper that makes a folder backend's batches durable.
+ * workers (folder scans, small files read and sealed), the list of files read kept for the
+ * re-check, the mtime cache's batches of records, the content store's bounded memory of
+ * stored ids, the write-behind queue, and the helper that makes a folder backend's batches
+ * durable.
  */
-import { lstat, mkdir, open, symlink, utimes, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { lstat, mkdir, open, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FileBackend, openBackends } from '../src/backend/index.js';
 import { FileSystemSyncer } from '../src/backend/file-system-sync.js';
-import { fingerprintOf } from '../src/cache/index.js';
+import { FileCache, FolderRecord, fingerprintOf } from '../src/cache/index.js';
 import { ContentDefinedChunker, type ChunkSizes, GearBoundaries, gearTable } from '../src/chunker/index.js';
 import { MASTER_KEY_LENGTH, decrypt, deriveKeys, inlineSealer } from '../src/crypto/index.js';
 import { BackendWriteError } from '../src/errors/index.js';
 import { nameFromBytes } from '../src/filenames/index.js';
 import { childPath, inWalkOrder } from '../src/pipeline/child-path.js';
+import { type FileRead, FilesRead, FilesReadListError } from '../src/pipeline/files-read.js';
 import { ScannedStats } from '../src/pipeline/entry-stats.js';
 import { SourceReader } from '../src/pipeline/source-reader.js';
 import { ContentStore } from '../src/store/content-store.js';
+import { asId } from '../src/store/ids.js';
 import { WriteBehind } from '../src/store/write-behind.js';
 import { Coalesced } from '../src/threads/coalesced.js';
 import { makeTempDir, seededBytes } from './support.js';
@@ -200,6 +207,87 @@ test('content store: ids it no longer remembers are looked for or written again,
       assert.equal(await store.hasMany([...ids, absent]), [...ids.map(() => true), false]);
     } finally {
       await backend.close();
+    }
+  }));
+
+/** Files as a walk notes them, some with names that are not UTF-8 and numbers at the ends of their ranges. */
+function filesReadSample(count: number): FileRead[] {
+  return Array.from({ length: count }, (_, i) => ({
+    path: i % 1000 === 7 ? `/data/${nameFromBytes(Buffer.from([0x6c, 0x61, 0x74, 0xe9, 0x2d, 0xff]))}/${i}` : `/data/folder-${i % 50}/file-${i}.txt`,
+    fingerprint: { size: i * 4099 + (i % 3 === 0 ? 2 ** 50 : 0), mtimeNs: BigInt(i) * 1_000_003n - (i % 2 === 0 ? 2n ** 69n : 0n), ctimeNs: BigInt(i) + (i % 5 === 0 ? 2n ** 69n - 1n - BigInt(i) : 0n), inode: 2n ** 64n - 1n - BigInt(i) },
+  }));
+}
+
+test('files read: every file comes back as added, in slices, also past the memory bound, and no file is left in TMPDIR', () => {
+  const files = filesReadSample(40_000);
+  const list = new FilesRead(64 * 1024);
+  try {
+    for (const file of files) list.add(file);
+    assert.is(list.length, files.length);
+    const slices = [...list.slices(7_000)];
+    assert.equal(
+      slices.map((slice) => slice.length),
+      [7_000, 7_000, 7_000, 7_000, 7_000, 5_000],
+    );
+    assert.equal(slices.flat(), files);
+    // Read twice: the slices read the file again.
+    assert.equal([...list.slices(40_000)][0], files);
+    assert.equal(readdirSync(tmpdir()).filter((name) => name.startsWith('preserve-files-read-')), []);
+  } finally {
+    list.close();
+  }
+});
+
+test('files read: a TMPDIR that cannot take the list stops the backup with a sentence naming it (exit 1)', () => {
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = '/nonexistent/preserve-test';
+  const list = new FilesRead(0);
+  try {
+    assert.throws(
+      () => {
+        for (const file of filesReadSample(40_000)) list.add(file);
+      },
+      (error: unknown) => error instanceof FilesReadListError && error.exitStatus === 1 && /list of files read.*\/nonexistent\/preserve-test \(TMPDIR\): ENOENT/.test(error.message),
+    );
+  } finally {
+    list.close();
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+});
+
+/** A folder's cache record with `count` files, each of one block. */
+function folderRecordOf(count: number): FolderRecord {
+  const block = asId(Buffer.alloc(32, 7), 'block');
+  const files = new Map(Array.from({ length: count }, (_, i) => [`file-${i}`, { fingerprint: { size: i, mtimeNs: BigInt(i), ctimeNs: BigInt(i), inode: BigInt(i) }, chunks: [{ id: block, length: i + 1 }] }]));
+  const summary = { listing: Buffer.alloc(32, 1), tree: asId(Buffer.alloc(32, 2), 'tree'), subfolderTrees: [], fileCount: count, bytes: 0, uids: [], gids: [], symlinks: [], blocks: [block] };
+  return FolderRecord.of(summary, files);
+}
+
+/** The bytes of the LevelDB write-ahead logs in `folder`: a batch written shows there at once. */
+async function levelLogBytes(folder: string): Promise<number> {
+  const names = (await readdir(folder)).filter((name) => name.endsWith('.log'));
+  return (await Promise.all(names.map(async (name) => (await stat(join(folder, name))).size))).reduce((sum, size) => sum + size, 0);
+}
+
+test('mtime cache: a batch of records goes to the database once it holds 1 MiB, without waiting for 256 folders; one remembered is found before it is written', () =>
+  withTemp('file-cache-batches', async (dir) => {
+    const folder = join(dir, 'db');
+    const cache = await FileCache.open(folder);
+    try {
+      cache.remember('/source/narrow', folderRecordOf(1));
+      assert.is((await cache.lookup('/source/narrow'))?.files().size, 1);
+      const before = await levelLogBytes(folder);
+      cache.remember('/source/wide', folderRecordOf(30_000));
+      let written = before;
+      for (let tries = 0; tries < 100 && written - before < 1024 * 1024; tries++) {
+        await sleep(20);
+        written = await levelLogBytes(folder);
+      }
+      assert.ok(written - before >= 1024 * 1024, `the database's log grew by ${written - before} bytes`);
+      assert.is((await cache.lookup('/source/wide'))?.files().get('file-29999')?.chunks[0]?.length, 30_000);
+    } finally {
+      await cache.close();
     }
   }));
 

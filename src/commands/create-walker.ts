@@ -29,6 +29,7 @@ import { type BackupCache, type CachedFile, type FileFingerprint, FolderRecord, 
 import { unlessUnusable } from '../cache/folder-record.js';
 import { constantTimeEqual } from '../crypto/index.js';
 import { fsPath, nameFromBytes } from '../filenames/index.js';
+import { FilesRead } from '../pipeline/files-read.js';
 import { childPath } from '../pipeline/child-path.js';
 import type { EntryStats } from '../pipeline/entry-stats.js';
 import { Listing, SMALL_FILE_LIMIT, type SourceReader } from '../pipeline/source-reader.js';
@@ -57,12 +58,6 @@ export interface WalkContext {
   /** dev:ino of folders never to back up (the cache's own folder). */
   readonly skippedFolders: ReadonlySet<string>;
   readonly progress: ProgressListener;
-}
-
-/** A file whose content this walk read, with its metadata as read, for the rescan. */
-export interface FileRead {
-  readonly path: string;
-  readonly fingerprint: FileFingerprint;
 }
 
 /**
@@ -173,7 +168,8 @@ export class TreeWalker {
   readonly uids = new Set<number>();
   readonly gids = new Set<number>();
   readonly linkGroupSizes = new Map<number, number>();
-  readonly filesRead: FileRead[] = [];
+  /** The files this walk read, for the rescan; closed by whoever ends the walk. */
+  readonly filesRead = new FilesRead();
   /**
    * When the re-check of filesRead may start (performance.now()): rescanDelayMs after the
    * last read of a file that had changed within rescanDelayMs before it (changedJustBefore).
@@ -572,7 +568,7 @@ export class TreeWalker {
     }
     const small = statInfo.size <= SMALL_FILE_LIMIT ? await this.readSmallFile(path, statInfo) : undefined;
     const { result: chunks, info } = small ?? (await readConsistently(path, statInfo, (handle, size) => this.storeChunks(path, handle, size)));
-    this.filesRead.push({ path, fingerprint: fingerprintOf(info) });
+    this.filesRead.add({ path, fingerprint: fingerprintOf(info) });
     if (changedJustBefore(info, this.options.rescanDelayMs)) this.rescanNotBefore = performance.now() + this.options.rescanDelayMs;
     return { chunks, info, cacheable: info.mtimeNs < this.startedNs - RACY_NS };
   }

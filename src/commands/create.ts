@@ -14,10 +14,11 @@ import { type BackupCache, MemoryFileCache, fingerprintOf, sameFingerprint } fro
 import { UsageError, describeError } from '../errors/index.js';
 import { fsPath } from '../filenames/index.js';
 import { namesFor, readSystemAccounts } from '../owners/index.js';
+import type { FilesRead } from '../pipeline/files-read.js';
 import type { SourceReader } from '../pipeline/source-reader.js';
 import { type BackendLock, type Repository, withLock } from '../repository/index.js';
 import type { ArchiveId } from '../store/ids.js';
-import { type FileRead, TreeWalker, type WalkContext, type WalkOptions, identity } from './create-walker.js';
+import { TreeWalker, type WalkContext, type WalkOptions, identity } from './create-walker.js';
 import { type ProgressListener, noProgress } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 import { SourceError } from './source.js';
@@ -42,6 +43,10 @@ export interface CreateResult {
 
 /** Walks after the first, when files keep changing under the backup. */
 const MAX_REWALKS = 2;
+/** Files re-checked at once (lstatMany makes tasks of 4,096 of them for the source threads). */
+const RECHECK_SLICE = 16_384;
+/** Changed files the warning names. */
+const CHANGED_NAMED = 3;
 
 /**
  * Stores the archive under a shared lock on the backend, so that no gc runs meanwhile
@@ -84,18 +89,23 @@ async function walkAndCommit(
     progress: options.progress ?? noProgress,
   };
   let walk = await walkOnce(context, options, sourcePath, rootInfo);
-  for (let rewalk = 1; rewalk <= MAX_REWALKS && walk.walker.filesRead.length > 0; rewalk++) {
-    // The pause runs from the last read of a file that had just changed: files read earlier
-    // have waited long enough already, and a run that read none does not wait.
-    const pauseMs = Math.max(0, Math.ceil(walk.walker.rescanNotBefore - performance.now()));
-    const checking = `checking the ${walk.walker.filesRead.length} files read for changes`;
-    reporter.info(pauseMs > 0 ? `pausing ${pauseMs} ms, then ${checking}` : checking);
-    // The blocks still queued are written meanwhile.
-    await Promise.all([sleep(pauseMs), repository.flush()]);
-    const changed = await changedSinceRead(source, walk.walker.filesRead);
-    if (changed.length === 0) break;
-    reporter.warning(`${changed.length} ${changed.length === 1 ? 'file' : 'files'} changed during the backup (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}); reading again`);
-    walk = await walkOnce(context, options, sourcePath, rootInfo);
+  try {
+    for (let rewalk = 1; rewalk <= MAX_REWALKS && walk.walker.filesRead.length > 0; rewalk++) {
+      // The pause runs from the last read of a file that had just changed: files read earlier
+      // have waited long enough already, and a run that read none does not wait.
+      const pauseMs = Math.max(0, Math.ceil(walk.walker.rescanNotBefore - performance.now()));
+      const checking = `checking the ${walk.walker.filesRead.length} files read for changes`;
+      reporter.info(pauseMs > 0 ? `pausing ${pauseMs} ms, then ${checking}` : checking);
+      // The blocks still queued are written meanwhile.
+      await Promise.all([sleep(pauseMs), repository.flush()]);
+      const { count, firstPaths } = await changedSinceRead(source, walk.walker.filesRead);
+      if (count === 0) break;
+      reporter.warning(`${count} ${count === 1 ? 'file' : 'files'} changed during the backup (${firstPaths.join(', ')}${count > firstPaths.length ? ', …' : ''}); reading again`);
+      walk.walker.filesRead.close();
+      walk = await walkOnce(context, options, sourcePath, rootInfo);
+    }
+  } finally {
+    walk.walker.filesRead.close();
   }
   const { walker, root } = walk;
   // Blocks and trees are written behind the walk; the archive may refer only to stored ones.
@@ -124,6 +134,7 @@ async function walkOnce(context: WalkContext, options: WalkOptions, sourcePath: 
   try {
     return { walker, root: await walker.directory(sourcePath, '', rootInfo, new Set()) };
   } catch (error) {
+    walker.filesRead.close();
     if (!(error instanceof SourceError)) throw error;
     throw unreadableSourceFolder(sourcePath, error.cause);
   }
@@ -134,15 +145,25 @@ function unreadableSourceFolder(sourcePath: string, cause: unknown): UsageError 
   return new UsageError(`cannot read source folder ${sourcePath}: ${describeError(cause)}`, { cause });
 }
 
-/** Paths of the files whose metadata is no longer what it was when they were read. */
-async function changedSinceRead(source: Pick<SourceReader, 'lstatMany'>, files: readonly FileRead[]): Promise<string[]> {
-  const now = await source.lstatMany(files.map((file) => file.path));
-  // A file that vanished or became unreadable is the next walk's to report.
-  const changed = files.filter(({ fingerprint }, i) => {
-    const info = now[i];
-    return !info || !sameFingerprint(fingerprintOf(info), fingerprint);
-  });
-  return changed.map((file) => file.path).sort();
+/**
+ * How many of the files read no longer have the metadata they had when read, and the first
+ * few of them by path (for the warning). They are looked at RECHECK_SLICE at a time, so that
+ * no more of their stats are held at once however many files were read.
+ */
+async function changedSinceRead(source: Pick<SourceReader, 'lstatMany'>, files: FilesRead): Promise<{ count: number; firstPaths: string[] }> {
+  let count = 0;
+  let firstPaths: string[] = [];
+  for (const slice of files.slices(RECHECK_SLICE)) {
+    const now = await source.lstatMany(slice.map((file) => file.path));
+    slice.forEach(({ path, fingerprint }, i) => {
+      const info = now[i];
+      // A file that vanished or became unreadable is the next walk's to report.
+      if (info && sameFingerprint(fingerprintOf(info), fingerprint)) return;
+      count++;
+      firstPaths = [...firstPaths, path].sort().slice(0, CHANGED_NAMED);
+    });
+  }
+  return { count, firstPaths };
 }
 
 async function folderIdentities(paths: readonly string[]): Promise<string[]> {
