@@ -41,11 +41,9 @@ const CHUNK_BYTES = 1024 * 1024;
 const MEMORY_BYTES = 4 * 1024 * 1024;
 
 export class FilesRead {
-  /** How many files have been added. */
-  length = 0;
+  private count = 0;
   /** Full chunks still in memory, oldest first. */
   private chunks: Buffer[] = [];
-  private chunksBytes = 0;
   private current = Buffer.allocUnsafe(CHUNK_BYTES);
   private used = 0;
   /** The file the chunks moved to, each written as its length (u32) and its bytes; -1 before the first. */
@@ -53,6 +51,11 @@ export class FilesRead {
   private fileBytes = 0;
 
   constructor(private readonly memoryBytes = MEMORY_BYTES) {}
+
+  /** How many files have been added. */
+  get length(): number {
+    return this.count;
+  }
 
   add({ path, fingerprint }: FileRead): void {
     const pathBytes = nameToBytes(path);
@@ -64,7 +67,7 @@ export class FilesRead {
     at = writeWideTime(this.current, fingerprint.mtimeNs, at);
     at = writeWideTime(this.current, fingerprint.ctimeNs, at);
     this.used = this.current.writeBigUInt64LE(fingerprint.inode, at);
-    this.length++;
+    this.count++;
   }
 
   /** The files in the order they were added, `count` at a time (the last slice may hold fewer). */
@@ -89,10 +92,8 @@ export class FilesRead {
   }
 
   private startChunk(recordBytes: number): void {
-    const full = this.current.subarray(0, this.used);
-    this.chunks.push(full);
-    this.chunksBytes += full.length;
-    if (this.chunksBytes > this.memoryBytes) this.moveChunksToFile();
+    this.chunks.push(this.current.subarray(0, this.used));
+    if (this.chunks.reduce((bytes, chunk) => bytes + chunk.length, 0) > this.memoryBytes) this.moveChunksToFile();
     this.current = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, recordBytes));
     this.used = 0;
   }
@@ -110,7 +111,6 @@ export class FilesRead {
       throw new FilesReadListError(error);
     }
     this.chunks = [];
-    this.chunksBytes = 0;
   }
 
   private writeAll(bytes: Buffer): void {
