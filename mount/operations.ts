@@ -23,8 +23,7 @@ export function fuseOperations(view: MountView, readers: Readers, reporter: Once
     readdir: (path, cb) =>
       serve(reporter, path, cb, async () => {
         const { names, nodes } = await view.list(path);
-        // Only saves waiting: a block that cannot be fetched is reported by the read that needs it.
-        readers.listed(path).catch(() => undefined);
+        void readers.listed(path);
         return [0, names, nodes.map((node) => fuseStat(view.stat(node)))];
       }),
     readlink: (path, cb) => serve(reporter, path, cb, async () => [0, await view.readlink(path)]),

@@ -78,11 +78,13 @@ export class Readers {
    * read its files: while files are being read (a tree being copied), the folder readahead
    * starts now rather than at the first file's read, which then finds its block fetched.
    * An `ls` with nothing being read fetches nothing: blocks are fetched for reads and
-   * for readahead of reads that move forward (SPEC §5), not for listings.
+   * for readahead of reads that move forward (SPEC §5), not for listings. Settles once the
+   * readahead has started, and never rejects: it only saves waiting, and a folder or block
+   * that cannot be fetched is reported by the read that needs it.
    */
   async listed(path: string): Promise<void> {
     if (performance.now() - this.lastRead > COPYING_WITHIN_MS) return;
-    const folder = await this.view.listing(path);
+    const folder = await this.view.listing(path).catch(() => undefined);
     if (folder) this.readAhead(path === '/' ? '' : path, folder, -1);
   }
 

@@ -171,8 +171,7 @@ export class KernelServer {
       if (item.counted) this.nodes.lookedUp(item.attr.ino, childPath(path, listing.names[index] as string));
     }
     // Once the kernel has every entry (it holds their nodes, so files can be handed to it).
-    // Only saves waiting: a block that cannot be fetched is reported by the READ that needs it.
-    if (items.length > 0 && offset + items.length === listing.names.length) this.readers.listed(path).catch(() => undefined);
+    if (items.length > 0 && offset + items.length === listing.names.length) void this.readers.listed(path);
     return encodeDirentPlus(items, offset, KERNEL_CACHE_SECONDS);
   }
 
