@@ -4,7 +4,7 @@
  * else and exits 1; the mount answers EIO for the affected files only; nothing ever
  * returns wrong bytes.
  */
-import { copyFile, readFile, readdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -57,6 +57,26 @@ test('verify names every damaged block and folder with the paths that use them, 
     }
     assert.match(result.stdout, /is missing from the backend/);
     assert.match(result.stdout, /; 5 problems\n/);
+  }));
+
+test('verify lists 20 of the files using a damaged block, then says there are more', () =>
+  withTestRepo('damage-verify-shared', async (repo) => {
+    const shared = join(repo.dir, 'shared');
+    const names = Array.from({ length: 21 }, (_, i) => `copy-${String(i).padStart(2, '0')}.txt`);
+    await mkdir(join(shared, 'more'), { recursive: true });
+    // Twenty-one files with one content, in two folders: one block, twenty-one uses.
+    for (const [i, name] of names.entries()) await writeFile(join(shared, i % 2 ? 'more' : '', name), 'the same words in every copy\n');
+    assertOk(await repo.run('create', 'copies', shared), 'create');
+    const [block] = await objectFilesOf(repo, 'copies', names[0] as string);
+    await unlink(block as string);
+    const result = await repo.run('verify');
+    assert.is(result.status, 1, result.stderr);
+    const listed = result.stdout.split('\n').filter((line) => line.startsWith('  used by '));
+    assert.is(listed.length, 21, result.stdout);
+    assert.is(new Set(listed).size, 21, 'each path once');
+    assert.is(listed[20], '  used by … and more');
+    for (const line of listed.slice(0, 20)) assert.match(line, /^ {2}used by copies:\/(more\/)?copy-\d\d\.txt$/);
+    assert.match(result.stdout, /1 of 1 block; 1 problem\n/);
   }));
 
 test('restore brings back everything undamaged, leaves out the damaged files, and exits 1', () =>

@@ -3,13 +3,17 @@
  * reference, after walking and authenticating all of their trees. Each tree is walked and
  * each block checked once however many archives and folders share it; problems name the
  * object and the paths using it.
+ *
+ * While checking, only each block's recorded length is held, so memory grows with the
+ * number of distinct blocks, not with how many files use each: the paths that use a
+ * damaged block are found by walking the trees again, which happens only when a block is
+ * damaged.
  */
 import { randomInt } from 'node:crypto';
-import pLimit from 'p-limit';
-import { type BlockSource, type Snapshot, type SnapshotDirectory, type TreeSource, readChunk } from '../archive/index.js';
+import pMap from 'p-map';
+import { type BlockSource, type FileEntry, type Snapshot, type SnapshotDirectory, type TreeSource, readChunk } from '../archive/index.js';
 import { describeError } from '../errors/index.js';
-import type { BlockId } from '../store/ids.js';
-import { idToHex } from '../store/ids.js';
+import { asId, idToHex } from '../store/ids.js';
 import type { ProgressListener } from './progress.js';
 import { TreeLocations } from './tree-locations.js';
 
@@ -40,12 +44,24 @@ const PARALLEL_FETCHES = 8;
 /** Paths listed for one damaged object; an object used in more places says so. */
 const MAX_PATHS = 20;
 
-interface BlockUses {
-  readonly id: BlockId;
-  /** The lengths its entries record: one, unless a tree lies. */
-  readonly lengths: Set<number>;
-  /** (tree, entry name) pairs that use it. */
-  readonly usedIn: { tree: string; name: string }[];
+/**
+ * The length each referenced block's entries record, by hex id: one number, or the set of
+ * them for a block whose entries disagree (which only a lying tree makes).
+ */
+type RecordedLengths = Map<string, number | Set<number>>;
+
+interface DamagedBlock {
+  readonly error: unknown;
+  /** How many of the entries using it the second walk has added to the damage. */
+  usesNoted: number;
+}
+
+/** An object that failed, and one entry (`name` in `tree`; '' for the tree itself) that uses it. */
+interface Damage {
+  readonly object: string;
+  readonly error: unknown;
+  readonly tree: string;
+  readonly name: string;
 }
 
 export async function verifyArchives(
@@ -53,16 +69,66 @@ export async function verifyArchives(
   source: BlockSource & TreeSource,
   options: VerifyOptions,
 ): Promise<VerifyReport> {
-  const blocks = new Map<string, BlockUses>();
   const locations = new TreeLocations();
-  const damaged: { object: string; error: unknown; tree: string; name: string }[] = [];
-  let trees = 0;
+  const damaged: Damage[] = [];
+  const lengths: RecordedLengths = new Map();
+  const trees = await walkTrees(snapshots, (tree, parent, name) => locations.add(tree, parent, name), damaged, (_tree, file) => {
+    for (const chunk of file.chunks) record(lengths, idToHex(chunk.id), chunk.length);
+  });
 
-  /** Walks each distinct tree once, however many archives and folders share it. */
+  const selected = sample(lengths, options.samplePercent);
+  options.progress?.expect(selected.length, selected.reduce((sum, hex) => sum + longest(lengths.get(hex)), 0));
+  const damagedBlocks = new Map<string, DamagedBlock>();
+  // p-map takes the next id only as a fetch ends, where a promise per block made up front would hold them all.
+  await pMap(
+    selected,
+    async (hex) => {
+      const recorded = lengths.get(hex) as number | Set<number>;
+      try {
+        for (const length of typeof recorded === 'number' ? [recorded] : recorded) await readChunk(source, { id: asId(Buffer.from(hex, 'hex'), 'block'), length });
+      } catch (error) {
+        damagedBlocks.set(hex, { error, usesNoted: 0 });
+      }
+      options.progress?.advance(1, longest(recorded));
+    },
+    { concurrency: PARALLEL_FETCHES },
+  );
+
+  if (damagedBlocks.size > 0) {
+    const walkedAgain = new Set<string>();
+    const firstTimeAgain = (tree: string): boolean => {
+      if (walkedAgain.has(tree)) return false;
+      walkedAgain.add(tree);
+      return true;
+    };
+    await walkTrees(snapshots, firstTimeAgain, damaged, (tree, file) => {
+      for (const chunk of file.chunks) {
+        const hex = idToHex(chunk.id);
+        const block = damagedBlocks.get(hex);
+        // Each use names at least one path: one past MAX_PATHS fills the list and tells that there are more.
+        if (block && block.usesNoted++ <= MAX_PATHS) damaged.push({ object: `block ${hex}`, error: block.error, tree, name: file.name });
+      }
+    });
+  }
+  return { archives: snapshots.length, trees, blocksReferenced: lengths.size, blocksChecked: selected.length, problems: describeProblems(damaged, locations) };
+}
+
+/**
+ * Walks, depth first, each tree under the snapshots for which `firstVisit` answers true
+ * (it is told where the tree was found), handing each file entry to `onFile`; a tree that
+ * cannot be read is added to `damaged`. Answers how many trees were walked.
+ */
+async function walkTrees(
+  snapshots: readonly Snapshot[],
+  firstVisit: (tree: string, parent: string | undefined, name: string) => boolean,
+  damaged: Damage[],
+  onFile: (tree: string, file: FileEntry) => void,
+): Promise<number> {
+  let walked = 0;
   async function walk(directory: SnapshotDirectory, parent: string | undefined, name: string): Promise<void> {
     const tree = idToHex(directory.entry.tree);
-    if (!locations.add(tree, parent, name)) return;
-    trees++;
+    if (!firstVisit(tree, parent, name)) return;
+    walked++;
     let entries;
     try {
       entries = await directory.entries();
@@ -72,39 +138,27 @@ export async function verifyArchives(
     }
     for (const entry of entries) {
       if (entry.type === 'directory') await walk(directory.subdirectory(entry), tree, entry.name);
-      if (entry.type !== 'file') continue;
-      for (const chunk of entry.chunks) {
-        const hex = idToHex(chunk.id);
-        const uses = blocks.get(hex) ?? { id: chunk.id, lengths: new Set<number>(), usedIn: [] };
-        uses.lengths.add(chunk.length);
-        uses.usedIn.push({ tree, name: entry.name });
-        blocks.set(hex, uses);
-      }
+      if (entry.type === 'file') onFile(tree, entry);
     }
   }
-
   for (const snapshot of snapshots) await walk(snapshot.root, undefined, snapshot.metadata.name);
-  const selected = sample([...blocks.values()], options.samplePercent);
-  const lengthOf = (uses: BlockUses) => Math.max(...uses.lengths);
-  options.progress?.expect(selected.length, selected.reduce((sum, uses) => sum + lengthOf(uses), 0));
-  const slots = pLimit(PARALLEL_FETCHES);
-  await Promise.all(
-    selected.map((uses) =>
-      slots(async () => {
-        try {
-          for (const length of uses.lengths) await readChunk(source, { id: uses.id, length });
-        } catch (error) {
-          for (const { tree, name } of uses.usedIn) damaged.push({ object: `block ${idToHex(uses.id)}`, error, tree, name });
-        }
-        options.progress?.advance(1, lengthOf(uses));
-      }),
-    ),
-  );
-  return { archives: snapshots.length, trees, blocksReferenced: blocks.size, blocksChecked: selected.length, problems: describeProblems(damaged, locations) };
+  return walked;
+}
+
+function record(lengths: RecordedLengths, hex: string, length: number): void {
+  const known = lengths.get(hex);
+  if (known === undefined) lengths.set(hex, length);
+  else if (typeof known === 'number') {
+    if (known !== length) lengths.set(hex, new Set([known, length]));
+  } else known.add(length);
+}
+
+function longest(recorded: number | Set<number> | undefined): number {
+  return typeof recorded === 'number' ? recorded : Math.max(0, ...(recorded ?? []));
 }
 
 /** One problem per damaged object, with the paths that use it (up to MAX_PATHS). */
-function describeProblems(damaged: readonly { object: string; error: unknown; tree: string; name: string }[], locations: TreeLocations): VerifyProblem[] {
+function describeProblems(damaged: readonly Damage[], locations: TreeLocations): VerifyProblem[] {
   const byObject = new Map<string, { error: string; usedBy: string[]; more: boolean }>();
   for (const { object, error, tree, name } of damaged) {
     const problem = byObject.get(object) ?? { error: describeError(error), usedBy: [], more: false };
@@ -116,13 +170,14 @@ function describeProblems(damaged: readonly { object: string; error: unknown; tr
   return [...byObject].map(([object, { error, usedBy, more }]) => ({ object, error, usedBy: more ? [...usedBy, '… and more'] : usedBy }));
 }
 
-/** A uniformly random subset holding percent% of items (at least one when there are any). */
-function sample<T>(items: T[], percent: number): T[] {
-  if (percent >= 100) return items;
-  const count = Math.min(items.length, Math.max(1, Math.ceil((items.length * percent) / 100)));
+/** The hex ids of a uniformly random percent% of the blocks (at least one when there are any). */
+function sample(lengths: RecordedLengths, percent: number): string[] {
+  const ids = [...lengths.keys()];
+  if (percent >= 100) return ids;
+  const count = Math.min(ids.length, Math.max(1, Math.ceil((ids.length * percent) / 100)));
   for (let i = 0; i < count; i++) {
-    const j = randomInt(i, items.length);
-    [items[i], items[j]] = [items[j] as T, items[i] as T];
+    const j = randomInt(i, ids.length);
+    [ids[i], ids[j]] = [ids[j] as string, ids[i] as string];
   }
-  return items.slice(0, count);
+  return ids.slice(0, count);
 }
