@@ -96,7 +96,7 @@ test('the walk from an archive root finds a damaged block that the slice does no
     const result = await repo.run('scrub', '--once', '--fraction', '0.0001');
     assert.is(result.status, 1, result.stderr);
     assert.match(result.stderr, /preserve: one:\/sub\/only\.bin: block [0-9a-f]{64} failed authentication/);
-    assert.match(result.stdout, /1 archives with 1 blocks spot-checked; 1 problems/);
+    assert.match(result.stdout, /1 archive with 1 block spot-checked; 1 problem;/);
   }));
 
 test('without --once, rounds repeat every --interval until SIGTERM; the next run goes on from there', () =>

@@ -61,7 +61,7 @@ function describeRound(round: number, report: ScrubReport, fraction: number, sta
   const { blocks, trees } = report;
   return (
     `scrub: round ${round}: ${blocks.checked} of ${blocks.total} blocks and ${trees.checked} of ${trees.total} folders ` +
-    `(${fraction}% from ${start.toString(16).padStart(8, '0')}), ${report.archives} archives with ${report.spotChecked} blocks spot-checked; ` +
-    `${report.problems} problems; every object is checked at least once every ${roundsPerCycle(fraction)} rounds`
+    `(${fraction}% from ${start.toString(16).padStart(8, '0')}), ${countOf(report.archives, 'archive')} with ${countOf(report.spotChecked, 'block')} spot-checked; ` +
+    `${countOf(report.problems, 'problem')}; every object is checked at least once every ${countOf(roundsPerCycle(fraction), 'round')}`
   );
 }

@@ -6,7 +6,7 @@
  * reporter one by one, each bad object once; the round goes on past them.
  */
 import { randomInt } from 'node:crypto';
-import pLimit from 'p-limit';
+import pMap from 'p-map';
 import { type Entry, type Snapshot, type SnapshotDirectory, readChunk } from '../archive/index.js';
 import type { Repository } from '../repository/index.js';
 import { idToHex } from '../store/ids.js';
@@ -67,32 +67,45 @@ export async function scrubRound(repository: ScrubRepository, slice: Slice, repo
 
 /** Fetches and authenticates (trees: also decodes) every object of a kind whose id is in the slice. */
 async function sweep(repository: ScrubRepository, kind: 'block' | 'tree', slice: Slice, { reporter, failed, stop }: Findings & { stop?: AbortSignal }): Promise<ScrubCounts> {
-  const chosen: { key: string; check: () => Promise<unknown> }[] = [];
-  let total = 0;
+  const counts: ScrubCounts = { total: 0, checked: 0 };
+  // p-map takes the next object from the listing only as a check ends: a backend's listing is never held whole.
+  await pMap(
+    objectsInSlice(repository, kind, slice, { reporter, counts, stop }),
+    async ({ key, check }) => {
+      try {
+        await check();
+      } catch (error) {
+        failed.add(key.slice(key.lastIndexOf('/') + 1));
+        reporter.problem(key, error);
+      }
+    },
+    { concurrency: PARALLEL_FETCHES },
+  );
+  return counts;
+}
+
+/**
+ * The objects of a kind whose ids are in the slice, as the backend lists them, with how to
+ * check each; `counts` tells how many were listed and chosen. Listing ends once `stop` is aborted.
+ */
+async function* objectsInSlice(
+  repository: ScrubRepository,
+  kind: 'block' | 'tree',
+  slice: Slice,
+  { reporter, counts, stop }: { reporter: ProblemReporter; counts: ScrubCounts; stop?: AbortSignal },
+): AsyncGenerator<{ key: string; check: () => Promise<unknown> }> {
   for await (const { key } of repository.backend.list(`${kind}s/`)) {
+    if (stop?.aborted) return;
     const check = checkerFor(repository, kind, key);
     if (!check) {
       reporter.warning(`${key}: not where an object of that name belongs; left alone`);
       continue;
     }
-    total++;
-    if (inSlice(key.slice(key.lastIndexOf('/') + 1), slice)) chosen.push({ key, check });
+    counts.total++;
+    if (!inSlice(key.slice(key.lastIndexOf('/') + 1), slice)) continue;
+    counts.checked++;
+    yield { key, check };
   }
-  const slots = pLimit(PARALLEL_FETCHES);
-  await Promise.all(
-    chosen.map(({ key, check }) =>
-      slots(async () => {
-        if (stop?.aborted) return;
-        try {
-          await check();
-        } catch (error) {
-          failed.add(key.slice(key.lastIndexOf('/') + 1));
-          reporter.problem(key, error);
-        }
-      }),
-    ),
-  );
-  return { total, checked: chosen.length };
 }
 
 /** How to check the object under key, or undefined when key names no object of this kind. */
