@@ -77,7 +77,14 @@ export async function verifyArchives(
   });
 
   const selected = sample(lengths, options.samplePercent);
-  options.progress?.expect(selected.length, selected.reduce((sum, hex) => sum + longest(lengths.get(hex)), 0));
+  const damagedBlocks = await checkBlocks(selected, lengths, source, options.progress);
+  if (damagedBlocks.size > 0) await noteUsesOfDamagedBlocks(snapshots, damagedBlocks, damaged);
+  return { archives: snapshots.length, trees, blocksReferenced: lengths.size, blocksChecked: selected.length, problems: describeProblems(damaged, locations) };
+}
+
+/** Fetches and authenticates each selected block at every length recorded for it; answers those that failed. */
+async function checkBlocks(selected: readonly string[], lengths: RecordedLengths, source: BlockSource, progress?: ProgressListener): Promise<Map<string, DamagedBlock>> {
+  progress?.expect(selected.length, selected.reduce((sum, hex) => sum + longest(lengths.get(hex)), 0));
   const damagedBlocks = new Map<string, DamagedBlock>();
   // p-map takes the next id only as a fetch ends, where a promise per block made up front would hold them all.
   await pMap(
@@ -89,28 +96,29 @@ export async function verifyArchives(
       } catch (error) {
         damagedBlocks.set(hex, { error, usesNoted: 0 });
       }
-      options.progress?.advance(1, longest(recorded));
+      progress?.advance(1, longest(recorded));
     },
     { concurrency: PARALLEL_FETCHES },
   );
+  return damagedBlocks;
+}
 
-  if (damagedBlocks.size > 0) {
-    const walkedAgain = new Set<string>();
-    const firstTimeAgain = (tree: string): boolean => {
-      if (walkedAgain.has(tree)) return false;
-      walkedAgain.add(tree);
-      return true;
-    };
-    await walkTrees(snapshots, firstTimeAgain, damaged, (tree, file) => {
-      for (const chunk of file.chunks) {
-        const hex = idToHex(chunk.id);
-        const block = damagedBlocks.get(hex);
-        // Each use names at least one path: one past MAX_PATHS fills the list and tells that there are more.
-        if (block && block.usesNoted++ <= MAX_PATHS) damaged.push({ object: `block ${hex}`, error: block.error, tree, name: file.name });
-      }
-    });
-  }
-  return { archives: snapshots.length, trees, blocksReferenced: lengths.size, blocksChecked: selected.length, problems: describeProblems(damaged, locations) };
+/** Walks the trees again to add to `damaged` the entries that use each damaged block, enough of them for its report. */
+async function noteUsesOfDamagedBlocks(snapshots: readonly Snapshot[], damagedBlocks: Map<string, DamagedBlock>, damaged: Damage[]): Promise<void> {
+  const walkedAgain = new Set<string>();
+  const firstTimeAgain = (tree: string): boolean => {
+    if (walkedAgain.has(tree)) return false;
+    walkedAgain.add(tree);
+    return true;
+  };
+  await walkTrees(snapshots, firstTimeAgain, damaged, (tree, file) => {
+    for (const chunk of file.chunks) {
+      const hex = idToHex(chunk.id);
+      const block = damagedBlocks.get(hex);
+      // Each use names at least one path: one past MAX_PATHS fills the list and tells that there are more.
+      if (block && block.usesNoted++ <= MAX_PATHS) damaged.push({ object: `block ${hex}`, error: block.error, tree, name: file.name });
+    }
+  });
 }
 
 /**
