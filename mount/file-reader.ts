@@ -4,7 +4,7 @@
  * forward.
  */
 import { type ChunkRef, FileContent, type FileEntry } from '../src/archive/index.js';
-import type { BlockCache } from './block-cache.js';
+import type { BlockCache } from '../src/store/block-cache.js';
 
 export class FileReader {
   private readonly content: FileContent;

@@ -7,7 +7,7 @@
 import type { Entry, TreeSource } from '../src/archive/index.js';
 import { shownName } from '../src/filenames/index.js';
 import { type TreeId, idToHex } from '../src/store/ids.js';
-import { OnDemandCache } from './on-demand-cache.js';
+import { OnDemandCache } from '../src/store/on-demand-cache.js';
 
 /**
  * Entries kept decoded (a few hundred bytes each). lru-cache does not keep a value larger

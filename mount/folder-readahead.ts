@@ -7,7 +7,7 @@
  * (ReachWindow, used by view.ts with a reach of its own).
  */
 import { type FileEntry, readChunk } from '../src/archive/index.js';
-import type { BlockCache } from './block-cache.js';
+import type { BlockCache } from '../src/store/block-cache.js';
 import type { Listing } from './folder-cache.js';
 
 /** Called with the content of a file of one block, once fetched. */

@@ -3,11 +3,11 @@
  * path, and readahead of the next files of a folder.
  */
 import { shownName } from '../src/filenames/index.js';
-import type { BlockCache } from './block-cache.js';
+import type { BlockCache } from '../src/store/block-cache.js';
 import { FileReader } from './file-reader.js';
 import type { Listing } from './folder-cache.js';
 import { FolderReadahead } from './folder-readahead.js';
-import { OnDemandCache } from './on-demand-cache.js';
+import { OnDemandCache } from '../src/store/on-demand-cache.js';
 import type { MountView } from './view.js';
 
 /**

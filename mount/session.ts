@@ -10,7 +10,7 @@ import type { Repository } from '../src/repository/index.js';
 import { UsageError, describeError, isErrnoException } from '../src/errors/index.js';
 import { readSystemAccounts } from '../src/owners/index.js';
 import { KERNEL_CACHE_SECONDS } from './attributes.js';
-import { BlockCache } from './block-cache.js';
+import { BlockCache } from '../src/store/block-cache.js';
 import { FolderCache } from './folder-cache.js';
 import { type FuseClass, type Transport, mountWith, unmountWith } from './fuse.js';
 import { FuseDevice } from './kernel/device.js';

@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertOk, flipByte, objectFiles, objectFilesOf, withTestRepo } from './cli-support.js';
+import type { BlockSource } from '../src/archive/index.js';
+import { restoreArchive } from '../src/commands/index.js';
+import { idToHex } from '../src/store/ids.js';
+import { assertOk, flipByte, objectFiles, objectFilesOf, openTestRepository, withTestRepo } from './cli-support.js';
 import { describeTree, makeTempDir, PROJECT_ROOT, runPreserve } from './support.js';
 
 const exec = promisify(execFile);
@@ -121,6 +124,30 @@ test('restore --sparse leaves runs of zeros as holes, with the same bytes and at
     assert.ok((await used(join(sparse, 'disk.img'))) <= 64 * 1024, `disk.img takes ${await used(join(sparse, 'disk.img'))} bytes sparse`);
     assert.is(await used(join(sparse, 'all-zeros')), 0);
     assert.ok((await used(join(dense, 'disk.img'))) >= 64 * MiB, 'written whole without --sparse');
+  }));
+
+test('restore fetches a block that identical files share once, and every file gets its bytes', () =>
+  withTestRepo('shared-block', async (repo) => {
+    const source = join(repo.dir, 'copies');
+    await mkdir(source);
+    for (let i = 0; i < 40; i++) await writeFile(join(source, `copy-${i}.txt`), 'one content in forty files\n');
+    await writeFile(join(source, 'other.txt'), 'another content\n');
+    assertOk(await repo.run('create', 'copies', source), 'create');
+    const repository = await openTestRepository(repo);
+    const fetches = new Map<string, number>();
+    const counting: BlockSource = {
+      readBlock: (id, length) => {
+        fetches.set(idToHex(id), (fetches.get(idToHex(id)) ?? 0) + 1);
+        return repository.readBlock(id, length);
+      },
+    };
+    const target = join(repo.dir, 'restored');
+    const options = { target, paths: [], excludes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false };
+    const reporter = { info: () => undefined, warning: () => undefined, problem: (path: string, error: unknown) => assert.unreachable(`${path}: ${String(error)}`) };
+    const summary = await restoreArchive(await repository.snapshot('copies'), counting, options, reporter);
+    assert.is(summary.files, 41);
+    assert.equal([...fetches.values()], [1, 1], 'two blocks, each fetched once');
+    assert.equal(await describeTree(target), await describeTree(source));
   }));
 
 test('restore of more entries than the walk queues ahead, in folders of a few files each, brings back every one', () =>

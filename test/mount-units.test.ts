@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BlockSource, DirectoryEntry, Entry, FileEntry, TreeSource } from '../src/archive/index.js';
 import { type BlockId, type TreeId, asId } from '../src/store/ids.js';
-import { BlockCache } from '../mount/block-cache.js';
+import { BlockCache } from '../src/store/block-cache.js';
 import { FolderCache, type Listing } from '../mount/folder-cache.js';
 import { FolderReadahead } from '../mount/folder-readahead.js';
 import { InodeTable, ROOT_INODE } from '../mount/inodes.js';
@@ -91,6 +91,15 @@ test('a block larger than the whole cache still reaches every reader waiting for
   assert.is(source.fetches.get(7), 1, 'the readers shared one fetch');
   await cache.readBlock(blockId(7));
   assert.is(source.fetches.get(7), 2, 'a block that does not fit is not kept');
+});
+
+test('a block over the largest the cache keeps reaches every reader waiting for it, and is fetched again later', async () => {
+  const source = new CountingBlocks();
+  const cache = new BlockCache(source, 10 * BLOCK, BLOCK - 1);
+  await Promise.all([cache.readBlock(blockId(4)), cache.readBlock(blockId(4))]);
+  assert.is(source.fetches.get(4), 1, 'the readers shared one fetch');
+  await cache.readBlock(blockId(4));
+  assert.is(source.fetches.get(4), 2, 'a block over maxBlockBytes is not kept');
 });
 
 test('the block cache is bounded in bytes and does not keep failures', async () => {

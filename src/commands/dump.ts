@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Pack } from 'tar-stream';
 import { type BlockSource, type Entry, type FileEntry, type Snapshot, readChunksAhead } from '../archive/index.js';
 import { PartialFailureError, describeError, isErrnoException } from '../errors/index.js';
+import { withRecentBlocks } from '../store/block-cache.js';
 import { archiveEntries } from './list-entries.js';
 import type { ProblemReporter } from './reporting.js';
 
@@ -52,8 +53,9 @@ export function dumpsAsTar(entry: Entry): boolean {
  * incomplete, and a tar could not go on past an entry whose size its header promised. An
  * output closed early (`| head`) ends the dump without an error: its reader wanted no more.
  */
-export async function dumpEntry(snapshot: Snapshot, blocks: BlockSource, path: string, entry: Entry, output: Writable, reporter: ProblemReporter): Promise<DumpSummary> {
+export async function dumpEntry(snapshot: Snapshot, source: BlockSource, path: string, entry: Entry, output: Writable, reporter: ProblemReporter): Promise<DumpSummary> {
   const summary: DumpSummary = { entries: 0, bytes: 0, problems: 0 };
+  const blocks = withRecentBlocks(source);
   try {
     if (dumpsAsTar(entry)) await writeTar(snapshot, blocks, path, output, reporter, summary);
     else await writeContent(blocks, entry as FileEntry, output, summary);

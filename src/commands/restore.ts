@@ -23,6 +23,7 @@ import { UsageError, describeError } from '../errors/index.js';
 import { fsPath } from '../filenames/index.js';
 import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
 import { type ExcludeTest, compileExcludes, excludedAlongPath } from '../selection/index.js';
+import { withRecentBlocks } from '../store/block-cache.js';
 import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 import {
@@ -89,7 +90,7 @@ export async function restoreArchive(
   const target = resolve(options.target);
   await prepareTarget(target);
   const runAsRoot = process.getuid?.() === 0;
-  const restorer = new Restorer(snapshot, blocks, reporter, options, runAsRoot ? await ownerMapping(snapshot, options.numericOwner) : undefined);
+  const restorer = new Restorer(snapshot, withRecentBlocks(blocks), reporter, options, runAsRoot ? await ownerMapping(snapshot, options.numericOwner) : undefined);
   await restorer.restoreSelections(snapshot.root, target, selections);
   return restorer.summary;
 }
