@@ -1,6 +1,6 @@
 /**
  * Decrypted blocks, kept in an LRU bounded in bytes: the mount's (--cache-size), and the
- * few small ones restore and dump keep (recentBlocks). A block that several readers (or a
+ * few small ones restore and dump keep (withRecentBlocks). A block that several readers (or a
  * reader and the readahead) want at once is fetched and decrypted once.
  */
 import type { BlockSource, ChunkRef } from '../archive/index.js';
