@@ -1,15 +1,19 @@
 /**
  * Bad input from outside: wrong, truncated and garbled keyfiles, a backend written with
- * another key (for every command), and a source tree that changes shape while it is
- * backed up (a file replaced by a folder). Plus the list, verify and diff cases the CLI
- * tests do not cover.
+ * another key (for every command), a source tree that changes shape while it is backed
+ * up (a file replaced by a folder), and one deeper than a path can reach. Plus the list,
+ * verify and diff cases the CLI tests do not cover.
  */
+import { execFile } from 'node:child_process';
 import { cp, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertOk, startPreserve, withTestRepo } from './cli-support.js';
 import { describeTree, makeTempDir, PRESERVE_BIN, PROJECT_ROOT, runPreserve } from './support.js';
+
+const exec = promisify(execFile);
 
 test('wrong, truncated, garbled, empty, binary and folder keyfiles: one sentence, exit 2, nothing written', () =>
   withTestRepo('keyfiles', async (repo) => {
@@ -96,6 +100,34 @@ test('a path flipping between file and folder throughout a backup: exit 0 or 1 w
     if (result.status === 1) assert.match(result.stderr, /flip(\/child)?: (ENOENT|EISDIR|ENOTDIR|it changed)/);
     assertOk(await repo.run('verify', 'flipping'), 'verify');
     assertOk(await repo.run('restore', 'flipping', join(repo.dir, 'restored')), 'restore');
+  }));
+
+test('a folder deeper than PATH_MAX (4,096 bytes) is reported and left out, exit 1; everything above it is backed up and restores', () =>
+  withTestRepo('deep-path', async (repo) => {
+    // Built and removed by the shell one level at a time: node's fs (and its recursive rm)
+    // takes whole paths, which the kernel refuses past PATH_MAX. A file every 100 levels.
+    // (`cd -P`: dash's plain `cd` changes to the whole logical path.)
+    const deep = join(repo.source, 'deep');
+    const restored = join(repo.dir, 'r');
+    try {
+      await exec('sh', ['-c', 'mkdir "$1" && cd "$1" && i=0; while [ $i -lt 1400 ]; do mkdir dd && cd -P dd || exit 1; i=$((i+1)); [ $((i % 100)) -ne 0 ] || echo $i > f; done', 'sh', deep]);
+      const create = await repo.run('create', 'deep', repo.source);
+      assert.is(create.status, 1, create.stderr);
+      assert.match(create.stderr, /\/dd: ENAMETOOLONG: name too long\n/);
+      assert.match(create.stderr, /1 entry could not be read and was left out of the archive/);
+      const listed = (await repo.run('list', 'deep', '--json')).stdout.trim().split('\n').map((line) => JSON.parse(line) as { path: string });
+      const files = listed.map((entry) => entry.path).filter((path) => path.startsWith('deep/') && path.endsWith('/f'));
+      const reachable = Math.floor((4096 - repo.source.length - '/deep/f'.length) / 3);
+      assert.is(files.length, Math.floor(reachable / 100), `files at every 100 levels down to about ${reachable}`);
+      assertOk(await repo.run('verify', 'deep'), 'verify');
+      assertOk(await repo.run('restore', 'deep', restored), 'restore');
+      const thousandLevelsDown = join(restored, 'deep', ...Array<string>(1000).fill('dd'), 'f');
+      assert.is(await readFile(thousandLevelsDown, 'utf8'), '1000\n');
+      await exec('rm', ['-rf', join(restored, 'deep'), deep]);
+      assert.equal(await describeTree(restored), await describeTree(repo.source), 'the rest restored as it was');
+    } finally {
+      await exec('rm', ['-rf', deep, restored]);
+    }
   }));
 
 test('list, verify and diff: no archives, unknown names, and a file that became a folder', () =>
