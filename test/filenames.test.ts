@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { Level } from 'level';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Entry, decodeTree, encodeTree, inTreeOrder } from '../src/archive/index.js';
+import { type Entry, decodeTree, encodeTree, inTreeOrder, mergedInTreeOrder } from '../src/archive/index.js';
 import { argumentsFromCommandLine } from '../src/cli/command-line.js';
 import { FormatError } from '../src/errors/index.js';
 import { fsPath, nameFromBytes, nameToBytes, readFolderNames, shownName } from '../src/filenames/index.js';
@@ -91,6 +91,17 @@ test('names are ordered by their bytes, escaped ones included', () => {
   assert.equal(decodeTree(encodeTree(tree), 't'), tree);
   const reversed = encodeTree([...tree].reverse());
   assert.throws(() => decodeTree(reversed, 't'), (e: unknown) => e instanceof FormatError && /out of order/.test((e as Error).message));
+});
+
+test('two lists in tree order merge into tree order, however the names are split between them', () => {
+  const names = ['a\udcff', 'a😀', 'a\uff21', 'a\udc80', 'a', 'b'];
+  const all = inTreeOrder(names.map((name) => link(name, 't')));
+  for (let split = 0; split < 2 ** names.length; split++) {
+    const first = all.filter((_, k) => (split >> k) & 1);
+    const second = all.filter((_, k) => !((split >> k) & 1));
+    assert.equal(mergedInTreeOrder(first, second), all, `split ${split.toString(2)}`);
+    assert.equal(mergedInTreeOrder(second, first), all, `split ${split.toString(2)}, swapped`);
+  }
 });
 
 /** Every entry below root, keyed by its path's bytes in hex: type, mode, content or target. */

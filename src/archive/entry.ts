@@ -97,3 +97,27 @@ export function inTreeOrder<T extends { readonly name: string }>(items: readonly
     .sort((a, b) => Buffer.compare(a.key, b.key))
     .map(({ item }) => item);
 }
+
+/**
+ * Two lists, each in tree order and with no name in both, as one in tree order. Each name
+ * is encoded once; sorting the joined lists (inTreeOrder) held a key for every entry at
+ * once, 40 MiB more for a folder of 300,000 files, at the moment its tree is encoded.
+ */
+export function mergedInTreeOrder<T extends { readonly name: string }>(first: readonly T[], second: readonly T[]): T[] {
+  const keyAt = (list: readonly T[], k: number) => (k < list.length ? nameToBytes((list[k] as T).name) : undefined);
+  const merged: T[] = [];
+  let i = 0;
+  let j = 0;
+  let firstKey = keyAt(first, 0);
+  let secondKey = keyAt(second, 0);
+  while (firstKey && secondKey) {
+    if (Buffer.compare(firstKey, secondKey) < 0) {
+      merged.push(first[i] as T);
+      firstKey = keyAt(first, ++i);
+    } else {
+      merged.push(second[j] as T);
+      secondKey = keyAt(second, ++j);
+    }
+  }
+  return merged.concat(first.slice(i), second.slice(j));
+}

@@ -21,7 +21,7 @@ import {
   directoryEntry,
   encodeTree,
   fileEntry,
-  inTreeOrder,
+  mergedInTreeOrder,
   storableTime,
   symlinkEntry,
 } from '../archive/index.js';
@@ -37,6 +37,7 @@ import type { Repository } from '../repository/index.js';
 import { compileExcludes, excludedAlongPath, type ExcludeTest } from '../selection/index.js';
 import type { BlockId, TreeId } from '../store/ids.js';
 import { Backlog } from './backlog.js';
+import { type Child, FolderChildren } from './folder-children.js';
 import { FolderTags, type TagOptions } from './folder-tags.js';
 import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
@@ -113,12 +114,6 @@ const RACY_NS = 2_000_000_000n;
 
 function isLarge(folder: { readonly info: EntryStats }): boolean {
   return folder.info.size >= LARGE_FOLDER_BYTES;
-}
-
-interface Child {
-  readonly name: string;
-  readonly path: string;
-  readonly relativePath: string;
 }
 
 interface HardlinkGroup {
@@ -241,19 +236,20 @@ export class TreeWalker {
     if (relativePath !== '' && (await this.tags.isTagged(path, scan.listing))) return TAGGED;
     this.totals.directories++;
     const ledger: FolderLedger = { clean: true, fingerprints: new Map() };
-    const children = (ofFolders: boolean) => this.children(path, relativePath, scan.listing, ofFolders, ledger);
+    const files = () => FolderChildren.of({ path, relativePath }, scan.listing, false, this.isExcluded);
     const { whole } = scan;
     if (whole) await this.blocksChecked.room();
     // Files are queued before the walk goes down, so that they are stored meanwhile.
-    const queued = whole ? undefined : await this.queueFiles(children(false), scan.record, ledger);
-    const folders = children(true);
+    const queued = whole ? undefined : await this.queueFiles(files(), scan.record, ledger);
+    const folders = this.subfoldersOf({ path, relativePath }, scan.listing);
     const subfolders = await this.subfolders(folders, new Set(ancestors).add(identity(info)), ledger);
     const name = relativePath.slice(relativePath.lastIndexOf('/') + 1);
     const entry = (async (): Promise<DirectoryEntry> => {
       const folderEntries = await Promise.all(subfolders.map((walked) => walked.entry));
       if (whole && sameTrees(folderEntries, whole.record.summary.subfolderTrees) && (await whole.stillStored)) return this.reuse(path, name, info, whole.record);
-      const files = await (queued ?? (await this.queueFiles(children(false), scan.record, ledger))).entries;
-      const entries = inTreeOrder([...files, ...folderEntries].filter((entry) => entry !== undefined));
+      const fileEntries = await (queued ?? (await this.queueFiles(files(), scan.record, ledger))).entries;
+      // Each list is in tree order already (FolderChildren).
+      const entries = mergedInTreeOrder(fileEntries.filter((entry) => entry !== undefined), folderEntries.filter((entry) => entry !== undefined));
       const tree = await this.context.repository.trees.put(encodeTree(entries));
       this.context.cache.remember(path, recordOf(scan.key, ledger, entries, tree));
       return directoryEntry(this.attributes(path, name, info), tree);
@@ -283,31 +279,14 @@ export class TreeWalker {
     return { listing, record, key, whole: { record, stillStored } };
   }
 
-  /**
-   * The folder's subfolders (`ofFolders`) or its other children, not excluded, in tree
-   * order, with their metadata. A child whose metadata could not be read is reported; a
-   * folder never to back up is left out.
-   */
-  private children(path: string, relativePath: string, listing: Listing, ofFolders: boolean, ledger: FolderLedger): (Child & { readonly info: EntryStats })[] {
-    const { children, unreadable } = this.childrenOf(path, relativePath, listing, ofFolders);
-    for (const error of unreadable) this.reportUnreadable(error, ledger);
-    return children;
-  }
-
-  /** children() without reporting: the unreadable ones are returned instead. */
-  private childrenOf(path: string, relativePath: string, listing: Listing, ofFolders: boolean): { children: (Child & { readonly info: EntryStats })[]; unreadable: SourceError[] } {
-    const children: (Child & { readonly info: EntryStats })[] = [];
-    const unreadable: SourceError[] = [];
-    listing.names.forEach((name, i) => {
-      if (listing.isFolder(i) !== ofFolders) return;
-      const childRelativePath = relativePath === '' ? name : `${relativePath}/${name}`;
-      if (this.isExcluded(childRelativePath)) return;
-      const entryPath = childPath(path, name);
-      const info = listing.stats(i);
-      if (info instanceof Error) unreadable.push(new SourceError(entryPath, info));
-      else if (!(ofFolders && this.context.skippedFolders.has(identity(info)))) children.push({ name, path: entryPath, relativePath: childRelativePath, info });
-    });
-    return { children: inTreeOrder(children), unreadable };
+  /** The folder's subfolders, not excluded nor never to back up, in tree order. */
+  private subfoldersOf(folder: { readonly path: string; readonly relativePath: string }, listing: Listing): Child[] {
+    const folders: Child[] = [];
+    for (const child of FolderChildren.of(folder, listing, true, this.isExcluded)) {
+      // Never an error: a child whose stats could not be read is not known to be a folder.
+      if (!(child instanceof SourceError) && !this.context.skippedFolders.has(identity(child.info))) folders.push(child);
+    }
+    return folders;
   }
 
   /**
@@ -317,11 +296,15 @@ export class TreeWalker {
    * too: queued at once, the 17,600 files of the benchmark's man1 took the main thread's
    * heap from about 25 to 70 MiB.
    */
-  private async queueFiles(files: readonly (Child & { readonly info: EntryStats })[], record: FolderRecord | undefined, ledger: FolderLedger): Promise<{ readonly entries: Promise<(Entry | undefined)[]> }> {
+  private async queueFiles(files: FolderChildren, record: FolderRecord | undefined, ledger: FolderLedger): Promise<{ readonly entries: Promise<(Entry | undefined)[]> }> {
     const unchangedFound = this.findUnchanged(files, record);
     unchangedFound.catch(() => undefined);
     const stored: Promise<Entry | undefined>[] = [];
     for (const child of files) {
+      if (child instanceof SourceError) {
+        this.reportUnreadable(child, ledger);
+        continue;
+      }
       await this.queuedFiles.room();
       this.claimHardlink(child.path, child.info);
       const entry = this.queuedFiles.track(this.slotsFor(child.info)(async () => {
@@ -364,7 +347,7 @@ export class TreeWalker {
    * folders before its turn, so that their readdir, lstat and cache round trips overlap
    * with the work on the folders before them.
    */
-  private async subfolders(folders: readonly (Child & { readonly info: EntryStats })[], inside: ReadonlySet<string>, ledger: FolderLedger): Promise<FolderWalked[]> {
+  private async subfolders(folders: readonly Child[], inside: ReadonlySet<string>, ledger: FolderLedger): Promise<FolderWalked[]> {
     const walked: FolderWalked[] = [];
     for (const folder of folders.filter(isLarge)) this.scanAhead(folder, inside);
     for (const [k, folder] of folders.entries()) {
@@ -380,7 +363,7 @@ export class TreeWalker {
    * folder it is `inside` or enough scans are ahead already; once its listing is in, its
    * own first subfolders are started too.
    */
-  private scanAhead(folder: Child & { readonly info: EntryStats }, inside: ReadonlySet<string>): void {
+  private scanAhead(folder: Child, inside: ReadonlySet<string>): void {
     const maxAhead = this.queuedFiles.isEmpty ? MAX_SCANS_AHEAD : MAX_SCANS_AHEAD_WHILE_STORING;
     if (this.scansAhead.has(folder.path) || this.scansAhead.size >= maxAhead || this.scanBytesAhead >= MAX_SCAN_BYTES_AHEAD) return;
     if (inside.has(identity(folder.info))) return;
@@ -393,8 +376,8 @@ export class TreeWalker {
         // A folder left out never takes its scans: they would stay in scansAhead, holding its slots.
         if (this.tags.mayBeTagged(listing)) return;
         const within = new Set(inside).add(identity(folder.info));
-        const { children } = this.childrenOf(folder.path, folder.relativePath, listing, true);
-        for (const child of children.filter((child, k) => k < SCAN_AHEAD || isLarge(child))) this.scanAhead(child, within);
+        const subfolders = this.subfoldersOf(folder, listing);
+        for (const child of subfolders.filter((child, k) => k < SCAN_AHEAD || isLarge(child))) this.scanAhead(child, within);
       },
       () => undefined,
     );
@@ -416,12 +399,13 @@ export class TreeWalker {
    * for the recorded blocks of the large files that changed: those found are not
    * encrypted again when the file's new content cuts into them (ContentStore.put).
    */
-  private async findUnchanged(files: readonly (Child & { readonly info: EntryStats })[], record: FolderRecord | undefined): Promise<void> {
+  private async findUnchanged(files: FolderChildren, record: FolderRecord | undefined): Promise<void> {
     const known = record && unlessUnusable(() => record.files());
     if (!known) return;
     const candidates: { path: string; chunks: readonly ChunkRef[] }[] = [];
     const earlierBlocks: BlockId[] = [];
     for (const file of files) {
+      if (file instanceof SourceError) continue; // reported as it is queued
       const cached = known.get(file.name);
       if (!cached || !file.info.isFile()) continue;
       if (sameFingerprint(cached.fingerprint, fingerprintOf(file.info))) {
