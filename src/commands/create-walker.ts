@@ -309,7 +309,7 @@ export class TreeWalker {
       this.claimHardlink(child.path, child.info);
       const entry = this.queuedFiles.track(this.slotsFor(child.info)(async () => {
         await unchangedFound;
-        return this.nonFolder(child, child.info, ledger);
+        return this.nonFolder(child, ledger);
       }));
       // A failure must not be left unhandled while the walk goes on: the folder's entry awaits them all.
       entry.catch(() => undefined);
@@ -352,7 +352,7 @@ export class TreeWalker {
     for (const folder of folders.filter(isLarge)) this.scanAhead(folder, inside);
     for (const [k, folder] of folders.entries()) {
       for (const ahead of folders.slice(k, k + SCAN_AHEAD + 1)) this.scanAhead(ahead, inside);
-      const subfolder = await this.subfolder(folder, folder.info, inside, ledger);
+      const subfolder = await this.subfolder(folder, inside, ledger);
       if (subfolder !== TAGGED) walked.push(subfolder);
     }
     return walked;
@@ -429,7 +429,8 @@ export class TreeWalker {
   }
 
   /** A subfolder walked, or left out (its entry undefined) when it loops back or cannot be read. */
-  private async subfolder(child: Child, info: EntryStats, ancestors: ReadonlySet<string>, ledger: FolderLedger): Promise<FolderWalked> {
+  private async subfolder(child: Child, ancestors: ReadonlySet<string>, ledger: FolderLedger): Promise<FolderWalked> {
+    const { info } = child;
     if (ancestors.has(identity(info))) {
       ledger.clean = false;
       this.context.reporter.warning(`${child.path}: skipped, it is a symlink loop back to a folder above it`);
@@ -438,7 +439,8 @@ export class TreeWalker {
     return (await this.skippingUnreadable(() => this.walk(child.path, child.relativePath, info, ancestors), ledger)) ?? LEFT_OUT;
   }
 
-  private nonFolder(child: Child, info: EntryStats, ledger: FolderLedger): Promise<Entry | undefined> {
+  private nonFolder(child: Child, ledger: FolderLedger): Promise<Entry | undefined> {
+    const { info } = child;
     return this.skippingUnreadable(async () => {
       if (info.isFile()) return this.file(child.path, child.name, info, ledger);
       if (info.isSymbolicLink()) {
