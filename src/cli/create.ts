@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { localFolderOf } from '../backend/index.js';
 import { FileCache, cacheFolder } from '../cache/index.js';
@@ -13,6 +12,7 @@ import type { CliContext } from './context.js';
 import { type RepositoryFlags, withCacheDirFlag, withExcludeFlags, withRepositoryFlags } from './flags.js';
 import { reportBackends } from './backend-report.js';
 import { countOf, formatBytes } from './format.js';
+import { boundHeapGrowth } from './heap-growth.js';
 import { releasingLocksOnSignal } from './interrupt.js';
 import { wholeNumber } from './parsers.js';
 
@@ -29,9 +29,6 @@ interface CreateFlags extends RepositoryFlags {
   readonly rescanDelay: number;
 }
 
-/** How much a V8 heap may grow past what the last full collection left, for create. */
-const HEAP_GROWING_PERCENT = 50;
-
 export function registerCreate(program: Command, context: CliContext): void {
   const command = program.command('create').description('back up PATH as a new archive NAME');
   withCacheDirFlag(withExcludeFlags(withRepositoryFlags(command)))
@@ -43,10 +40,7 @@ export function registerCreate(program: Command, context: CliContext): void {
     .option('--rescan-delay <ms>', 'wait this long after reading a file that had just changed before re-checking the files read for changes', wholeNumber('milliseconds'), 1000)
     .action(async (name: string, path: string, flags: CreateFlags) => {
       const started = Date.now();
-      // V8 lets a heap grow up to 4× what a collection left alive before the next one;
-      // create's garbage (tree entries, chunk lists, messages) then piled up to 160 MiB on
-      // the main thread. 1.5× costs a few more collections (docs/DESIGN.md "Memory of create").
-      setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+      boundHeapGrowth();
       const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
       const repository = await context.openRepository(flags, { createIfMissing: true });
       // The source threads take about 250 ms to start (node, then the modules): started

@@ -4,12 +4,14 @@ import { PartialFailureError, UsageError } from '../errors/index.js';
 import type { CliContext } from './context.js';
 import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 import { countOf, formatBytes } from './format.js';
+import { boundHeapGrowth } from './heap-growth.js';
 
 export function registerDump(program: Command, context: CliContext): void {
   withRepositoryFlags(program.command('dump').description("write a file of archive NAME to stdout, or a folder or symlink (with all it holds) as a tar"))
     .argument('<name>', 'archive to read')
     .argument('<path>', 'the file or folder inside the archive ("/" for all of it)')
     .action(async (name: string, path: string, flags: RepositoryFlags) => {
+      boundHeapGrowth();
       const repository = await context.openRepository(flags);
       const snapshot = await repository.snapshot(name);
       const entry = await entryAt(snapshot, path);
