@@ -292,6 +292,22 @@ test('list NAME shows every entry of the archive in find order, as text and JSON
     assert.is((await repo.run('list', 'two')).status, 2);
   }));
 
+test('list of a folder wider than one printed run (4,096 entries) shows each entry once, in find order, a subfolder at the run\'s edge too', () =>
+  withTestRepo('list-wide', async (repo) => {
+    // f-0000 … f-4099, and f-4094-dir as the 4,096th entry: a run ends there and the walk goes down.
+    const wide = join(repo.source, 'wide');
+    await mkdir(join(wide, 'f-4094-dir'), { recursive: true });
+    await writeFile(join(wide, 'f-4094-dir', 'inside'), 'x');
+    await Promise.all(Array.from({ length: 4100 }, (_, k) => writeFile(join(wide, `f-${String(k).padStart(4, '0')}`), String(k))));
+    assertOk(await repo.run('create', 'wide', repo.source), 'create');
+    const listed = await repo.run('list', 'wide', 'wide', '--json');
+    assertOk(listed, 'list --json');
+    const paths = listed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { path: string }).path);
+    assert.equal(paths, ['wide', ...[...(await describeTree(wide)).keys()].map((path) => `wide/${path}`)]);
+    assert.is(paths.indexOf('wide/f-4094-dir'), 4096);
+    assert.is((await repo.run('list', 'wide', 'wide')).stdout.trim().split('\n').length, paths.length, 'as many lines as text');
+  }));
+
 test('keygen writes 256 hex characters with mode 0600 and never overwrites', async () => {
   const dir = await makeTempDir('keygen');
   try {

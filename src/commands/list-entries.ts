@@ -7,6 +7,9 @@
 import type { DirectoryEntry, Entry, Snapshot, SnapshotDirectory } from '../archive/index.js';
 import { resolveSelections } from './selections.js';
 
+/** Entries in a run at most: a folder of 300,000 files was one run, held with all its paths and printed lines at once. */
+const MAX_RUN = 4096;
+
 export interface ListedEntry {
   /** Path inside the archive, without a leading '/'. */
   readonly path: string;
@@ -38,10 +41,10 @@ async function* folderContent(directory: SnapshotDirectory): AsyncGenerator<read
   let run: ListedEntry[] = [];
   for (const entry of await directory.entries()) {
     run.push({ path: directory.pathOf(entry), entry });
-    if (entry.type !== 'directory') continue;
+    if (entry.type !== 'directory' && run.length < MAX_RUN) continue;
     yield run;
     run = [];
-    yield* folderContent(directory.subdirectory(entry));
+    if (entry.type === 'directory') yield* folderContent(directory.subdirectory(entry));
   }
   if (run.length > 0) yield run;
 }
