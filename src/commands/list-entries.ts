@@ -1,8 +1,9 @@
 /**
  * list NAME: the entries of an archive, or of chosen paths in it, in the order `find`
  * gives (a folder, then what it holds, names in byte order). Entries come in runs that end
- * at each folder, so that the caller prints many lines at once while only the folders
- * being listed, one per level, are in memory: a listing of a million entries streams.
+ * at each folder and after MAX_RUN entries, so that the caller prints many lines at once
+ * while only the folders being listed, one per level, are in memory: a listing of a
+ * million entries streams.
  */
 import type { DirectoryEntry, Entry, Snapshot, SnapshotDirectory } from '../archive/index.js';
 import { resolveSelections } from './selections.js';
