@@ -8,7 +8,7 @@
 import { constants } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import type { ArchiveMetadata, DirectoryEntry, Entry, FileEntry } from '../src/archive/index.js';
-import { shownName } from '../src/filenames/index.js';
+import { relativeChildPath, shownName } from '../src/filenames/index.js';
 import { type ArchiveId, idToHex } from '../src/store/ids.js';
 import type { Attributes, FsStatistics } from './attributes.js';
 import { type FolderCache, type Listing, entryNamed } from './folder-cache.js';
@@ -162,7 +162,7 @@ export class MountView {
     // Named as the kernel will name them back (shownName), so that a path means one thing here.
     return listing.entries.map((entry) => {
       const name = shownName(entry.name);
-      return [name, { kind: 'entry', archive, entry, path: path === '' ? name : `${path}/${name}` }];
+      return [name, { kind: 'entry', archive, entry, path: relativeChildPath(path, name) }];
     });
   }
 

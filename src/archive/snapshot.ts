@@ -5,6 +5,7 @@
  */
 import { posix } from 'node:path';
 import { FormatError } from '../errors/index.js';
+import { relativeChildPath } from '../filenames/index.js';
 import { type BlockId, type TreeId, idToHex } from '../store/ids.js';
 import type { ArchiveMetadata } from './metadata-format.js';
 import type { ChunkRef, DirectoryEntry, Entry, FileEntry } from './entry.js';
@@ -71,7 +72,7 @@ export class SnapshotDirectory {
   }
 
   pathOf(entry: Entry): string {
-    return this.path === '' ? entry.name : `${this.path}/${entry.name}`;
+    return relativeChildPath(this.path, entry.name);
   }
 
   subdirectory(entry: DirectoryEntry): SnapshotDirectory {

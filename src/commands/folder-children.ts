@@ -4,6 +4,7 @@
  * 400 bytes each (the stats' nine BigInts most of it): 120 MiB of a folder of 300,000.
  */
 import { inTreeOrder } from '../archive/index.js';
+import { relativeChildPath } from '../filenames/index.js';
 import { childPath } from '../pipeline/child-path.js';
 import type { EntryStats } from '../pipeline/entry-stats.js';
 import type { Listing } from '../pipeline/source-reader.js';
@@ -46,8 +47,4 @@ export class FolderChildren implements Iterable<Child | SourceError> {
       yield info instanceof Error ? new SourceError(path, info) : { name, path, relativePath: relativeChildPath(this.folder.relativePath, name), info };
     }
   }
-}
-
-function relativeChildPath(folderRelativePath: string, name: string): string {
-  return folderRelativePath === '' ? name : `${folderRelativePath}/${name}`;
 }

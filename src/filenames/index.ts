@@ -60,6 +60,11 @@ export function readFolderNames(path: string): string[] {
   return names.some((name) => name.includes('\ufffd')) ? readdirSync(fsPath(path), { encoding: 'buffer' }).map(nameFromBytes) : names;
 }
 
+/** The path of `name` in the folder at `folder`, both relative to a root that is itself ''. */
+export function relativeChildPath(folder: string, name: string): string {
+  return folder === '' ? name : `${folder}/${name}`;
+}
+
 /**
  * The name as text, for what can only show text (the mount: fuse-native passes names as
  * UTF-8 strings): each byte that is not UTF-8 becomes the Latin-1 character of that value.
