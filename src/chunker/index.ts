@@ -2,19 +2,27 @@
  * chunker: how file content is cut into blocks — content-defined boundaries (gear.ts)
  * over buffered reads, so the same bytes give the same chunks wherever they sit in a file.
  */
-import type { FileHandle } from 'node:fs/promises';
 import type { GearBoundaries } from './gear.js';
 
 export { DEFAULT_CHUNK_SIZES, GearBoundaries, gearTable, type ChunkSizes } from './gear.js';
 
+/**
+ * Bytes read in order from where the last read ended, as an open file's FileHandle reads
+ * them with a null position; 0 bytes read means the end. A stream (standard input, a
+ * command's output) is read through src/pipeline/stream-input.ts.
+ */
+export interface ByteSource {
+  read(buffer: Buffer, offset: number, length: number, position: null): Promise<{ bytesRead: number }>;
+}
+
 export interface Chunker {
   /**
-   * The file's content from its current start, as consecutive non-empty chunks, each valid
-   * until the next one is asked for (they are views of buffers that are read into again).
-   * `expectedSize` (from stat) only sizes buffers; a file that grew or shrank meanwhile
-   * is still read to its real end, and the chunks do not depend on it.
+   * The content from the source's current position, as consecutive non-empty chunks, each
+   * valid until the next one is asked for (they are views of buffers that are read into
+   * again). `expectedSize` (from stat; 0 when unknown) only sizes buffers; a file that grew
+   * or shrank meanwhile is still read to its real end, and the chunks do not depend on it.
    */
-  chunks(file: FileHandle, expectedSize: number): AsyncIterable<Buffer>;
+  chunks(file: ByteSource, expectedSize: number): AsyncIterable<Buffer>;
 }
 
 const READ_SIZE = 8 * 1024 * 1024;
@@ -22,7 +30,7 @@ const READ_SIZE = 8 * 1024 * 1024;
 export class ContentDefinedChunker implements Chunker {
   constructor(private readonly boundaries: GearBoundaries) {}
 
-  async *chunks(file: FileHandle, expectedSize: number): AsyncIterable<Buffer> {
+  async *chunks(file: ByteSource, expectedSize: number): AsyncIterable<Buffer> {
     const max = this.boundaries.sizes.max;
     let expectedLeft = expectedSize;
     let carried: Buffer = Buffer.alloc(0);
@@ -73,7 +81,7 @@ interface Read {
 }
 
 /** readUpTo, started before it is awaited: a failure is the awaiter's, and never unhandled if the caller stops first. */
-function readAhead(file: FileHandle, into: Buffer | undefined, room: number, length: number, expectedLeft: number): Promise<Read> {
+function readAhead(file: ByteSource, into: Buffer | undefined, room: number, length: number, expectedLeft: number): Promise<Read> {
   const reading = readUpTo(file, into, room, length, expectedLeft);
   reading.catch(() => undefined);
   return reading;
@@ -85,7 +93,7 @@ function readAhead(file: FileHandle, into: Buffer | undefined, room: number, len
  * that ends exactly where stat said the file ends is taken as the end, which saves a read
  * per small file; the caller's fstat after reading catches a file that was still growing.
  */
-async function readUpTo(file: FileHandle, into: Buffer | undefined, room: number, length: number, expectedLeft: number): Promise<Read> {
+async function readUpTo(file: ByteSource, into: Buffer | undefined, room: number, length: number, expectedLeft: number): Promise<Read> {
   const buffer = into && into.length >= room + length ? into : Buffer.allocUnsafe(room + length);
   let filled = 0;
   while (filled < length) {

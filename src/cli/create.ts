@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { localFolderOf } from '../backend/index.js';
 import { FileCache, cacheFolder } from '../cache/index.js';
-import { type CreateOptions, type CreateResult, createArchive } from '../commands/index.js';
-import { PartialFailureError, describeError } from '../errors/index.js';
+import { type CreateOptions, type CreateResult, createArchive, createArchiveFromStream } from '../commands/index.js';
+import { PartialFailureError, UsageError, describeError } from '../errors/index.js';
 import { readExcludeFile } from '../selection/index.js';
 import type { SourceReader } from '../pipeline/source-reader.js';
+import { type StreamInput, commandOutput, standardInput } from '../pipeline/stream-input.js';
 import type { Repository } from '../repository/index.js';
 import type { CliContext } from './context.js';
 import { type RepositoryFlags, withCacheDirFlag, withExcludeFlags, withRepositoryFlags } from './flags.js';
@@ -27,20 +28,27 @@ interface CreateFlags extends RepositoryFlags {
   readonly cache: boolean;
   readonly cacheDir?: string;
   readonly rescanDelay: number;
+  readonly stdinFilename: string;
+  readonly stdinFromCommand?: boolean;
 }
 
 export function registerCreate(program: Command, context: CliContext): void {
   const command = program.command('create').description('back up PATH as a new archive NAME');
   withCacheDirFlag(withExcludeFlags(withRepositoryFlags(command)))
     .argument('<name>', 'name of the new archive (must not exist yet)')
-    .argument('<path>', 'folder to back up')
+    .argument('<path>', 'folder to back up; - for standard input; with --stdin-from-command, the command to run')
+    .argument('[args...]', "with --stdin-from-command, the command's arguments (put -- before the command)")
     .option('--dereference', 'store what symlinks point to instead of the links')
     .option('--one-file-system', 'do not descend into folders on other filesystems')
     .option('--no-cache', 'read every file, remembering nothing between runs')
     .option('--rescan-delay <ms>', 'wait this long after reading a file that had just changed before re-checking the files read for changes', wholeNumber('milliseconds'), 1000)
-    .action(async (name: string, path: string, flags: CreateFlags) => {
+    .option('--stdin-filename <name>', "the name standard input (or the command's output) has in the archive", 'stdin')
+    .option('--stdin-from-command', 'back up what the command writes to its standard output; no archive is made unless it exits with status 0')
+    .action(async (name: string, path: string, args: string[], flags: CreateFlags) => {
       const started = Date.now();
       boundHeapGrowth();
+      const stream = streamToBackUp(path, args, flags);
+      if (stream) return backUpStream(context, name, stream, flags, started);
       const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
       const repository = await context.openRepository(flags, { createIfMissing: true });
       // The source threads take about 250 ms to start (node, then the modules): started
@@ -64,6 +72,34 @@ export function registerCreate(program: Command, context: CliContext): void {
         throw new PartialFailureError(`${countOf(t.skipped, 'entry', 'entries')} could not be read and ${t.skipped === 1 ? 'was' : 'were'} left out of the archive`);
       }
     });
+}
+
+/** What a create stopped by a signal says it leaves. */
+function leftBehind(name: string): string {
+  return `no archive ${JSON.stringify(name)} was made; the next create reuses what this one stored`;
+}
+
+/** How to open the stream the command line names, or undefined when PATH is a folder. */
+function streamToBackUp(path: string, args: readonly string[], flags: CreateFlags): (() => StreamInput) | undefined {
+  if (flags.stdinFromCommand) return () => commandOutput([path, ...args]);
+  if (args.length > 0) throw new UsageError(`create takes one PATH, not ${args.length + 1} (${[path, ...args].map((a) => JSON.stringify(a)).join(', ')}); a command to run needs --stdin-from-command`);
+  if (path !== '-') return undefined;
+  // Asked now, so that a terminal is refused before the backend is opened.
+  const input = standardInput();
+  return () => input;
+}
+
+/** createArchiveFromStream, stopped cleanly by Ctrl-C as a folder's create is. */
+async function backUpStream(context: CliContext, name: string, open: () => StreamInput, flags: CreateFlags, started: number): Promise<void> {
+  const repository = await context.openRepository(flags, { createIfMissing: true });
+  const progress = context.progress('create', 'file');
+  const result = await releasingLocksOnSignal(context, leftBehind(name), () =>
+    createArchiveFromStream(repository, open, { name, filename: flags.stdinFilename, progress }, context),
+  ).finally(() => progress.stop());
+  const t = result.metadata.totals;
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  context.summary(`archive ${JSON.stringify(name)} created: one file, ${JSON.stringify(flags.stdinFilename)}, ${formatBytes(t.bytes)} (${formatBytes(t.storedBytes)} newly stored) in ${seconds} s`);
+  reportBackends(context, repository, `archive ${JSON.stringify(name)}`);
 }
 
 /** createArchive with the cache (its notes on the backend too) and a progress display. */
@@ -93,8 +129,7 @@ async function backUp(
       rescanDelayMs: flags.rescanDelay,
       progress,
     };
-    const leftBehind = `no archive ${JSON.stringify(name)} was made; the next create reuses what this one stored`;
-    const result = await releasingLocksOnSignal(context, leftBehind, () => createArchive(repository, source, options, context));
+    const result = await releasingLocksOnSignal(context, leftBehind(name), () => createArchive(repository, source, options, context));
     if (cache && backendNotes) await writeNotes(cache, repository, backendNotes);
     return result;
   } finally {

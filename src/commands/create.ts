@@ -9,15 +9,15 @@ import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ArchiveMetadata, unsafeNameReason } from '../archive/index.js';
+import type { ArchiveMetadata } from '../archive/index.js';
 import { type BackupCache, MemoryFileCache, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { UsageError, describeError } from '../errors/index.js';
 import { fsPath } from '../filenames/index.js';
-import { namesFor, readSystemAccounts } from '../owners/index.js';
 import type { FilesRead } from '../pipeline/files-read.js';
 import type { SourceReader } from '../pipeline/source-reader.js';
 import { type BackendLock, type Repository, withLock } from '../repository/index.js';
 import type { ArchiveId } from '../store/ids.js';
+import { claimArchiveName, commitArchive } from './new-archive.js';
 import { TreeWalker, type WalkContext, type WalkOptions, identity } from './create-walker.js';
 import { type ProgressListener, noProgress } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
@@ -59,15 +59,11 @@ export async function createArchive(
   options: CreateOptions,
   reporter: ProblemReporter,
 ): Promise<CreateResult> {
-  const badName = unsafeNameReason(options.name);
-  if (badName) throw new UsageError(`archive name ${JSON.stringify(options.name)} is not allowed: it is ${badName}`);
-  // Listing checks the key too (a KeyError when no archive name decrypts), and the newest
-  // archive of the same folder from this host gives the progress display its estimate.
-  const { archives } = await repository.catalog.list();
+  const archives = await claimArchiveName(repository.catalog, options.name);
+  // The newest archive of the same folder from this host gives the progress display its estimate.
   const sourcePath = resolve(options.sourcePath);
   const previous = archives.map((record) => record.metadata).filter((m) => m.sourcePath === sourcePath && m.hostname === hostname()).at(-1);
   if (previous) options.progress?.expect(previous.totals.files, previous.totals.bytes);
-  await repository.catalog.assertNameFree(options.name);
   return withLock(repository.backend, 'shared', 'create', (message) => reporter.warning(message), (lock) => walkAndCommit(repository, options, reporter, lock, source));
 }
 
@@ -108,23 +104,15 @@ async function walkAndCommit(
     walk.walker.filesRead.close();
   }
   const { walker, root } = walk;
-  // Blocks and trees are written behind the walk; the archive may refer only to stored ones.
-  await repository.flush();
-  const accounts = await readSystemAccounts();
-  const metadata: ArchiveMetadata = {
+  const { id, metadata } = await commitArchive(repository, lock, {
     name: options.name,
     sourcePath,
-    hostname: hostname(),
-    createdAtNs: BigInt(Date.now()) * 1_000_000n,
-    root: { ...root, name: '' },
-    totals: { ...walker.totals, storedBytes: repository.storedBytes },
-    userNames: namesFor(walker.uids, accounts.users),
-    groupNames: namesFor(walker.gids, accounts.groups),
+    root,
+    totals: walker.totals,
+    uids: walker.uids,
+    gids: walker.gids,
     linkGroupSizes: walker.linkGroupSizes,
-  };
-  // The archive may only reference blocks that gc could not have taken meanwhile.
-  await lock.assertHeld();
-  const id = await repository.catalog.write(metadata);
+  });
   await context.cache.forgetUnseen(sourcePath);
   return { id, metadata, filesRead: walker.filesRead.length, filesUnchanged: walker.filesUnchanged };
 }

@@ -3,6 +3,7 @@
  * repository, returning results; printing and exit codes belong to src/cli.
  */
 export { createArchive, type CreateOptions, type CreateResult } from './create.js';
+export { createArchiveFromStream, type StreamCreateOptions } from './create-stream.js';
 export { collectGarbage, GcAbortedError, type GcOptions, type GcReport, type KindCounts } from './gc.js';
 export { dumpEntry, dumpsAsTar, type DumpSummary } from './dump.js';
 export { diffArchives, type Change, type ChangeKind, type ChangedAspect } from './diff.js';
