@@ -66,18 +66,18 @@ function printArchives(context: CliContext, records: readonly ArchiveRecord[], j
  */
 async function printEntries(context: CliContext, snapshot: Snapshot, paths: readonly string[], json: boolean): Promise<void> {
   const { userNames, groupNames } = snapshot.metadata;
-  const describe = json ? entryJson : entryLine;
+  const describe = json ? (listed: ListedEntry, users: Names, groups: Names) => JSON.stringify(entryFields(listed, users, groups)) : entryLine;
   for await (const run of archiveEntries(snapshot, paths)) context.print(run.map((listed) => describe(listed, userNames, groupNames)).join('\n'));
 }
 
-type Names = ReadonlyMap<number, string>;
+export type Names = ReadonlyMap<number, string>;
 
 /** A file's size; folders and symlinks show 0, as borg lists them. */
 function listedSize(entry: ListedEntry['entry']): number {
   return entry.type === 'file' ? entry.size : 0;
 }
 
-function entryLine({ path, entry }: ListedEntry, users: Names, groups: Names): string {
+export function entryLine({ path, entry }: ListedEntry, users: Names, groups: Names): string {
   const owner = (users.get(entry.uid) ?? String(entry.uid)).padEnd(8);
   const group = (groups.get(entry.gid) ?? String(entry.gid)).padEnd(8);
   const size = String(listedSize(entry)).padStart(12);
@@ -85,8 +85,9 @@ function entryLine({ path, entry }: ListedEntry, users: Names, groups: Names): s
   return `${modeString(entry.type, entry.mode)} ${owner} ${group} ${size} ${formatTime(entry.mtimeNs)} ${shownPath}`;
 }
 
-function entryJson({ path, entry }: ListedEntry, users: Names, groups: Names): string {
-  return JSON.stringify({
+/** An entry as list --json prints it. */
+export function entryFields({ path, entry }: ListedEntry, users: Names, groups: Names): Record<string, unknown> {
+  return {
     path,
     type: entry.type,
     mode: entry.mode,
@@ -99,5 +100,5 @@ function entryJson({ path, entry }: ListedEntry, users: Names, groups: Names): s
     mtime: formatTime(entry.mtimeNs),
     mtimeNs: String(entry.mtimeNs),
     ...(entry.type === 'symlink' ? { target: entry.target } : {}),
-  });
+  };
 }

@@ -14,6 +14,7 @@ import { isCommandLineOnly } from './flags.js';
 import { registerCreate } from './create.js';
 import { registerDelete } from './delete.js';
 import { registerDiff } from './diff.js';
+import { registerFind } from './find.js';
 import { registerDump } from './dump.js';
 import { registerGc } from './gc.js';
 import { registerKey } from './key.js';
@@ -33,7 +34,7 @@ function buildProgram(context: CliContext, config: LoadedConfig): Command {
     .showHelpAfterError('(run with --help for usage)')
     .hook('preAction', (_program, command) => context.configure(command.opts()));
   registerConfig(program, context, config);
-  const commands = [registerKeygen, registerCreate, registerList, registerRestore, registerDump, registerVerify, registerDiff, registerMount, registerDelete, registerPrune, registerGc, registerKey, registerScrub];
+  const commands = [registerKeygen, registerCreate, registerList, registerFind, registerRestore, registerDump, registerVerify, registerDiff, registerMount, registerDelete, registerPrune, registerGc, registerKey, registerScrub];
   for (const register of commands) {
     register(program, context);
   }

@@ -8,6 +8,7 @@ export { collectGarbage, GcAbortedError, type GcOptions, type GcReport, type Kin
 export { dumpEntry, dumpsAsTar, type DumpSummary } from './dump.js';
 export { diffArchives, type Change, type ChangeKind, type ChangedAspect } from './diff.js';
 export { archiveEntries, type ListedEntry } from './list-entries.js';
+export { EntryFinder } from './find.js';
 export { RETENTION_RULES, judgeArchives, type PruneDecision, type RetentionPolicy, type RetentionRule } from './prune.js';
 export { entryAt } from './selections.js';
 export { restoreArchive, type RestoreOptions, type RestoreSummary } from './restore.js';

@@ -9,7 +9,7 @@ import type { DirectoryEntry, Entry, Snapshot, SnapshotDirectory } from '../arch
 import { resolveSelections } from './selections.js';
 
 /** Entries in a run at most: a folder of 300,000 files was one run, held with all its paths and printed lines at once. */
-const MAX_RUN = 4096;
+export const MAX_RUN = 4096;
 
 export interface ListedEntry {
   /** Path inside the archive, without a leading '/'. */
