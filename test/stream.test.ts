@@ -103,6 +103,7 @@ test('create from a stream refuses an unsafe file name, a taken archive name, ex
       [['taken', '-'], /an archive named "taken" already exists/],
       [['new', repo.source, 'extra'], /^preserve: create takes one PATH, not 2 .*; a command to run needs --stdin-from-command$/m],
       [['new', '--stdin-from-command'], /missing required argument 'path'/],
+      [['new', repo.source, '--stdin-filename', 'x'], /^preserve: --stdin-filename names what `create NAME -` or --stdin-from-command backs up, not a folder$/m],
     ];
     for (const [args, message] of refusals) {
       const refused = await createFromPipe(repo, Buffer.from('data'), ...args);

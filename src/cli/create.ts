@@ -44,10 +44,11 @@ export function registerCreate(program: Command, context: CliContext): void {
     .option('--rescan-delay <ms>', 'wait this long after reading a file that had just changed before re-checking the files read for changes', wholeNumber('milliseconds'), 1000)
     .option('--stdin-filename <name>', "the name standard input (or the command's output) has in the archive", 'stdin')
     .option('--stdin-from-command', 'back up what the command writes to its standard output; no archive is made unless it exits with status 0')
-    .action(async (name: string, path: string, args: string[], flags: CreateFlags) => {
+    .action(async (name: string, path: string, args: string[], flags: CreateFlags, invoked: Command) => {
       const started = Date.now();
       boundHeapGrowth();
       const stream = streamToBackUp(path, args, flags);
+      if (!stream && invoked.getOptionValueSource('stdinFilename') === 'cli') throw new UsageError('--stdin-filename names what `create NAME -` or --stdin-from-command backs up, not a folder');
       if (stream) return backUpStream(context, name, stream, flags, started);
       const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
       const repository = await context.openRepository(flags, { createIfMissing: true });

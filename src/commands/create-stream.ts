@@ -20,8 +20,8 @@ export interface StreamCreateOptions {
 }
 
 /**
- * Only its owner may read the file or open the folder, whoever restores or mounts it: a
- * stream backed up this way is often a database dump, which holds what the database does.
+ * Only the owner may read the file or open its folder, restored or mounted: a stream
+ * backed up this way is often a database dump, which holds what the database does.
  */
 const FILE_MODE = 0o600;
 const FOLDER_MODE = 0o700;
@@ -46,7 +46,7 @@ export async function createArchiveFromStream(
       progress.advance(0, chunk.length);
     }
     progress.advance(1, 0);
-    // This user's, modified as the stream ended, as a file written by redirecting it would be.
+    // Owned by the user running create and modified as the stream ended, as a file it was redirected into would be.
     const uid = process.getuid?.() ?? 0;
     const gid = process.getgid?.() ?? 0;
     const mtimeNs = BigInt(Date.now()) * 1_000_000n;
