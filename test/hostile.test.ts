@@ -139,10 +139,9 @@ test('verify and diff handle hostile archives without crashing, naming what is w
     assert.match(verify.stdout, /holds 10 bytes where the folder's entry says 67108864/);
     assert.match(verify.stdout, /; 8 problems/);
     assertOk(await repo.run('verify', 'deep'), 'verify of 300 nested folders');
-    const started = Date.now();
+    // A walk per path would never end (2^64 of them): that verify ends at all, having walked 66 folders, shows each was walked once.
     const bomb = await repo.run('verify', 'bomb');
     assert.is(bomb.status, 1, bomb.stderr);
-    assert.ok(Date.now() - started < 15_000, 'each folder object is walked once, not once per path');
     assert.match(bomb.stdout, /block 0909[0-9]{60}: object blocks\/09\/09\/0909[0-9]+ is missing from the backend\n(  used by bomb:\/x\/[ab\/]+\/leaf\.bin\n){20}  used by … and more\n/);
     assert.match(bomb.stdout, /checked 1 archive: 66 folders, 1 of 1 block; 1 problem$/m);
     const diff = await repo.run('diff', 'door-link', 'door-folder');
