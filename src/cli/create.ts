@@ -82,7 +82,7 @@ function leftBehind(name: string): string {
 
 /** How to open the stream the command line names, or undefined when PATH is a folder. */
 function streamToBackUp(path: string, args: readonly string[], flags: CreateFlags): (() => StreamInput) | undefined {
-  if (flags.stdinFromCommand) return () => commandOutput([path, ...args]);
+  if (flags.stdinFromCommand) return () => commandOutput(path, args);
   if (args.length > 0) throw new UsageError(`create takes one PATH, not ${args.length + 1} (${[path, ...args].map((a) => JSON.stringify(a)).join(', ')}); a command to run needs --stdin-from-command`);
   if (path !== '-') return undefined;
   // Asked now, so that a terminal is refused before the backend is opened.

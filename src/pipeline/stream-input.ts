@@ -50,13 +50,11 @@ export function standardInput(): StreamInput {
 }
 
 /**
- * The standard output of `argv` run as a command (not through a shell), with this
- * process's standard input and error. Its content is whole only if it exits with status 0.
+ * The standard output of `file` run with `args` (not through a shell), with this process's
+ * standard input and error. Its content is whole only if the command exits with status 0.
  */
-export function commandOutput(argv: readonly string[]): StreamInput {
-  const [file, ...args] = argv;
-  if (file === undefined) throw new UsageError('--stdin-from-command needs a command after `--`');
-  const command = JSON.stringify(argv.join(' '));
+export function commandOutput(file: string, args: readonly string[]): StreamInput {
+  const command = JSON.stringify([file, ...args].join(' '));
   const child = spawn(file, args, { stdio: ['inherit', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve, reject) => {
     child.on('error', (error: NodeJS.ErrnoException) => {
