@@ -1,8 +1,9 @@
 /**
  * create from a stream: standard input (`create NAME -`) and a command's output
  * (`--stdin-from-command`) become one file of the archive that restores byte for byte,
- * deduplicates against the day before, and is never stored when the command fails; bad
- * input gets one sentence and exit 2, with no archive made.
+ * deduplicates against the day before, and is never stored when the command fails; an
+ * interrupted create stops its command; bad input gets one sentence and exit 2, with no
+ * archive made.
  */
 import { execFile, spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_CHUNK_SIZES } from '../src/chunker/index.js';
-import { type TestRepo, assertOk, withTestRepo } from './cli-support.js';
+import { type TestRepo, assertOk, startPreserve, withTestRepo } from './cli-support.js';
 import { type CliResult, PRESERVE_BIN, exitStatusOf, seededBytes } from './support.js';
 
 const MiB = 1024 * 1024;
@@ -92,6 +93,27 @@ test('--stdin-from-command stores what the command writes; a command that fails,
     assert.match(missing.stderr, /^preserve: cannot run the command ".*no-such-program": no such command$/m);
     assert.equal((await archives(repo)).map((a) => a.name), ['dump'], 'no archive of a failed command');
     assertOk(await repo.run('create', 'partial', '--stdin-from-command', '--', 'printf', 'whole'), 'the name is still free');
+  }));
+
+/** Whether process `pid` has ended (gone, or a zombie no one has reaped yet), waiting up to 10 s for it. */
+async function hasEnded(pid: number): Promise<boolean> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+    if (stat === undefined || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+test('a create stopped by SIGTERM while its command runs stops the command too, and leaves no archive', () =>
+  withTestRepo('stream-interrupted', async (repo) => {
+    // The command lets go of create's standard error, so that create's end is seen when it comes, not when the command's does.
+    const running = startPreserve(repo, 'create', ['stopped', '--stdin-from-command', '--', 'sh', '-c', 'echo "pid $$" >&2; printf partial; exec sleep 60 2>/dev/null']);
+    await running.waitFor(/pid \d+/);
+    const pid = Number(/pid (\d+)/.exec(running.stderr)?.[1]);
+    assert.is((await running.stop('SIGTERM')).code, 143, running.stderr);
+    assert.ok(await hasEnded(pid), `the command (pid ${pid}) still runs`);
+    assert.equal(await archives(repo), []);
   }));
 
 test('create from a stream refuses an unsafe file name, a taken archive name, extra operands and a terminal: exit 2, no archive', () =>

@@ -56,6 +56,11 @@ export function standardInput(): StreamInput {
 export function commandOutput(file: string, args: readonly string[]): StreamInput {
   const command = JSON.stringify([file, ...args].join(' '));
   const child = spawn(file, args, { stdio: ['inherit', 'pipe', 'inherit'] });
+  // A command whose output can no longer be stored (create interrupted, or failed) is
+  // stopped with this process rather than left running for nothing.
+  const stop = () => child.kill('SIGTERM');
+  process.once('exit', stop);
+  child.once('close', () => process.off('exit', stop));
   const exited = new Promise<void>((resolve, reject) => {
     child.on('error', (error: NodeJS.ErrnoException) => {
       reject(new UsageError(`cannot run the command ${command}: ${error.code === 'ENOENT' ? 'no such command' : describeError(error)}`));
