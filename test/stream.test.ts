@@ -52,7 +52,7 @@ async function restoredFile(repo: TestRepo, archive: string, name: string): Prom
   return { content: await readFile(path), mode: (await stat(path)).mode & 0o7777 };
 }
 
-test('create NAME - stores standard input as one file that restores byte for byte; the next day stores only the chunks around an edit', () =>
+test('create NAME - stores standard input as one file that restores byte for byte; the next day stores only the chunks around an edit; prune judges each stream name on its own', () =>
   withTestRepo('stream-stdin', async (repo) => {
     const monday = seededBytes(7, 6 * MiB);
     const created = await createFromPipe(repo, monday, 'db-monday', '-', '--stdin-filename', 'db.sql');
@@ -75,6 +75,11 @@ test('create NAME - stores standard input as one file that restores byte for byt
 
     assertOk(await createFromPipe(repo, Buffer.alloc(0), 'empty', '-'), 'an empty stream');
     assert.equal((await restoredFile(repo, 'empty', 'stdin')).content, Buffer.alloc(0), 'named stdin by default, and empty');
+
+    // prune judges each stream name on its own: the newest of db.sql and of stdin stay.
+    const pruned = await repo.run('prune', '--keep-last', '1');
+    assertOk(pruned, 'prune');
+    assert.equal((await archives(repo)).map((a) => a.name), ['db-tuesday', 'empty']);
   }));
 
 test('--stdin-from-command stores what the command writes; a command that fails, is killed or cannot start makes no archive', () =>
