@@ -41,7 +41,7 @@ async function twoArchives(repo: TestRepo): Promise<string> {
   return source;
 }
 
-test('find lists what patterns match in every archive, oldest first, in find order; --archive narrows it; --json adds the archive', () =>
+test('find lists what patterns match in every archive, oldest first, in find order; --archive narrows it; --json adds the archive; -i ignores case', () =>
   withTestRepo('find', async (repo) => {
     await twoArchives(repo);
     const pdfs = await repo.run('find', '*.pdf');
@@ -65,6 +65,10 @@ test('find lists what patterns match in every archive, oldest first, in find ord
       ['two', 'x/sub/a.txt', 'file', 5],
       ['two', 'y/sub/a.txt', 'file', 5],
     ]);
+
+    assert.equal(foundPaths((await repo.run('find', 'REPORT.PDF', 'Y/*/A.TXT')).stdout), [], 'case matters');
+    const anyCase = await repo.run('find', '--ignore-case', 'REPORT.PDF', 'Y/*/A.TXT');
+    assert.equal(foundPaths(anyCase.stdout), ['one:/report.pdf', 'one:/y/sub/a.txt', 'two:/report.pdf', 'two:/y/sub/a.txt']);
 
     const none = await repo.run('find', '*.doc');
     assertOk(none, 'find with no match');

@@ -10,18 +10,20 @@ import { type Names, entryFields, entryLine } from './list.js';
 interface FindFlags extends RepositoryFlags {
   readonly archive?: string;
   readonly json?: boolean;
+  readonly ignoreCase?: boolean;
 }
 
 export function registerFind(program: Command, context: CliContext): void {
   withRepositoryFlags(program.command('find').description('list the entries of every archive, oldest first, that a PATTERN matches (as --exclude patterns match)'))
     .argument('<patterns...>', 'a name matched at any depth (*.pdf, taxes.ods), or a path in the archive (Documents/**/*.pdf)')
     .option('--archive <name>', 'search only this archive')
+    .option('-i, --ignore-case', 'match names and paths whatever their case')
     .option('--json', 'print a JSON object per entry, one per line, as list --json does, with the archive')
     .action(async (patterns: string[], flags: FindFlags) => {
       const repository = await context.openRepository(flags);
       const listing = await repository.catalog.select(flags.archive);
       const records = context.readableArchives(listing);
-      const finder = new EntryFinder(compileExcludes(patterns), context);
+      const finder = new EntryFinder(compileExcludes(patterns, { ignoreCase: flags.ignoreCase === true }), context);
       let entries = 0;
       let archivesWithMatches = 0;
       for (const record of records) {

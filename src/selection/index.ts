@@ -11,14 +11,16 @@ import { UsageError, describeError } from '../errors/index.js';
 
 export type ExcludeTest = (relativePath: string) => boolean;
 
-export function compileExcludes(patterns: readonly string[]): ExcludeTest {
+/** `ignoreCase` for find's --ignore-case; create's and restore's patterns match case as it is. */
+export function compileExcludes(patterns: readonly string[], { ignoreCase = false } = {}): ExcludeTest {
   const byName: Minimatch[] = [];
   const byPath: Minimatch[] = [];
+  const options = { dot: true, nocase: ignoreCase };
   for (const raw of patterns) {
     const pattern = raw.replace(/\/+$/, '');
     if (pattern === '') continue;
-    if (pattern.includes('/')) byPath.push(new Minimatch(pattern.replace(/^\/+/, ''), { dot: true }));
-    else byName.push(new Minimatch(pattern, { dot: true }));
+    if (pattern.includes('/')) byPath.push(new Minimatch(pattern.replace(/^\/+/, ''), options));
+    else byName.push(new Minimatch(pattern, options));
   }
   if (byName.length === 0 && byPath.length === 0) return () => false;
   return (relativePath) => {
