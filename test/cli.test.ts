@@ -1,6 +1,6 @@
 /**
  * End-to-end tests of the CLI on real temp folders: create, list (archives, and what one
- * holds), restore (all and a subset), verify, diff, keygen, and every error the core issue names, checking exit
+ * holds), restore (all and a subset), verify, diff, rename, keygen, and every error the core issue names, checking exit
  * statuses, messages and that nothing is lost or half-written.
  */
 import { execFile } from 'node:child_process';
@@ -534,5 +534,34 @@ if (isRoot) {
       }
     }));
 }
+
+test('rename gives an archive a new name with its content and time; a taken, unsafe or unknown name is exit 2 and changes nothing', () =>
+  withTestRepo('rename', async (repo) => {
+    assertOk(await repo.run('create', 'typo', repo.source), 'create');
+    assertOk(await repo.run('create', 'other', repo.source), 'create other');
+    const before = JSON.parse((await repo.run('list', '--json')).stdout) as { name: string; created: string; source: string }[];
+    const renamed = await repo.run('rename', 'typo', 'home-2026-12-07');
+    assertOk(renamed, 'rename');
+    assert.match(renamed.stdout, /^renamed archive "typo" to "home-2026-12-07"$/m);
+    const after = JSON.parse((await repo.run('list', '--json')).stdout) as { name: string; created: string; source: string }[];
+    assert.equal(after.map((a) => [a.name, a.created, a.source]).sort(), before.map((a) => [a.name === 'typo' ? 'home-2026-12-07' : a.name, a.created, a.source]).sort());
+    const target = join(repo.dir, 'restored');
+    assertOk(await repo.run('restore', 'home-2026-12-07', target), 'restore under the new name');
+    assert.equal(await describeTree(target), await describeTree(repo.source));
+    assertOk(await repo.run('verify'), 'verify');
+
+    const refusals: [string[], RegExp][] = [
+      [['home-2026-12-07', 'other'], /an archive named "other" already exists/],
+      [['home-2026-12-07', '../x'], /archive name "\.\.\/x" is not allowed/],
+      [['typo', 'again'], /no archive named "typo"/],
+    ];
+    for (const [args, message] of refusals) {
+      const refused = await repo.run('rename', ...args);
+      assert.is(refused.status, 2, refused.stderr);
+      assert.match(refused.stderr, message);
+    }
+    const unchanged = JSON.parse((await repo.run('list', '--json')).stdout) as { name: string }[];
+    assert.equal(unchanged.map((a) => a.name).sort(), ['home-2026-12-07', 'other']);
+  }));
 
 test.run();

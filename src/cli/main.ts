@@ -22,6 +22,7 @@ import { registerKeygen } from './keygen.js';
 import { registerList } from './list.js';
 import { registerMount } from './mount.js';
 import { registerPrune } from './prune.js';
+import { registerRename } from './rename.js';
 import { registerRestore } from './restore.js';
 import { registerScrub } from './scrub.js';
 import { registerVerify } from './verify.js';
@@ -34,7 +35,7 @@ function buildProgram(context: CliContext, config: LoadedConfig): Command {
     .showHelpAfterError('(run with --help for usage)')
     .hook('preAction', (_program, command) => context.configure(command.opts()));
   registerConfig(program, context, config);
-  const commands = [registerKeygen, registerCreate, registerList, registerFind, registerRestore, registerDump, registerVerify, registerDiff, registerMount, registerDelete, registerPrune, registerGc, registerKey, registerScrub];
+  const commands = [registerKeygen, registerCreate, registerList, registerFind, registerRestore, registerDump, registerVerify, registerDiff, registerMount, registerRename, registerDelete, registerPrune, registerGc, registerKey, registerScrub];
   for (const register of commands) {
     register(program, context);
   }

@@ -10,6 +10,7 @@ export { diffArchives, type Change, type ChangeKind, type ChangedAspect } from '
 export { archiveEntries, type ListedEntry } from './list-entries.js';
 export { EntryFinder } from './find.js';
 export { RETENTION_RULES, judgeArchives, type PruneDecision, type RetentionPolicy, type RetentionRule } from './prune.js';
+export { renameArchive } from './rename.js';
 export { entryAt } from './selections.js';
 export { restoreArchive, type RestoreOptions, type RestoreSummary } from './restore.js';
 export { scrubRound, type ScrubCounts, type ScrubReport } from './scrub.js';
