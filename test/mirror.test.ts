@@ -2,7 +2,7 @@
  * Several backends at once, end to end: create writes every object to each; restore and
  * verify read from the first and fall back to the next on a missing or corrupt object,
  * saying so; a backend that cannot be reached is reported and the others still get the
- * archive. Two folders stand for two servers here: the fallback logic does not care.
+ * archive; a rename that fails on one backend leaves the archive there under its old name. Two folders stand for two servers here: the fallback logic does not care.
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -105,6 +105,21 @@ test('a backend that cannot be reached is reported; the others get the archive (
     await repo.remove();
   }
 });
+
+test('rename with a backend that fails the write: the others rename, that one keeps the old name (exit 1)', () =>
+  withMirror('mirror-rename', async ({ repo, second, run }) => {
+    assertOk(await run('create', 'typo', repo.source), 'create');
+    // Objects are written to tmp/ first: with a file in its place the second backend's write fails, its reads do not.
+    await rm(join(second, 'tmp'), { recursive: true, force: true });
+    await writeFile(join(second, 'tmp'), 'in the way');
+    const renamed = await run('rename', 'typo', 'fixed');
+    assert.is(renamed.status, 1, renamed.stderr);
+    assert.match(renamed.stdout, /second-backend: FAILED/);
+    assert.match(renamed.stderr, /1 of 2 backends failed, so the renaming of "typo" is not on it/);
+    const names = async (backend: string) => (JSON.parse((await repo.run('list', '--json', '--backend', backend)).stdout) as { name: string }[]).map((a) => a.name);
+    assert.equal(await names(repo.backend), ['fixed']);
+    assert.equal(await names(second), ['typo'], 'the backend that failed keeps the archive under its old name');
+  }));
 
 test('repeated --backend adds up; the command line replaces the environment, which replaces the config file', async () => {
   const dir = await makeTempDir('backend-flags');
