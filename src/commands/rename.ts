@@ -3,15 +3,12 @@
  * metadata under the new name, then removes the old object. Between the two both exist (a
  * crash leaves the archive twice, never not at all), so no lock is needed against gc.
  */
-import type { ArchiveRecord } from '../archive/index.js';
 import type { Repository } from '../repository/index.js';
 import { claimArchiveName } from './new-archive.js';
 
-/** Answers the archive as it was under its old name. */
-export async function renameArchive(catalog: Repository['catalog'], oldName: string, newName: string): Promise<ArchiveRecord> {
+export async function renameArchive(catalog: Repository['catalog'], oldName: string, newName: string): Promise<void> {
   const record = await catalog.read(oldName);
   await claimArchiveName(catalog, newName);
   await catalog.write({ ...record.metadata, name: newName });
   await catalog.remove(oldName);
-  return record;
 }
