@@ -379,6 +379,26 @@ test('--exclude-file patterns, and warnings for links whose targets are not back
     assert.match(missing.stderr, /cannot read exclude file .*nope: ENOENT/);
   }));
 
+test('--exclude-larger-than leaves out larger files only; the cache keeps runs with and without it apart; a bad size is exit 2', () =>
+  withTestRepo('exclude-larger', async (repo) => {
+    // The fixture's big.bin is 3 MiB and 12,345 bytes; every other file is under 1 KiB.
+    const everything = await describeTree(repo.source);
+    assertOk(await repo.run('create', 'all', repo.source), 'create without the option');
+    assert.ok((await describeTree(await restored(repo, 'all'))).has('big.bin'));
+    assertOk(await repo.run('create', 'small', repo.source, '--exclude-larger-than', '3M'), 'create');
+    const small = await describeTree(await restored(repo, 'small'));
+    // The run before left every folder in the cache as unchanged: reused whole, they would still hold big.bin.
+    assert.equal([...everything.keys()].filter((path) => !small.has(path)), ['big.bin']);
+    assert.ok(small.has('docs/link-to-file') && small.has('link-to-folder') && small.has('docs/nested'), 'links and folders are kept');
+    assertOk(await repo.run('create', 'roomier', repo.source, '--exclude-larger-than', '3100K'), 'create under a larger bound');
+    assert.ok((await describeTree(await restored(repo, 'roomier'))).has('big.bin'));
+    for (const size of ['0', 'big', '-1']) {
+      const refused = await repo.run('create', 'bad', repo.source, '--exclude-larger-than', size);
+      assert.is(refused.status, 2, size);
+      assert.match(refused.stderr, /--exclude-larger-than <size>' argument .* is invalid\. expected a size such as 500K, 100M or 2G/);
+    }
+  }));
+
 async function restored(repo: TestRepo, name: string, ...args: string[]): Promise<string> {
   const target = join(repo.dir, `restored-${name}-${args.join('')}`);
   const result = await repo.run('restore', name, target, ...args);

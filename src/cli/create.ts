@@ -10,7 +10,7 @@ import type { SourceReader } from '../pipeline/source-reader.js';
 import { type StreamInput, commandOutput, standardInput } from '../pipeline/stream-input.js';
 import type { Repository } from '../repository/index.js';
 import type { CliContext } from './context.js';
-import { type RepositoryFlags, withCacheDirFlag, withExcludeFlags, withRepositoryFlags } from './flags.js';
+import { type RepositoryFlags, parseFileSize, withCacheDirFlag, withExcludeFlags, withRepositoryFlags } from './flags.js';
 import { reportBackends } from './backend-report.js';
 import { countOf, formatBytes } from './format.js';
 import { boundHeapGrowth } from './heap-growth.js';
@@ -24,6 +24,7 @@ interface CreateFlags extends RepositoryFlags {
   readonly excludeIfPresent: string[];
   readonly dereference?: boolean;
   readonly oneFileSystem?: boolean;
+  readonly excludeLargerThan?: number;
   /** false with --no-cache. */
   readonly cache: boolean;
   readonly cacheDir?: string;
@@ -40,6 +41,7 @@ export function registerCreate(program: Command, context: CliContext): void {
     .argument('[args...]', "with --stdin-from-command, the command's arguments (put -- before the command)")
     .option('--dereference', 'store what symlinks point to instead of the links')
     .option('--one-file-system', 'do not descend into folders on other filesystems')
+    .option('--exclude-larger-than <size>', 'leave out files larger than SIZE, such as 500K, 100M or 2G (a plain number means MiB)', parseFileSize)
     .option('--no-cache', 'read every file, remembering nothing between runs')
     .option('--rescan-delay <ms>', 'wait this long after reading a file that had just changed before re-checking the files read for changes', wholeNumber('milliseconds'), 1000)
     .option('--stdin-filename <name>', "the name standard input (or the command's output) has in the archive", 'stdin')
@@ -124,6 +126,7 @@ async function backUp(
       excludeIfPresent: flags.excludeIfPresent,
       dereference: flags.dereference === true,
       oneFileSystem: flags.oneFileSystem === true,
+      excludeLargerThan: flags.excludeLargerThan,
       cache,
       // Its own cache and backend folders would otherwise be backed up into the backend, run after run.
       skippedFolders: [cacheRoot, ...(flags.backend ?? []).flatMap((url) => localFolderOf(url) ?? [])],

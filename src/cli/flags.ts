@@ -89,11 +89,24 @@ export function withCacheDirFlag(command: Command): Command {
 const MIB = 1024 * 1024;
 const UNIT_SCALE: Record<string, number> = { '': MIB, K: 1024, M: MIB, G: 1024 * MIB };
 
-/** "256", "256M", "256MiB", "1G": a plain number means MiB. */
-export function parseSize(value: string): number {
+/** "500K", "256", "256M", "256MiB", "1G": a plain number means MiB; undefined for 0 or what does not parse. */
+function sizeInBytes(value: string): number | undefined {
   const match = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(value.trim());
-  const bytes = match ? Number(match[1]) * (UNIT_SCALE[(match[2] ?? '').toUpperCase()] ?? MIB) : NaN;
-  if (!(bytes >= MIB)) throw new InvalidArgumentError('expected a size of at least 1 MiB, such as 256M or 1G');
+  const bytes = match ? Number(match[1]) * (UNIT_SCALE[(match[2] ?? '').toUpperCase()] ?? MIB) : 0;
+  return bytes > 0 ? bytes : undefined;
+}
+
+/** A memory size (sizeInBytes), at least 1 MiB. */
+export function parseSize(value: string): number {
+  const bytes = sizeInBytes(value);
+  if (bytes === undefined || bytes < MIB) throw new InvalidArgumentError('expected a size of at least 1 MiB, such as 256M or 1G');
+  return bytes;
+}
+
+/** A file size (sizeInBytes), for --exclude-larger-than. */
+export function parseFileSize(value: string): number {
+  const bytes = sizeInBytes(value);
+  if (bytes === undefined) throw new InvalidArgumentError('expected a size such as 500K, 100M or 2G');
   return bytes;
 }
 

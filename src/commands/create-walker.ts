@@ -37,7 +37,7 @@ import type { Repository } from '../repository/index.js';
 import { compileExcludes, excludedAlongPath, type ExcludeTest } from '../selection/index.js';
 import type { BlockId, TreeId } from '../store/ids.js';
 import { Backlog } from './backlog.js';
-import { type Child, FolderChildren } from './folder-children.js';
+import { type Child, type Exclusions, FolderChildren } from './folder-children.js';
 import { FolderTags, type TagOptions } from './folder-tags.js';
 import type { ProgressListener } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
@@ -45,6 +45,8 @@ import { SourceError, fromSource, readConsistently } from './source.js';
 
 export interface WalkOptions extends TagOptions {
   readonly excludes: readonly string[];
+  /** Regular files larger than this many bytes are left out (--exclude-larger-than). */
+  readonly excludeLargerThan?: number;
   readonly dereference: boolean;
   readonly oneFileSystem: boolean;
   /** Time between the last read of a file that had just changed and the re-check of the files read (mtimes can lag behind writes). */
@@ -177,6 +179,7 @@ export class TreeWalker {
   /** Multiply-linked files by dev:ino, so that their content is read once (claimHardlink). */
   private readonly hardlinks = new Map<string, HardlinkGroup>();
   private readonly isExcluded: ExcludeTest;
+  private readonly exclusions: Exclusions;
   private readonly tags: FolderTags;
   /** Everything besides a folder's listing that decides its tree: a record made under other options is not reused whole. */
   private readonly optionsDigest: Buffer;
@@ -196,11 +199,13 @@ export class TreeWalker {
     private readonly root: { readonly path: string; readonly device: bigint },
   ) {
     this.isExcluded = compileExcludes(options.excludes);
+    this.exclusions = { isExcluded: this.isExcluded, maxFileSize: options.excludeLargerThan === undefined ? undefined : BigInt(options.excludeLargerThan) };
     this.tags = new FolderTags(options, context.reporter);
-    const { excludes, excludeCaches, excludeIfPresent, dereference, oneFileSystem } = options;
-    // The tag options only when used, so that the caches of runs without them stay valid.
+    const { excludes, excludeCaches, excludeIfPresent, excludeLargerThan, dereference, oneFileSystem } = options;
+    // Options only when used, so that the caches of runs without them stay valid.
     const tagOptions = excludeCaches || excludeIfPresent.length > 0 ? { excludeCaches, excludeIfPresent } : {};
-    const decisive = { excludes, ...tagOptions, dereference, oneFileSystem, root: root.path, device: String(root.device), skipped: [...context.skippedFolders].sort() };
+    const sizeOption = excludeLargerThan === undefined ? {} : { excludeLargerThan };
+    const decisive = { excludes, ...tagOptions, ...sizeOption, dereference, oneFileSystem, root: root.path, device: String(root.device), skipped: [...context.skippedFolders].sort() };
     this.optionsDigest = createHash('sha256').update(JSON.stringify(decisive)).digest();
   }
 
@@ -236,7 +241,7 @@ export class TreeWalker {
     if (relativePath !== '' && (await this.tags.isTagged(path, scan.listing))) return TAGGED;
     this.totals.directories++;
     const ledger: FolderLedger = { clean: true, fingerprints: new Map() };
-    const files = () => FolderChildren.of({ path, relativePath }, scan.listing, false, this.isExcluded);
+    const files = () => FolderChildren.of({ path, relativePath }, scan.listing, false, this.exclusions);
     const { whole } = scan;
     if (whole) await this.blocksChecked.room();
     // Files are queued before the walk goes down, so that they are stored meanwhile.
@@ -282,7 +287,7 @@ export class TreeWalker {
   /** The folder's subfolders, not excluded nor never to back up, in tree order. */
   private subfoldersOf(folder: { readonly path: string; readonly relativePath: string }, listing: Listing): Child[] {
     const folders: Child[] = [];
-    for (const child of FolderChildren.of(folder, listing, true, this.isExcluded)) {
+    for (const child of FolderChildren.of(folder, listing, true, this.exclusions)) {
       // Never an error: a child whose stats could not be read is not known to be a folder.
       if (!(child instanceof SourceError) && !this.context.skippedFolders.has(identity(child.info))) folders.push(child);
     }

@@ -11,6 +11,12 @@ import type { Listing } from '../pipeline/source-reader.js';
 import type { ExcludeTest } from '../selection/index.js';
 import { SourceError } from './source.js';
 
+/** What a create leaves out: --exclude and its kin by path, --exclude-larger-than by a regular file's size. */
+export interface Exclusions {
+  readonly isExcluded: ExcludeTest;
+  readonly maxFileSize?: bigint;
+}
+
 export interface Child {
   readonly name: string;
   readonly path: string;
@@ -30,10 +36,13 @@ export class FolderChildren implements Iterable<Child | SourceError> {
    * The subfolders (`ofFolders`) or the other children of a folder, but those excluded. A
    * child whose stats could not be read is not known to be a folder, so it is among the others.
    */
-  static of(folder: { readonly path: string; readonly relativePath: string }, listing: Listing, ofFolders: boolean, isExcluded: ExcludeTest): FolderChildren {
+  static of(folder: { readonly path: string; readonly relativePath: string }, listing: Listing, ofFolders: boolean, exclusions: Exclusions): FolderChildren {
+    const { isExcluded, maxFileSize } = exclusions;
     const kept: { readonly name: string; readonly position: number }[] = [];
     listing.names.forEach((name, position) => {
-      if (listing.isFolder(position) === ofFolders && !isExcluded(relativeChildPath(folder.relativePath, name))) kept.push({ name, position });
+      if (listing.isFolder(position) !== ofFolders || isExcluded(relativeChildPath(folder.relativePath, name))) return;
+      if (maxFileSize !== undefined && (listing.fileSize(position) ?? 0n) > maxFileSize) return;
+      kept.push({ name, position });
     });
     return new FolderChildren(folder, listing, inTreeOrder(kept).map(({ position }) => position));
   }

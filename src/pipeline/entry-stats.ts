@@ -3,7 +3,7 @@
  * rebuilds it from the fields a worker sends back (source-worker.ts).
  */
 import { type BigIntStats, constants } from 'node:fs';
-import { MODE_FIELD, type RawStats } from './source-protocol.js';
+import { MODE_FIELD, type RawStats, SIZE_FIELD } from './source-protocol.js';
 
 export type EntryStats = Pick<
   BigIntStats,
@@ -47,7 +47,7 @@ export class ScannedStats implements EntryStats {
     this.nlink = field(3);
     this.uid = field(4);
     this.gid = field(5);
-    this.size = field(6);
+    this.size = field(SIZE_FIELD);
     this.mtimeNs = field(7);
     this.ctimeNs = field(8);
   }

@@ -20,8 +20,9 @@ export interface FailureValue {
 export type RawStats = readonly [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
 /** RawStats's length, and the stride of a listing's packed stats. */
 export const STAT_FIELDS = 9;
-/** Where the mode is in RawStats. */
+/** Where the mode and the size are in RawStats. */
 export const MODE_FIELD = 2;
+export const SIZE_FIELD = 6;
 
 export interface ScanTask {
   readonly path: string;

@@ -16,7 +16,7 @@ import { Coalesced } from '../threads/coalesced.js';
 import { threadPool } from '../threads/pool.js';
 import { inWalkOrder } from './child-path.js';
 import { type EntryStats, FILE_TYPE, ScannedStats } from './entry-stats.js';
-import { type FailureValue, type FileOutcome, type FolderListing, MODE_FIELD, type RawStats, STAT_FIELDS, type ScanTask, type SmallFileBatch, type SmallFileRequest, type SourceSetup } from './source-protocol.js';
+import { type FailureValue, type FileOutcome, type FolderListing, MODE_FIELD, type RawStats, SIZE_FIELD, STAT_FIELDS, type ScanTask, type SmallFileBatch, type SmallFileRequest, type SourceSetup } from './source-protocol.js';
 
 export type { SourceSetup } from './source-protocol.js';
 
@@ -65,11 +65,21 @@ export class Listing {
   }
 
   isFolder(index: number): boolean {
-    return !this.failures.has(index) && ((this.packed[index * STAT_FIELDS + MODE_FIELD] as bigint) & FILE_TYPE) === FOLDER_TYPE;
+    return this.typeOf(index) === FOLDER_TYPE;
+  }
+
+  /** A regular file's size, without making its stats; undefined for anything else. */
+  fileSize(index: number): bigint | undefined {
+    return this.typeOf(index) === REGULAR_FILE_TYPE ? (this.packed[index * STAT_FIELDS + SIZE_FIELD] as bigint) : undefined;
+  }
+
+  private typeOf(index: number): bigint | undefined {
+    return this.failures.has(index) ? undefined : (this.packed[index * STAT_FIELDS + MODE_FIELD] as bigint) & FILE_TYPE;
   }
 }
 
 const FOLDER_TYPE = BigInt(constants.S_IFDIR);
+const REGULAR_FILE_TYPE = BigInt(constants.S_IFREG);
 
 interface Waiting {
   readonly request: SmallFileRequest;
