@@ -11,7 +11,7 @@ import type { Listing } from '../pipeline/source-reader.js';
 import type { ExcludeTest } from '../selection/index.js';
 import { SourceError } from './source.js';
 
-/** What a create leaves out: --exclude and its kin by path, --exclude-larger-than by a regular file's size. */
+/** The children a walk leaves out: those an --exclude pattern matches by path, and with --exclude-larger-than the larger regular files. */
 export interface Exclusions {
   readonly isExcluded: ExcludeTest;
   readonly maxFileSize?: bigint;
