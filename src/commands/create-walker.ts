@@ -34,7 +34,7 @@ import { childPath } from '../pipeline/child-path.js';
 import type { EntryStats } from '../pipeline/entry-stats.js';
 import { Listing, SMALL_FILE_LIMIT, type SourceReader } from '../pipeline/source-reader.js';
 import type { Repository } from '../repository/index.js';
-import { compileExcludes, excludedAlongPath, type ExcludeTest } from '../selection/index.js';
+import { compileExcludes, excludedAlongPath } from '../selection/index.js';
 import type { BlockId, TreeId } from '../store/ids.js';
 import { Backlog } from './backlog.js';
 import { type Child, type Exclusions, FolderChildren } from './folder-children.js';
@@ -178,7 +178,6 @@ export class TreeWalker {
   private readonly unchanged = new Map<string, readonly ChunkRef[]>();
   /** Multiply-linked files by dev:ino, so that their content is read once (claimHardlink). */
   private readonly hardlinks = new Map<string, HardlinkGroup>();
-  private readonly isExcluded: ExcludeTest;
   private readonly exclusions: Exclusions;
   private readonly tags: FolderTags;
   /** Everything besides a folder's listing that decides its tree: a record made under other options is not reused whole. */
@@ -198,8 +197,7 @@ export class TreeWalker {
     /** The folder being backed up, and the device it is on (for --one-file-system). */
     private readonly root: { readonly path: string; readonly device: bigint },
   ) {
-    this.isExcluded = compileExcludes(options.excludes);
-    this.exclusions = { isExcluded: this.isExcluded, maxFileSize: options.excludeLargerThan === undefined ? undefined : BigInt(options.excludeLargerThan) };
+    this.exclusions = { isExcluded: compileExcludes(options.excludes), maxFileSize: options.excludeLargerThan === undefined ? undefined : BigInt(options.excludeLargerThan) };
     this.tags = new FolderTags(options, context.reporter);
     const { excludes, excludeCaches, excludeIfPresent, excludeLargerThan, dereference, oneFileSystem } = options;
     // Options only when used, so that the caches of runs without them stay valid.
@@ -474,7 +472,7 @@ export class TreeWalker {
     const inside = relative(this.root.path, pointsTo);
     if (inside.startsWith('..') || isAbsolute(inside)) {
       this.context.reporter.info(`${path} -> ${target}: the link is backed up; what it points to is outside ${this.root.path}`);
-    } else if (excludedAlongPath(this.isExcluded, inside.split('/')) || !somethingAt(pointsTo)) {
+    } else if (excludedAlongPath(this.exclusions.isExcluded, inside.split('/')) || !somethingAt(pointsTo)) {
       this.context.reporter.warning(`${path} -> ${target}: the link is backed up, but what it points to is excluded or missing`);
     }
   }
