@@ -375,7 +375,7 @@ test('the wrong keyfile, an unknown archive and a missing backend are usage erro
     assertOk(fresh, 'create makes the backend folder');
     const noSource = await repo.run('create', 'ghost', join(repo.dir, 'no-source'));
     assert.is(noSource.status, 2);
-    assert.match(noSource.stderr, /cannot read source folder .*no-source: ENOENT/);
+    assert.match(noSource.stderr, /^preserve: cannot read source .*no-source: ENOENT/m);
     const badOption = await repo.run('list', '--frobnicate');
     assert.is(badOption.status, 2);
     assert.match(badOption.stderr, /unknown option '--frobnicate'/);

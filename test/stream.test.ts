@@ -128,7 +128,7 @@ test('create from a stream refuses an unsafe file name, a taken archive name, ex
       [['new', '-', '--stdin-filename', 'a/b'], /^preserve: --stdin-filename "a\/b" is not allowed: it is a name containing "\/"$/m],
       [['new', '-', '--stdin-filename', '..'], /^preserve: --stdin-filename "\.\." is not allowed/m],
       [['taken', '-'], /an archive named "taken" already exists/],
-      [['new', repo.source, 'extra'], /^preserve: create takes one PATH, not 2 .*; a command to run needs --stdin-from-command$/m],
+      [['new', '-', 'extra'], /^preserve: standard input \(-\) is backed up alone, not with other paths; a command to run needs --stdin-from-command$/m],
       [['new', '--stdin-from-command'], /missing required argument 'path'/],
       [['new', repo.source, '--stdin-filename', 'x'], /^preserve: --stdin-filename names what `create NAME -` or --stdin-from-command backs up, not a folder$/m],
     ];

@@ -1,10 +1,10 @@
-/** Unit tests for the small pieces: chunker, exclude patterns, folder tags, the walk's backlog, owner tables, snapshot reads, sparse writes. */
+/** Unit tests for the small pieces: chunker, exclude patterns, source paths, folder tags, the walk's backlog, owner tables, snapshot reads, sparse writes. */
 import { createCipheriv, createHash } from 'node:crypto';
 import { mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type FileEntry, FileContent } from '../src/archive/index.js';
+import { type FileEntry, FileContent, describeSource, sourcePathsOf, sourceRootOf } from '../src/archive/index.js';
 import { FolderMemory, MAX_WRITTEN_KEYS } from '../src/backend/folder-memory.js';
 import { countOf, formatBytes } from '../src/cli/format.js';
 import { Backlog } from '../src/commands/backlog.js';
@@ -13,7 +13,7 @@ import { closeFile, createFile, setLength, writeSparse } from '../src/commands/r
 import { type Chunker, type ChunkSizes, ContentDefinedChunker, GearBoundaries, gearTable } from '../src/chunker/index.js';
 import { idMapper, namesFor, parseNameDatabase } from '../src/owners/index.js';
 import { Listing } from '../src/pipeline/source-reader.js';
-import { compileExcludes } from '../src/selection/index.js';
+import { SourcePaths, compileExcludes } from '../src/selection/index.js';
 import { type BlockId, asId } from '../src/store/ids.js';
 import { makeTempDir, seededBytes } from './support.js';
 
@@ -98,6 +98,36 @@ test('excludes: names match at any depth, paths match from the root, ** spans fo
 
 /** A listing of these names (FolderTags looks at nothing else). */
 const listingOf = (...names: string[]) => new Listing(names, new BigInt64Array(0), new Map(), Buffer.alloc(32));
+
+test('source paths: one folder is the root; several paths (or a file) lie under /, the folders on the way holding only the way down', () => {
+  const folder = { dev: 1n, isDirectory: () => true };
+  const file = { dev: 1n, isDirectory: () => false };
+  const one = SourcePaths.of([{ path: '/home/ann', info: folder }]);
+  assert.equal([one.root, one.isWhole, one.sourcePath, one.keeps('anything/at/all')], ['/home/ann', true, '/home/ann', true]);
+  assert.equal([sourceRootOf(one.sourcePath), sourcePathsOf(one.sourcePath)], ['/home/ann', ['/home/ann']]);
+  assert.not.ok(one.isBelowGiven(''));
+  assert.ok(one.isBelowGiven('a'));
+
+  const usb = { dev: 2n, isDirectory: () => true };
+  const several = SourcePaths.of([
+    { path: '/home/ann/docs', info: folder },
+    { path: '/etc/fstab', info: file },
+    { path: '/home/ann/docs/usb', info: usb },
+  ]);
+  assert.equal([several.root, several.isWhole, several.paths], ['/', false, ['/etc/fstab', '/home/ann/docs', '/home/ann/docs/usb']]);
+  const kept = ['', 'etc', 'etc/fstab', 'home', 'home/ann', 'home/ann/docs', 'home/ann/docs/x/y', 'etc/hosts', 'home/bob', 'home/ann/docs2', 'homer'].filter((path) => several.keeps(path));
+  assert.equal(kept, ['', 'etc', 'etc/fstab', 'home', 'home/ann', 'home/ann/docs', 'home/ann/docs/x/y']);
+  assert.equal(['home', 'home/ann/docs', 'home/ann/docs/x', 'home/ann/docs/usb', 'home/ann/docs/usb/x'].map((path) => several.isBelowGiven(path)), [false, false, true, false, true]);
+  assert.equal(['home', 'home/ann/docs/x', 'home/ann/docs/usb/x'].map((path) => several.deviceFor(path)), [undefined, 1n, 2n]);
+  assert.equal([sourceRootOf(several.sourcePath), sourcePathsOf(several.sourcePath), describeSource(several.sourcePath)], ['/', several.paths, several.paths.join(' ')]);
+  // The same paths in another order are the same source.
+  const reordered = SourcePaths.of([{ path: '/home/ann/docs/usb', info: usb }, { path: '/home/ann/docs', info: folder }, { path: '/etc/fstab', info: file }]);
+  assert.is(reordered.sourcePath, several.sourcePath);
+  assert.equal(reordered.digestFields(), several.digestFields());
+  // A lone file lies under / too.
+  assert.equal(SourcePaths.of([{ path: '/etc/fstab', info: file }]).paths, ['/etc/fstab']);
+  assert.is(SourcePaths.of([{ path: '/etc/fstab', info: file }]).root, '/');
+});
 
 test('folder tags: a name of --exclude-if-present or a signed CACHEDIR.TAG leaves a folder out; a tag that cannot be read leaves it in, with a warning', async () => {
   const dir = await makeTempDir('tags');

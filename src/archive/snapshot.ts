@@ -8,6 +8,7 @@ import { FormatError } from '../errors/index.js';
 import { relativeChildPath } from '../filenames/index.js';
 import { type BlockId, type TreeId, idToHex } from '../store/ids.js';
 import type { ArchiveMetadata } from './metadata-format.js';
+import { sourceRootOf } from './source.js';
 import type { ChunkRef, DirectoryEntry, Entry, FileEntry } from './entry.js';
 
 /** Narrow capabilities the view needs from the repository. */
@@ -131,17 +132,24 @@ export class Snapshot {
 
   /** The archive path a link target names, relative to the root; undefined outside the archive. */
   private archivePathOf(folderPath: string, target: string): string | undefined {
-    const source = this.metadata.sourcePath;
+    const source = sourceRootOf(this.metadata.sourcePath);
     let path: string;
     if (posix.isAbsolute(target)) {
-      if (target !== source && !target.startsWith(`${source}/`)) return undefined;
-      path = posix.normalize(target.slice(source.length));
+      const within = pathUnder(source, target);
+      if (within === undefined) return undefined;
+      path = posix.normalize(within);
     } else {
       path = posix.normalize(folderPath === '' ? target : `${folderPath}/${target}`);
       if (path === '..' || path.startsWith('../')) return undefined;
     }
     return path === '.' ? '' : path.replace(/^\/+|\/+$/g, '');
   }
+}
+
+/** What follows `folder` in the absolute `path` ('' for the folder itself), or undefined when the path is not in it. */
+function pathUnder(folder: string, path: string): string | undefined {
+  if (folder === '/') return path;
+  return path === folder || path.startsWith(`${folder}/`) ? path.slice(folder.length) : undefined;
 }
 
 /** As many symlinks as Linux follows in one path before giving up with ELOOP. */

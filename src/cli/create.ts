@@ -34,11 +34,11 @@ interface CreateFlags extends RepositoryFlags {
 }
 
 export function registerCreate(program: Command, context: CliContext): void {
-  const command = program.command('create').description('back up PATH as a new archive NAME');
+  const command = program.command('create').description('back up PATH (or several) as a new archive NAME');
   withCacheDirFlag(withExcludeFlags(withRepositoryFlags(command)))
     .argument('<name>', 'name of the new archive (must not exist yet)')
-    .argument('<path>', 'folder to back up; - for standard input; with --stdin-from-command, the command to run')
-    .argument('[args...]', "with --stdin-from-command, the command's arguments (put -- before the command)")
+    .argument('<path>', 'folder to back up, whose content becomes the archive; - for standard input; with --stdin-from-command, the command to run')
+    .argument('[paths...]', "more files or folders, all kept where they lie under / (as is a lone file); with --stdin-from-command, the command's arguments (put -- before the command)")
     .option('--dereference', 'store what symlinks point to instead of the links')
     .option('--one-file-system', 'do not descend into folders on other filesystems')
     .option('--exclude-larger-than <size>', 'leave out files larger than SIZE, such as 500K, 100M or 2G (a plain number means MiB)', parseFileSize)
@@ -46,10 +46,10 @@ export function registerCreate(program: Command, context: CliContext): void {
     .option('--rescan-delay <ms>', 'wait this long after reading a file that had just changed before re-checking the files read for changes', wholeNumber('milliseconds'), 1000)
     .option('--stdin-filename <name>', "the name standard input (or the command's output) has in the archive", 'stdin')
     .option('--stdin-from-command', 'back up what the command writes to its standard output; no archive is made unless it exits with status 0')
-    .action(async (name: string, path: string, args: string[], flags: CreateFlags, invoked: Command) => {
+    .action(async (name: string, path: string, morePaths: string[], flags: CreateFlags, invoked: Command) => {
       const started = Date.now();
       boundHeapGrowth();
-      const stream = streamToBackUp(path, args, flags);
+      const stream = streamToBackUp(path, morePaths, flags);
       if (!stream && invoked.getOptionValueSource('stdinFilename') === 'cli') throw new UsageError('--stdin-filename names what `create NAME -` or --stdin-from-command backs up, not a folder');
       if (stream) return backUpStream(context, name, stream, flags, started);
       const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
@@ -60,7 +60,7 @@ export function registerCreate(program: Command, context: CliContext): void {
       const source = repository.openSourceReader();
       let result: CreateResult;
       try {
-        result = await backUp(context, repository, source, { name, path, flags, excludes: [...flags.exclude, ...fromFiles.flat()] });
+        result = await backUp(context, repository, source, { name, paths: [path, ...morePaths], flags, excludes: [...flags.exclude, ...fromFiles.flat()] });
       } finally {
         await source.close();
       }
@@ -82,10 +82,10 @@ function leftBehind(name: string): string {
   return `no archive ${JSON.stringify(name)} was made; the next create reuses what this one stored`;
 }
 
-/** How to open the stream the command line names, or undefined when PATH is a folder. */
-function streamToBackUp(path: string, args: readonly string[], flags: CreateFlags): (() => StreamInput) | undefined {
-  if (flags.stdinFromCommand) return () => commandOutput(path, args);
-  if (args.length > 0) throw new UsageError(`create takes one PATH, not ${args.length + 1} (${[path, ...args].map((a) => JSON.stringify(a)).join(', ')}); a command to run needs --stdin-from-command`);
+/** How to open the stream the command line names, or undefined when it names paths. */
+function streamToBackUp(path: string, morePaths: readonly string[], flags: CreateFlags): (() => StreamInput) | undefined {
+  if (flags.stdinFromCommand) return () => commandOutput(path, morePaths);
+  if (morePaths.length > 0 && [path, ...morePaths].includes('-')) throw new UsageError('standard input (-) is backed up alone, not with other paths; a command to run needs --stdin-from-command');
   if (path !== '-') return undefined;
   // Asked now, so that a terminal is refused before the backend is opened.
   const input = standardInput();
@@ -110,7 +110,7 @@ async function backUp(
   context: CliContext,
   repository: Repository,
   source: SourceReader,
-  { name, path, flags, excludes }: { name: string; path: string; flags: CreateFlags; excludes: string[] },
+  { name, paths, flags, excludes }: { name: string; paths: string[]; flags: CreateFlags; excludes: string[] },
 ): Promise<CreateResult> {
   const cacheRoot = cacheFolder(flags.cacheDir);
   const cache = flags.cache ? await openCache(cacheRoot, repository, context) : undefined;
@@ -120,7 +120,7 @@ async function backUp(
     if (backendNotes) await repository.backend.readNotes?.(backendNotes);
     const options: CreateOptions = {
       name,
-      sourcePath: path,
+      sourcePaths: paths,
       excludes,
       excludeCaches: flags.excludeCaches === true,
       excludeIfPresent: flags.excludeIfPresent,

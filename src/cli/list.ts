@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ArchiveRecord, Snapshot } from '../archive/index.js';
+import { type ArchiveRecord, type Snapshot, describeSource, sourcePathsOf } from '../archive/index.js';
 import { type ListedEntry, archiveEntries } from '../commands/index.js';
 import { idToHex } from '../store/ids.js';
 import { type CliContext, damagedArchivesError } from './context.js';
@@ -31,7 +31,8 @@ function printArchives(context: CliContext, records: readonly ArchiveRecord[], j
       id: idToHex(id),
       created: new Date(Number(m.createdAtNs / 1_000_000n)).toISOString(),
       hostname: m.hostname,
-      source: m.sourcePath,
+      source: describeSource(m.sourcePath),
+      paths: sourcePathsOf(m.sourcePath),
       files: m.totals.files,
       directories: m.totals.directories,
       symlinks: m.totals.symlinks,
@@ -53,7 +54,7 @@ function printArchives(context: CliContext, records: readonly ArchiveRecord[], j
     String(m.totals.files),
     formatBytes(m.totals.bytes),
     formatBytes(m.totals.storedBytes),
-    `${m.hostname}:${m.sourcePath}`,
+    `${m.hostname}:${describeSource(m.sourcePath)}`,
   ]);
   for (const line of formatTable([header, ...rows])) context.print(line);
 }

@@ -11,7 +11,7 @@ type PruneFlags = RepositoryFlags & RetentionFlags & { dryRun?: boolean };
 export function registerPrune(program: Command, context: CliContext): void {
   const command = withRetentionFlags(
     withRepositoryFlags(
-      program.command('prune').description('delete the archives that no --keep-… rule keeps, judged per host and source folder; run gc afterwards to free their data'),
+      program.command('prune').description('delete the archives that no --keep-… rule keeps, judged per host and source (folder, paths or stream); run gc afterwards to free their data'),
     ),
   );
   command.option('--dry-run', 'only say what would be kept and deleted').action(async (flags: PruneFlags) => {

@@ -34,7 +34,7 @@ import { childPath } from '../pipeline/child-path.js';
 import type { EntryStats } from '../pipeline/entry-stats.js';
 import { Listing, SMALL_FILE_LIMIT, type SourceReader } from '../pipeline/source-reader.js';
 import type { Repository } from '../repository/index.js';
-import { compileExcludes, excludedAlongPath } from '../selection/index.js';
+import { type SourcePaths, compileExcludes, excludedAlongPath } from '../selection/index.js';
 import type { BlockId, TreeId } from '../store/ids.js';
 import { Backlog } from './backlog.js';
 import { type Child, type Exclusions, FolderChildren } from './folder-children.js';
@@ -194,16 +194,19 @@ export class TreeWalker {
   constructor(
     private readonly context: WalkContext,
     private readonly options: WalkOptions,
-    /** The folder being backed up, and the device it is on (for --one-file-system). */
-    private readonly root: { readonly path: string; readonly device: bigint },
+    /** What is backed up: the walk starts at its root. */
+    private readonly paths: SourcePaths,
   ) {
-    this.exclusions = { isExcluded: compileExcludes(options.excludes), maxFileSize: options.excludeLargerThan === undefined ? undefined : BigInt(options.excludeLargerThan) };
+    const byPattern = compileExcludes(options.excludes);
+    // Besides the patterns: in the folders on the way to the paths given, all but what leads to one.
+    const isExcluded = paths.isWhole ? byPattern : (relativePath: string) => !paths.keeps(relativePath) || byPattern(relativePath);
+    this.exclusions = { isExcluded, maxFileSize: options.excludeLargerThan === undefined ? undefined : BigInt(options.excludeLargerThan) };
     this.tags = new FolderTags(options, context.reporter);
     const { excludes, excludeCaches, excludeIfPresent, excludeLargerThan, dereference, oneFileSystem } = options;
     // Options only when used, so that the caches of runs without them stay valid.
     const tagOptions = excludeCaches || excludeIfPresent.length > 0 ? { excludeCaches, excludeIfPresent } : {};
     const sizeOption = excludeLargerThan === undefined ? {} : { excludeLargerThan };
-    const decisive = { excludes, ...tagOptions, ...sizeOption, dereference, oneFileSystem, root: root.path, device: String(root.device), skipped: [...context.skippedFolders].sort() };
+    const decisive = { excludes, ...tagOptions, ...sizeOption, dereference, oneFileSystem, ...paths.digestFields(), skipped: [...context.skippedFolders].sort() };
     this.optionsDigest = createHash('sha256').update(JSON.stringify(decisive)).digest();
   }
 
@@ -234,9 +237,8 @@ export class TreeWalker {
    * recorded tree is the folder's.
    */
   private async walk(path: string, relativePath: string, info: EntryStats, ancestors: ReadonlySet<string>): Promise<FolderWalked> {
-    const scan = await (this.takeScanAhead(path) ?? this.scan(path, info));
-    // The folder given to back up is backed up even when tagged: it was asked for by name.
-    if (relativePath !== '' && (await this.tags.isTagged(path, scan.listing))) return TAGGED;
+    const scan = await (this.takeScanAhead(path) ?? this.scan({ path, relativePath, info }));
+    if (this.paths.isBelowGiven(relativePath) && (await this.tags.isTagged(path, scan.listing))) return TAGGED;
     this.totals.directories++;
     const ledger: FolderLedger = { clean: true, fingerprints: new Map() };
     const files = () => FolderChildren.of({ path, relativePath }, scan.listing, false, this.exclusions);
@@ -267,8 +269,9 @@ export class TreeWalker {
    * gets to their folder, and the lookups then overlap with the scans of the next folders
    * instead of keeping the walk waiting at its end.
    */
-  private async scan(path: string, info: EntryStats): Promise<FolderScan> {
-    const crossesDevice = this.options.oneFileSystem && info.dev !== this.root.device;
+  private async scan({ path, relativePath, info }: Omit<Child, 'name'>): Promise<FolderScan> {
+    const device = this.paths.deviceFor(relativePath);
+    const crossesDevice = this.options.oneFileSystem && device !== undefined && info.dev !== device;
     const [listing, record] = await Promise.all([
       crossesDevice ? Listing.EMPTY : fromSource(path, () => this.context.source.scan(path, this.options.dereference, isLarge({ info }))),
       this.context.cache.lookup(path),
@@ -370,7 +373,7 @@ export class TreeWalker {
     const maxAhead = this.queuedFiles.isEmpty ? MAX_SCANS_AHEAD : MAX_SCANS_AHEAD_WHILE_STORING;
     if (this.scansAhead.has(folder.path) || this.scansAhead.size >= maxAhead || this.scanBytesAhead >= MAX_SCAN_BYTES_AHEAD) return;
     if (inside.has(identity(folder.info))) return;
-    const scan = this.scan(folder.path, folder.info);
+    const scan = this.scan(folder);
     this.scansAhead.set(folder.path, { scan, bytes: folder.info.size });
     this.scanBytesAhead += folder.info.size;
     // Awaited in its turn, where a failure is reported; until then it is not unhandled.
@@ -469,9 +472,9 @@ export class TreeWalker {
    */
   private checkLinkTarget(path: string, target: string): void {
     const pointsTo = resolve(dirname(path), target);
-    const inside = relative(this.root.path, pointsTo);
-    if (inside.startsWith('..') || isAbsolute(inside)) {
-      this.context.reporter.info(`${path} -> ${target}: the link is backed up; what it points to is outside ${this.root.path}`);
+    const inside = relative(this.paths.root, pointsTo);
+    if (inside.startsWith('..') || isAbsolute(inside) || !this.paths.keeps(inside)) {
+      this.context.reporter.info(`${path} -> ${target}: the link is backed up; what it points to is outside ${this.paths.describe()}`);
     } else if (excludedAlongPath(this.exclusions.isExcluded, inside.split('/')) || !somethingAt(pointsTo)) {
       this.context.reporter.warning(`${path} -> ${target}: the link is backed up, but what it points to is excluded or missing`);
     }

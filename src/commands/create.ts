@@ -1,11 +1,12 @@
 /**
- * create: stores a folder as a new archive. The tree is walked (create-walker.ts); then,
- * after a short pause, the metadata of every file read is checked again, and if any
- * changed the tree is walked once more — the cache makes that walk read only the files
- * that changed. The archive object is written last and is the commit point.
+ * create: stores a folder, or several paths (SourcePaths), as a new archive. The tree is
+ * walked (create-walker.ts); then, after a short pause, the metadata of every file read is
+ * checked again, and if any changed the tree is walked once more — the cache makes that
+ * walk read only the files that changed. The archive object is written last and is the
+ * commit point.
  */
 import type { BigIntStats } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +17,7 @@ import { fsPath } from '../filenames/index.js';
 import type { FilesRead } from '../pipeline/files-read.js';
 import type { SourceReader } from '../pipeline/source-reader.js';
 import { type BackendLock, type Repository, withLock } from '../repository/index.js';
+import { SourcePaths } from '../selection/index.js';
 import type { ArchiveId } from '../store/ids.js';
 import { claimArchiveName, commitArchive } from './new-archive.js';
 import { TreeWalker, type WalkContext, type WalkOptions, identity } from './create-walker.js';
@@ -25,7 +27,8 @@ import { SourceError } from './source.js';
 
 export interface CreateOptions extends WalkOptions {
   readonly name: string;
-  readonly sourcePath: string;
+  /** One folder, whose content becomes the archive's root, or several paths, kept where they lie under '/'. */
+  readonly sourcePaths: readonly string[];
   /** The mtime cache; without one, files are all read (a run-long memory cache still serves the rescan). */
   readonly cache?: BackupCache;
   /** Folders never to back up, such as the cache's own (found by device and inode). */
@@ -60,22 +63,22 @@ export async function createArchive(
   reporter: ProblemReporter,
 ): Promise<CreateResult> {
   const archives = await claimArchiveName(repository.catalog, options.name);
-  // The newest archive of the same folder from this host gives the progress display its estimate.
-  const sourcePath = resolve(options.sourcePath);
-  const previous = archives.map((record) => record.metadata).filter((m) => m.sourcePath === sourcePath && m.hostname === hostname()).at(-1);
+  const paths = SourcePaths.of(await Promise.all(options.sourcePaths.map(async (path) => ({ path: resolve(path), info: await statGiven(resolve(path)) }))));
+  // The newest archive of the same paths from this host gives the progress display its estimate.
+  const previous = archives.map((record) => record.metadata).filter((m) => m.sourcePath === paths.sourcePath && m.hostname === hostname()).at(-1);
   if (previous) options.progress?.expect(previous.totals.files, previous.totals.bytes);
-  return withLock(repository.backend, 'shared', 'create', (message) => reporter.warning(message), (lock) => walkAndCommit(repository, options, reporter, lock, source));
+  return withLock(repository.backend, 'shared', 'create', (message) => reporter.warning(message), (lock) => walkAndCommit(repository, options, paths, reporter, lock, source));
 }
 
 async function walkAndCommit(
   repository: Pick<Repository, 'blocks' | 'trees' | 'catalog' | 'chunker' | 'flush' | 'storedBytes'>,
   options: CreateOptions,
+  paths: SourcePaths,
   reporter: ProblemReporter,
   lock: BackendLock,
   source: SourceReader,
 ): Promise<CreateResult> {
-  const sourcePath = resolve(options.sourcePath);
-  const rootInfo = await statSourceRoot(sourcePath);
+  const rootInfo = await statGiven(paths.root);
   const context = {
     repository,
     reporter,
@@ -84,7 +87,7 @@ async function walkAndCommit(
     skippedFolders: new Set(await folderIdentities(options.skippedFolders ?? [])),
     progress: options.progress ?? noProgress,
   };
-  let walk = await walkOnce(context, options, sourcePath, rootInfo);
+  let walk = await walkOnce(context, options, paths, rootInfo);
   try {
     for (let rewalk = 1; rewalk <= MAX_REWALKS && walk.walker.filesRead.length > 0; rewalk++) {
       // The pause runs from the last read of a file that had just changed: files read earlier
@@ -98,7 +101,7 @@ async function walkAndCommit(
       if (count === 0) break;
       reporter.warning(`${count} ${count === 1 ? 'file' : 'files'} changed during the backup (${firstPaths.join(', ')}${count > firstPaths.length ? ', …' : ''}); reading again`);
       walk.walker.filesRead.close();
-      walk = await walkOnce(context, options, sourcePath, rootInfo);
+      walk = await walkOnce(context, options, paths, rootInfo);
     }
   } finally {
     walk.walker.filesRead.close();
@@ -106,31 +109,31 @@ async function walkAndCommit(
   const { walker, root } = walk;
   const { id, metadata } = await commitArchive(repository, lock, {
     name: options.name,
-    sourcePath,
+    sourcePath: paths.sourcePath,
     root,
     totals: walker.totals,
     uids: walker.uids,
     gids: walker.gids,
     linkGroupSizes: walker.linkGroupSizes,
   });
-  await context.cache.forgetUnseen(sourcePath);
+  for (const path of paths.paths) await context.cache.forgetUnseen(path);
   return { id, metadata, filesRead: walker.filesRead.length, filesUnchanged: walker.filesUnchanged };
 }
 
-async function walkOnce(context: WalkContext, options: WalkOptions, sourcePath: string, rootInfo: BigIntStats) {
-  const walker = new TreeWalker(context, options, { path: sourcePath, device: rootInfo.dev });
+async function walkOnce(context: WalkContext, options: WalkOptions, paths: SourcePaths, rootInfo: BigIntStats) {
+  const walker = new TreeWalker(context, options, paths);
   try {
-    return { walker, root: await walker.directory(sourcePath, '', rootInfo, new Set()) };
+    return { walker, root: await walker.directory(paths.root, '', rootInfo, new Set()) };
   } catch (error) {
     walker.filesRead.close();
     if (!(error instanceof SourceError)) throw error;
-    throw unreadableSourceFolder(sourcePath, error.cause);
+    throw unreadableSource(paths.root, error.cause);
   }
 }
 
-/** The folder to back up itself cannot be read: nothing can be done (exit 2). */
-function unreadableSourceFolder(sourcePath: string, cause: unknown): UsageError {
-  return new UsageError(`cannot read source folder ${sourcePath}: ${describeError(cause)}`, { cause });
+/** A path to back up, or the folder the walk starts from, cannot be read: nothing can be done (exit 2). */
+function unreadableSource(path: string, cause: unknown): UsageError {
+  return new UsageError(`cannot read source ${path}: ${describeError(cause)}`, { cause });
 }
 
 /**
@@ -159,13 +162,13 @@ async function folderIdentities(paths: readonly string[]): Promise<string[]> {
   return infos.filter((info) => info !== undefined).map(identity);
 }
 
-async function statSourceRoot(sourcePath: string): Promise<BigIntStats> {
-  let info: BigIntStats;
+/** What a path to back up is, following symlinks; a dangling symlink is itself (it is backed up as one). */
+async function statGiven(path: string): Promise<BigIntStats> {
   try {
-    info = await stat(fsPath(sourcePath), { bigint: true });
+    return await stat(fsPath(path), { bigint: true });
   } catch (error) {
-    throw unreadableSourceFolder(sourcePath, error);
+    const link = await lstat(fsPath(path), { bigint: true }).catch(() => undefined);
+    if (link?.isSymbolicLink()) return link;
+    throw unreadableSource(path, error);
   }
-  if (!info.isDirectory()) throw new UsageError(`source ${sourcePath} is not a folder`);
-  return info;
 }

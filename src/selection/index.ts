@@ -1,13 +1,15 @@
 /**
- * selection: which paths `create` and `restore` leave out. A pattern without '/' matches an
- * entry's name at any depth (`*.tmp`, `node_modules`); a pattern with '/' matches the path
- * relative to the backed-up folder, which is also the path in the archive (`build/**`,
- * `/cache`). Globs follow minimatch, with `**` spanning folders and dotfiles matched like
+ * selection: which paths `create` backs up (source-paths.ts), and which `create` and
+ * `restore` leave out. A pattern without '/' matches an entry's name at any depth (`*.tmp`,
+ * `node_modules`); a pattern with '/' matches the path in the archive: relative to the
+ * backed-up folder (`build/**`, `/cache`), or from '/' when create was given several paths. Globs follow minimatch, with `**` spanning folders and dotfiles matched like
  * any other name.
  */
 import { readFile } from 'node:fs/promises';
 import { Minimatch } from 'minimatch';
 import { UsageError, describeError } from '../errors/index.js';
+
+export { SourcePaths, type GivenPath } from './source-paths.js';
 
 export type ExcludeTest = (relativePath: string) => boolean;
 
