@@ -139,7 +139,21 @@ if (process.getuid?.() === 0) {
     }));
 }
 
-test('a missing path, or standard input among paths, is exit 2 and makes no archive', () =>
+test('--files-from adds the paths a file lists, as they are, but blank lines and comments', () =>
+  withTestRepo('paths-files-from', async (repo) => {
+    const spaced = join(repo.source, ' spaced name ');
+    await writeFile(spaced, 'spaces at both ends\n');
+    const list = join(repo.dir, 'list');
+    await writeFile(list, `# what to back up\n\n${spaced}\r\n   \n${join(repo.source, 'docs', 'readme.txt')}\n  # indented comment`);
+    assertOk(await repo.run('create', 'listed', join(repo.source, 'empty'), '--files-from', list), 'create');
+    const [listed] = await archives(repo);
+    assert.equal(listed?.paths, [spaced, join(repo.source, 'docs', 'readme.txt'), join(repo.source, 'empty')]);
+    const target = await restored(repo, 'listed');
+    const facts = await describeTree(join(target, repo.source));
+    assert.equal([...facts.keys()], [' spaced name ', 'docs', 'docs/readme.txt', 'empty']);
+  }));
+
+test('a missing path, standard input among paths, no path, or more paths than an archive records: exit 2, no archive', () =>
   withTestRepo('paths-refused', async (repo) => {
     const missing = await repo.run('create', 'broken', join(repo.source, 'docs'), join(repo.source, 'nothere'));
     assert.is(missing.status, 2);
@@ -147,6 +161,24 @@ test('a missing path, or standard input among paths, is exit 2 and makes no arch
     const stdin = await repo.run('create', 'broken', join(repo.source, 'docs'), '-');
     assert.is(stdin.status, 2);
     assert.match(stdin.stderr, /^preserve: standard input \(-\) is backed up alone, not with other paths; a command to run needs --stdin-from-command$/m);
+    const none = await repo.run('create', 'broken');
+    assert.is(none.status, 2);
+    assert.match(none.stderr, /^preserve: create needs a PATH to back up \(or - for standard input\)$/m);
+    const empty = join(repo.dir, 'empty-list');
+    await writeFile(empty, '# nothing yet\n');
+    const unlisted = await repo.run('create', 'broken', '--files-from', empty);
+    assert.is(unlisted.status, 2);
+    assert.match(unlisted.stderr, /^preserve: --files-from lists no path: .*empty-list$/m);
+    // 1,000 files of 70-byte names, each path given: more than the 64 KiB an archive's source takes.
+    const many = join(repo.dir, 'many');
+    await mkdir(many);
+    const names = Array.from({ length: 1000 }, (_, k) => `${String(k).padStart(4, '0')}-${'x'.repeat(65)}`);
+    for (const name of names) await writeFile(join(many, name), '');
+    const list = join(repo.dir, 'list');
+    await writeFile(list, names.map((name) => join(many, name)).join('\n'));
+    const tooMany = await repo.run('create', 'broken', '--files-from', list);
+    assert.is(tooMany.status, 2);
+    assert.match(tooMany.stderr, /^preserve: the 1000 paths given take \d+ bytes, more than the 65536 an archive records of its source; give the folders that hold them, with --exclude for what to leave out$/m);
     assert.equal(await archives(repo), []);
   }));
 

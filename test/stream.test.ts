@@ -129,7 +129,7 @@ test('create from a stream refuses an unsafe file name, a taken archive name, ex
       [['new', '-', '--stdin-filename', '..'], /^preserve: --stdin-filename "\.\." is not allowed/m],
       [['taken', '-'], /an archive named "taken" already exists/],
       [['new', '-', 'extra'], /^preserve: standard input \(-\) is backed up alone, not with other paths; a command to run needs --stdin-from-command$/m],
-      [['new', '--stdin-from-command'], /missing required argument 'path'/],
+      [['new', '--stdin-from-command'], /^preserve: --stdin-from-command needs the command to run: create NAME --stdin-from-command -- CMD \[ARG…\]$/m],
       [['new', repo.source, '--stdin-filename', 'x'], /^preserve: --stdin-filename names what `create NAME -` or --stdin-from-command backs up, not a folder$/m],
     ];
     for (const [args, message] of refusals) {

@@ -4,7 +4,7 @@ import { mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type FileEntry, FileContent, describeSource, sourcePathsOf, sourceRootOf } from '../src/archive/index.js';
+import { type FileEntry, FileContent, describeSource, encodeSource, sourcePathsOf, sourceRootOf } from '../src/archive/index.js';
 import { FolderMemory, MAX_WRITTEN_KEYS } from '../src/backend/folder-memory.js';
 import { countOf, formatBytes } from '../src/cli/format.js';
 import { Backlog } from '../src/commands/backlog.js';
@@ -124,6 +124,8 @@ test('source paths: one folder is the root; several paths (or a file) lie under 
   const reordered = SourcePaths.of([{ path: '/home/ann/docs/usb', info: usb }, { path: '/home/ann/docs', info: folder }, { path: '/etc/fstab', info: file }]);
   assert.is(reordered.sourcePath, several.sourcePath);
   assert.equal(reordered.digestFields(), several.digestFields());
+  // A list from --files-from may be long: the description names the first three.
+  assert.is(describeSource(encodeSource('/', ['/a', '/b', '/c', '/d', '/e'])), '/a /b /c (and 2 more)');
   // A lone file lies under / too.
   assert.equal(SourcePaths.of([{ path: '/etc/fstab', info: file }]).paths, ['/etc/fstab']);
   assert.is(SourcePaths.of([{ path: '/etc/fstab', info: file }]).root, '/');

@@ -4,7 +4,7 @@
  */
 export * from './entry.js';
 export { encodeTree, decodeTree } from './tree-format.js';
-export { encodeMetadata, decodeMetadata, METADATA_FORMAT_VERSION, type ArchiveMetadata, type ArchiveTotals } from './metadata-format.js';
+export { encodeMetadata, decodeMetadata, MAX_TEXT_BYTES, METADATA_FORMAT_VERSION, type ArchiveMetadata, type ArchiveTotals } from './metadata-format.js';
 export { ArchiveExistsError, Catalog, UnknownArchiveError, type ArchiveDamage, type ArchiveRecord, type CatalogListing, type DamagedArchive } from './catalog.js';
 export { describeSource, encodeSource, sourcePathsOf, sourceRootOf } from './source.js';
 export { FileContent, Snapshot, SnapshotDirectory, readChunk, readChunksAhead, type BlockSource, type ResolvedEntry, type TreeSource } from './snapshot.js';

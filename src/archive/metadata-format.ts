@@ -8,7 +8,8 @@ import { ByteReader, ByteWriter } from './codec.js';
 import { type DirectoryEntry, MAX_OWNER_ID } from './entry.js';
 
 export const METADATA_FORMAT_VERSION = 1;
-const MAX_TEXT_BYTES = 65536;
+/** The most bytes of text a field holds (the name, the source, the host); create refuses a longer source. */
+export const MAX_TEXT_BYTES = 65536;
 
 export interface ArchiveTotals {
   readonly files: number;

@@ -23,7 +23,12 @@ export function sourcePathsOf(sourcePath: string): string[] {
   return paths.length > 0 ? paths : [root as string];
 }
 
-/** The source as a person reads it: the paths given, separated by spaces. */
+/** Paths describeSource names; a list from --files-from may hold thousands. */
+const PATHS_DESCRIBED = 3;
+
+/** The source as a person reads it: the paths given, separated by spaces, the first few of many. */
 export function describeSource(sourcePath: string): string {
-  return sourcePathsOf(sourcePath).join(' ');
+  const paths = sourcePathsOf(sourcePath);
+  const rest = paths.length - PATHS_DESCRIBED;
+  return rest > 0 ? `${paths.slice(0, PATHS_DESCRIBED).join(' ')} (and ${rest} more)` : paths.join(' ');
 }

@@ -5,12 +5,12 @@ import { localFolderOf } from '../backend/index.js';
 import { FileCache, cacheFolder } from '../cache/index.js';
 import { type CreateOptions, type CreateResult, createArchive, createArchiveFromStream } from '../commands/index.js';
 import { PartialFailureError, UsageError, describeError } from '../errors/index.js';
-import { readExcludeFile } from '../selection/index.js';
+import { readExcludeFile, readPathsFile } from '../selection/index.js';
 import type { SourceReader } from '../pipeline/source-reader.js';
 import { type StreamInput, commandOutput, standardInput } from '../pipeline/stream-input.js';
 import type { Repository } from '../repository/index.js';
 import type { CliContext } from './context.js';
-import { type RepositoryFlags, parseFileSize, withCacheDirFlag, withExcludeFlags, withRepositoryFlags } from './flags.js';
+import { type RepositoryFlags, collect, parseFileSize, withCacheDirFlag, withExcludeFlags, withRepositoryFlags } from './flags.js';
 import { reportBackends } from './backend-report.js';
 import { countOf, formatBytes } from './format.js';
 import { boundHeapGrowth } from './heap-growth.js';
@@ -31,14 +31,16 @@ interface CreateFlags extends RepositoryFlags {
   readonly rescanDelay: number;
   readonly stdinFilename: string;
   readonly stdinFromCommand?: boolean;
+  readonly filesFrom: string[];
 }
 
 export function registerCreate(program: Command, context: CliContext): void {
   const command = program.command('create').description('back up PATH (or several) as a new archive NAME');
   withCacheDirFlag(withExcludeFlags(withRepositoryFlags(command)))
     .argument('<name>', 'name of the new archive (must not exist yet)')
-    .argument('<path>', 'folder to back up, whose content becomes the archive; - for standard input; with --stdin-from-command, the command to run')
+    .argument('[path]', 'folder to back up, whose content becomes the archive; - for standard input; with --stdin-from-command, the command to run')
     .argument('[paths...]', "more files or folders, all kept where they lie under / (as is a lone file); with --stdin-from-command, the command's arguments (put -- before the command)")
+    .option('--files-from <file>', 'back up the paths listed in FILE too, one per line (# starts a comment); repeatable', collect, [])
     .option('--dereference', 'store what symlinks point to instead of the links')
     .option('--one-file-system', 'do not descend into folders on other filesystems')
     .option('--exclude-larger-than <size>', 'leave out files larger than SIZE, such as 500K, 100M or 2G (a plain number means MiB)', parseFileSize)
@@ -46,12 +48,15 @@ export function registerCreate(program: Command, context: CliContext): void {
     .option('--rescan-delay <ms>', 'wait this long after reading a file that had just changed before re-checking the files read for changes', wholeNumber('milliseconds'), 1000)
     .option('--stdin-filename <name>', "the name standard input (or the command's output) has in the archive", 'stdin')
     .option('--stdin-from-command', 'back up what the command writes to its standard output; no archive is made unless it exits with status 0')
-    .action(async (name: string, path: string, morePaths: string[], flags: CreateFlags, invoked: Command) => {
+    .action(async (name: string, path: string | undefined, morePaths: string[], flags: CreateFlags, invoked: Command) => {
       const started = Date.now();
       boundHeapGrowth();
-      const stream = streamToBackUp(path, morePaths, flags);
+      const given = path === undefined ? [] : [path, ...morePaths];
+      const stream = streamToBackUp(given, flags);
       if (!stream && invoked.getOptionValueSource('stdinFilename') === 'cli') throw new UsageError('--stdin-filename names what `create NAME -` or --stdin-from-command backs up, not a folder');
       if (stream) return backUpStream(context, name, stream, flags, started);
+      const paths = [...given, ...(await Promise.all(flags.filesFrom.map(readPathsFile))).flat()];
+      if (paths.length === 0) throw new UsageError(flags.filesFrom.length > 0 ? `--files-from lists no path: ${flags.filesFrom.join(', ')}` : 'create needs a PATH to back up (or - for standard input)');
       const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
       const repository = await context.openRepository(flags, { createIfMissing: true });
       // The source threads take about 250 ms to start (node, then the modules): started
@@ -60,7 +65,7 @@ export function registerCreate(program: Command, context: CliContext): void {
       const source = repository.openSourceReader();
       let result: CreateResult;
       try {
-        result = await backUp(context, repository, source, { name, paths: [path, ...morePaths], flags, excludes: [...flags.exclude, ...fromFiles.flat()] });
+        result = await backUp(context, repository, source, { name, paths, flags, excludes: [...flags.exclude, ...fromFiles.flat()] });
       } finally {
         await source.close();
       }
@@ -83,10 +88,15 @@ function leftBehind(name: string): string {
 }
 
 /** How to open the stream the command line names, or undefined when it names paths. */
-function streamToBackUp(path: string, morePaths: readonly string[], flags: CreateFlags): (() => StreamInput) | undefined {
-  if (flags.stdinFromCommand) return () => commandOutput(path, morePaths);
-  if (morePaths.length > 0 && [path, ...morePaths].includes('-')) throw new UsageError('standard input (-) is backed up alone, not with other paths; a command to run needs --stdin-from-command');
-  if (path !== '-') return undefined;
+function streamToBackUp(given: readonly string[], flags: CreateFlags): (() => StreamInput) | undefined {
+  const [command, ...args] = given;
+  if (flags.stdinFromCommand) {
+    if (command === undefined) throw new UsageError('--stdin-from-command needs the command to run: create NAME --stdin-from-command -- CMD [ARG…]');
+    if (flags.filesFrom.length > 0) throw new UsageError("--files-from and --stdin-from-command do not go together: one backs up paths, the other a command's output");
+    return () => commandOutput(command, args);
+  }
+  if (!given.includes('-')) return undefined;
+  if (given.length > 1 || flags.filesFrom.length > 0) throw new UsageError('standard input (-) is backed up alone, not with other paths; a command to run needs --stdin-from-command');
   // Asked now, so that a terminal is refused before the backend is opened.
   const input = standardInput();
   return () => input;

@@ -15,7 +15,7 @@ export interface RepositoryFlags {
   readonly backend?: readonly string[];
 }
 
-const collect = (value: string, previous: readonly string[]): string[] => [...previous, value];
+export const collect = (value: string, previous: readonly string[]): string[] => [...previous, value];
 
 /** --keyfile, --config and the output options, on every command. */
 export function withKeyfileFlag(command: Command): Command {

@@ -10,7 +10,7 @@ import { lstat, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ArchiveMetadata } from '../archive/index.js';
+import { type ArchiveMetadata, MAX_TEXT_BYTES } from '../archive/index.js';
 import { type BackupCache, MemoryFileCache, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { UsageError, describeError } from '../errors/index.js';
 import { fsPath } from '../filenames/index.js';
@@ -64,6 +64,7 @@ export async function createArchive(
 ): Promise<CreateResult> {
   const archives = await claimArchiveName(repository.catalog, options.name);
   const paths = SourcePaths.of(await Promise.all(options.sourcePaths.map(async (path) => ({ path: resolve(path), info: await statGiven(resolve(path)) }))));
+  assertRecordable(paths);
   // The newest archive of the same paths from this host gives the progress display its estimate.
   const previous = archives.map((record) => record.metadata).filter((m) => m.sourcePath === paths.sourcePath && m.hostname === hostname()).at(-1);
   if (previous) options.progress?.expect(previous.totals.files, previous.totals.bytes);
@@ -160,6 +161,13 @@ async function changedSinceRead(source: Pick<SourceReader, 'lstatMany'>, files: 
 async function folderIdentities(paths: readonly string[]): Promise<string[]> {
   const infos = await Promise.all(paths.map((path) => stat(fsPath(path), { bigint: true }).catch(() => undefined)));
   return infos.filter((info) => info !== undefined).map(identity);
+}
+
+/** The archive records the paths given as its source, in at most MAX_TEXT_BYTES. */
+function assertRecordable(paths: SourcePaths): void {
+  const bytes = Buffer.byteLength(paths.sourcePath);
+  if (bytes <= MAX_TEXT_BYTES) return;
+  throw new UsageError(`the ${paths.paths.length} paths given take ${bytes} bytes, more than the ${MAX_TEXT_BYTES} an archive records of its source; give the folders that hold them, with --exclude for what to leave out`);
 }
 
 /** What a path to back up is, following symlinks; a dangling symlink is itself (it is backed up as one). */

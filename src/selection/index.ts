@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { Minimatch } from 'minimatch';
 import { UsageError, describeError } from '../errors/index.js';
+import { nameFromBytes } from '../filenames/index.js';
 
 export { SourcePaths, type GivenPath } from './source-paths.js';
 
@@ -36,16 +37,35 @@ export function excludedAlongPath(isExcluded: ExcludeTest, parts: readonly strin
   return parts.some((_, index) => isExcluded(parts.slice(0, index + 1).join('/')));
 }
 
-/** Patterns from a file, one per line; blank lines and lines starting with # are ignored. */
+/** Patterns from a file, one per line, trimmed; blank lines and lines starting with # are ignored. */
 export async function readExcludeFile(path: string): Promise<string[]> {
-  let text: string;
+  return (await readListFile(path, 'exclude file')).map((line) => line.trim());
+}
+
+/**
+ * Paths to back up from a file (create --files-from), one per line, as restic's
+ * --files-from: blank lines and lines starting with # are ignored, the rest taken as they
+ * are (a name may start or end with spaces), bytes that are not UTF-8 included.
+ */
+export function readPathsFile(path: string): Promise<string[]> {
+  return readListFile(path, 'file list');
+}
+
+/** The lines of a file (without a trailing \r) but the blank ones and the comments; `what` names the file in the error. */
+async function readListFile(path: string, what: string): Promise<string[]> {
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
-    throw new UsageError(`cannot read exclude file ${path}: ${describeError(error)}`, { cause: error });
+    throw new UsageError(`cannot read ${what} ${path}: ${describeError(error)}`, { cause: error });
   }
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'));
+  const lines: string[] = [];
+  for (let start = 0; start < bytes.length; ) {
+    const newline = bytes.indexOf(0x0a, start);
+    const end = newline < 0 ? bytes.length : newline;
+    const line = nameFromBytes(bytes.subarray(start, bytes[end - 1] === 0x0d && end > start ? end - 1 : end));
+    if (line.trim() !== '' && !line.trimStart().startsWith('#')) lines.push(line);
+    start = end + 1;
+  }
+  return lines;
 }
