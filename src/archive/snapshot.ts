@@ -146,7 +146,7 @@ export class Snapshot {
   }
 }
 
-/** What follows `folder` in the absolute `path` ('' for the folder itself), or undefined when the path is not in it. */
+/** The absolute `path` as seen from `folder` ('/x/y'; '' or '/' for the folder itself), or undefined when it is not in the folder. */
 function pathUnder(folder: string, path: string): string | undefined {
   if (folder === '/') return path;
   return path === folder || path.startsWith(`${folder}/`) ? path.slice(folder.length) : undefined;

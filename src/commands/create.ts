@@ -63,7 +63,8 @@ export async function createArchive(
   reporter: ProblemReporter,
 ): Promise<CreateResult> {
   const archives = await claimArchiveName(repository.catalog, options.name);
-  const paths = SourcePaths.of(await Promise.all(options.sourcePaths.map(async (path) => ({ path: resolve(path), info: await statGiven(resolve(path)) }))));
+  const absolute = options.sourcePaths.map((path) => resolve(path));
+  const paths = SourcePaths.of(await Promise.all(absolute.map(async (path) => ({ path, info: await statGiven(path) }))));
   assertRecordable(paths);
   // The newest archive of the same paths from this host gives the progress display its estimate.
   const previous = archives.map((record) => record.metadata).filter((m) => m.sourcePath === paths.sourcePath && m.hostname === hostname()).at(-1);

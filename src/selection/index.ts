@@ -2,8 +2,9 @@
  * selection: which paths `create` backs up (source-paths.ts), and which `create` and
  * `restore` leave out. A pattern without '/' matches an entry's name at any depth (`*.tmp`,
  * `node_modules`); a pattern with '/' matches the path in the archive: relative to the
- * backed-up folder (`build/**`, `/cache`), or from '/' when create was given several paths. Globs follow minimatch, with `**` spanning folders and dotfiles matched like
- * any other name.
+ * backed-up folder (`build/**`, `/cache`), or from '/' when create was given several
+ * paths. Globs follow minimatch, with `**` spanning folders and dotfiles matched like any
+ * other name.
  */
 import { readFile } from 'node:fs/promises';
 import { Minimatch } from 'minimatch';
@@ -59,13 +60,10 @@ async function readListFile(path: string, what: string): Promise<string[]> {
   } catch (error) {
     throw new UsageError(`cannot read ${what} ${path}: ${describeError(error)}`, { cause: error });
   }
-  const lines: string[] = [];
-  for (let start = 0; start < bytes.length; ) {
-    const newline = bytes.indexOf(0x0a, start);
-    const end = newline < 0 ? bytes.length : newline;
-    const line = nameFromBytes(bytes.subarray(start, bytes[end - 1] === 0x0d && end > start ? end - 1 : end));
-    if (line.trim() !== '' && !line.trimStart().startsWith('#')) lines.push(line);
-    start = end + 1;
-  }
-  return lines;
+  // Latin-1 maps each byte to one character and back, so the lines keep their bytes for nameFromBytes.
+  return bytes
+    .toString('latin1')
+    .split('\n')
+    .map((line) => nameFromBytes(Buffer.from(line.endsWith('\r') ? line.slice(0, -1) : line, 'latin1')))
+    .filter((line) => line.trim() !== '' && !line.trimStart().startsWith('#'));
 }
