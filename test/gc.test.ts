@@ -153,6 +153,36 @@ test('a gc killed part way leaves a stale lock and some garbage; the next gc fin
   }
 });
 
+test('unlock removes stale locks and keeps live and unreadable ones; --all removes every lock', async () => {
+  const repo = await makeTestRepo('unlock');
+  try {
+    assertOk(await repo.run('create', 'a', repo.source), 'create');
+    const locks = join(repo.backend, 'locks');
+    await mkdir(locks, { recursive: true });
+    const now = Date.now();
+    const lock = (fields: object) => JSON.stringify({ kind: 'shared', command: 'create', host: 'elsewhere', pid: 4242, takenAt: now, refreshedAt: now, ...fields });
+    // Quiet for 31 minutes: stale. Refreshed just now on another host: live. Garbage: nobody can say.
+    await writeFile(join(locks, 'shared-00000000000000a1'), lock({ takenAt: now - 40 * 60_000, refreshedAt: now - 31 * 60_000 }));
+    await writeFile(join(locks, 'exclusive-00000000000000a2'), lock({ kind: 'exclusive', command: 'gc' }));
+    await writeFile(join(locks, 'shared-00000000000000a3'), 'not a lock');
+    const unlocked = await repo.run('unlock');
+    assertOk(unlocked, 'unlock');
+    assert.match(unlocked.stdout, /^removed locks\/shared-00000000000000a1: `preserve create` \(shared lock\) on host elsewhere, pid 4242, since .*, last sign of life .*Z$/m);
+    assert.match(unlocked.stdout, /^kept locks\/exclusive-00000000000000a2: `preserve gc` \(exclusive lock\) on host elsewhere, pid 4242, .*, live \(--all removes it\)$/m);
+    assert.match(unlocked.stdout, /^kept locks\/shared-00000000000000a3: an unreadable lock, which may be a run's \(--all removes it\)$/m);
+    assert.equal((await readdir(locks)).sort(), ['exclusive-00000000000000a2', 'shared-00000000000000a3']);
+    const blocked = await repo.run('create', 'b', repo.source);
+    assert.is(blocked.status, 1);
+    assert.match(blocked.stderr, /is in use by .*; try again when it has finished \(if it never will, `preserve unlock --all` removes its lock\)$/m);
+    assertOk(await repo.run('unlock', '--all'), 'unlock --all');
+    assert.equal(await readdir(locks), []);
+    assert.match((await repo.run('unlock')).stdout, /^no locks on /m);
+    assertOk(await repo.run('create', 'b', repo.source), 'create once the locks are gone');
+  } finally {
+    await repo.remove();
+  }
+});
+
 test('gc stops before deleting anything when a tree cannot be read', async () => {
   const repo = await makeTestRepo('gc-damaged');
   try {

@@ -12,7 +12,7 @@ import { SourceReader, type SourceSetup } from '../pipeline/source-reader.js';
 import { ContentStore } from '../store/content-store.js';
 import { type BlockId, type TreeId, idToHex } from '../store/ids.js';
 
-export { BackendLock, BackendLockedError, STALE_AFTER_MS, releaseHeldLocks, withLock, type LockKind } from './lock.js';
+export { BackendLock, BackendLockedError, STALE_AFTER_MS, describeHolder, releaseHeldLocks, removeLocks, withLock, type FoundLock, type LockKind } from './lock.js';
 
 export class Repository implements TreeSource, BlockSource {
   readonly blocks: ContentStore<'block'>;

@@ -39,12 +39,14 @@ export interface LockInfo {
 /** Another process holds a conflicting lock; exit 1, as the run could not do its work now. */
 export class BackendLockedError extends PreserveError {
   constructor(location: string, holder: LockInfo | string) {
-    const who =
-      typeof holder === 'string'
-        ? holder
-        : `\`preserve ${holder.command}\` (${holder.kind} lock) on host ${holder.host}, pid ${holder.pid}, since ${new Date(holder.takenAt).toISOString()}`;
-    super(`${location} is in use by ${who}; try again when it has finished`, ExitStatus.problem);
+    const who = typeof holder === 'string' ? holder : describeHolder(holder);
+    super(`${location} is in use by ${who}; try again when it has finished (if it never will, \`preserve unlock --all\` removes its lock)`, ExitStatus.problem);
   }
+}
+
+/** Who holds a lock, for messages. */
+export function describeHolder(holder: LockInfo): string {
+  return `\`preserve ${holder.command}\` (${holder.kind} lock) on host ${holder.host}, pid ${holder.pid}, since ${new Date(holder.takenAt).toISOString()}, last sign of life ${new Date(holder.refreshedAt).toISOString()}`;
 }
 
 function parseLock(bytes: Buffer): LockInfo | undefined {
@@ -114,13 +116,10 @@ export class BackendLock {
     const lock = new BackendLock(backend, info, key, writeLock(backend, key, info));
     try {
       await lock.written;
-      for await (const { key: other } of backend.list(LOCKS_PREFIX)) {
-        if (other === key) continue;
-        const holder = await readLock(backend, other);
-        if (holder === 'gone') continue;
-        if (holder === 'unreadable') throw new BackendLockedError(backend.location, `an unreadable lock ${other} (remove it if no preserve runs on this backend)`);
+      for await (const { key: other, holder } of locksOn(backend, key)) {
+        if (holder === 'unreadable') throw new BackendLockedError(backend.location, `an unreadable lock ${other}`);
         if (isStale(holder, Date.now())) {
-          onWarning(`removing the stale lock ${other} of \`preserve ${holder.command}\` on ${holder.host} (pid ${holder.pid}, last sign of life ${new Date(holder.refreshedAt).toISOString()})`);
+          onWarning(`removing the stale lock ${other} of ${describeHolder(holder)}`);
           await backend.delete(other);
           continue;
         }
@@ -188,6 +187,35 @@ export async function withLock<T>(
   }
   await lock.release();
   return result;
+}
+
+export interface FoundLock {
+  readonly key: string;
+  /** Who holds it; 'unreadable' when its object says nothing sensible. */
+  readonly holder: LockInfo | 'unreadable';
+  readonly removed: boolean;
+}
+
+/**
+ * `preserve unlock`: removes the stale locks on the backend (restic's `unlock`), or with
+ * `all` every lock (restic's `--remove-all`, borg's `break-lock`), which only the user can
+ * know to be safe. An unreadable lock is never stale: nothing says its holder is gone.
+ */
+export async function* removeLocks(backend: Backend, all: boolean): AsyncGenerator<FoundLock> {
+  for await (const { key, holder } of locksOn(backend)) {
+    const removed = all || (holder !== 'unreadable' && isStale(holder, Date.now()));
+    if (removed) await backend.delete(key);
+    yield { key, holder, removed };
+  }
+}
+
+/** The locks on the backend but `own`, each read as it is listed; one released meanwhile is left out. */
+async function* locksOn(backend: Backend, own?: string): AsyncGenerator<{ key: string; holder: LockInfo | 'unreadable' }> {
+  for await (const { key } of backend.list(LOCKS_PREFIX)) {
+    if (key === own) continue;
+    const holder = await readLock(backend, key);
+    if (holder !== 'gone') yield { key, holder };
+  }
 }
 
 function lockKey(kind: LockKind): string {
