@@ -399,6 +399,31 @@ test('--exclude-larger-than leaves out larger files only; the cache keeps runs w
     }
   }));
 
+test('create --dry-run stores nothing and reports what the real run then does', () =>
+  withTestRepo('dry-run', async (repo) => {
+    assertOk(await repo.run('create', 'first', repo.source), 'create');
+    await writeFile(join(repo.source, 'new.bin'), seededBytes(31, 2 * MiB));
+    const backendFiles = () => readdir(repo.backend, { recursive: true });
+    const before = (await backendFiles()).sort();
+    const dry = await repo.run('create', 'second', repo.source, '--dry-run');
+    assertOk(dry, 'dry run');
+    const planned = /^dry run: archive "second" would hold (.*) and add (.*) to the backend; nothing was stored \([\d.]+ s\)$/m.exec(dry.stdout);
+    assert.ok(planned, dry.stdout);
+    assert.equal((await backendFiles()).sort(), before);
+    assert.equal(
+      (JSON.parse((await repo.run('list', '--json')).stdout) as { name: string }[]).map((a) => a.name),
+      ['first'],
+    );
+    const real = await repo.run('create', 'second', repo.source);
+    assertOk(real, 'create');
+    // Files, what was read and what was not, folders, symlinks, bytes, and the bytes stored: all as the dry run said.
+    assert.ok(real.stdout.includes(`created: ${planned[1]} (${planned[2]} newly stored)`), `${real.stdout} against ${planned[0]}`);
+    assert.not.match(planned[2] as string, /^0 B$/);
+    const refused = await repo.run('create', 'third', '-', '--dry-run');
+    assert.is(refused.status, 2);
+    assert.match(refused.stderr, /^preserve: --dry-run is for paths: a stream read for nothing could not be read again$/m);
+  }));
+
 async function restored(repo: TestRepo, name: string, ...args: string[]): Promise<string> {
   const target = join(repo.dir, `restored-${name}-${args.join('')}`);
   const result = await repo.run('restore', name, target, ...args);

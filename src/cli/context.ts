@@ -29,6 +29,8 @@ export interface OpenOptions {
   readonly strict?: boolean;
   /** Block cryptography on worker threads (the mount). */
   readonly cryptoWorkers?: boolean;
+  /** Write nothing to the backend (create --dry-run). */
+  readonly dryRun?: boolean;
 }
 
 /** What run() closes when the command ends: repositories and bare backends. */
@@ -93,6 +95,7 @@ export class CliContext implements ProblemReporter {
       createIfMissing: options.createIfMissing ?? false,
       tolerateFailures: options.strict !== true,
       cryptoWorkers: options.cryptoWorkers === true,
+      dryRun: options.dryRun === true,
       onWarning: (m) => this.warning(m),
     });
     this.opened.push(repository);

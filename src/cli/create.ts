@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { localFolderOf } from '../backend/index.js';
-import { FileCache, cacheFolder } from '../cache/index.js';
+import { FileCache, MemoryFileCache, cacheFolder } from '../cache/index.js';
 import { type CreateOptions, type CreateResult, createArchive, createArchiveFromStream } from '../commands/index.js';
 import { PartialFailureError, UsageError, describeError } from '../errors/index.js';
 import { readExcludeFile, readPathsFile } from '../selection/index.js';
@@ -32,6 +32,7 @@ interface CreateFlags extends RepositoryFlags {
   readonly stdinFilename: string;
   readonly stdinFromCommand?: boolean;
   readonly filesFrom: string[];
+  readonly dryRun?: boolean;
 }
 
 export function registerCreate(program: Command, context: CliContext): void {
@@ -41,6 +42,7 @@ export function registerCreate(program: Command, context: CliContext): void {
     .argument('[path]', 'folder to back up, whose content becomes the archive; - for standard input; with --stdin-from-command, the command to run')
     .argument('[paths...]', "more files or folders, all kept where they lie under / (as is a lone file); with --stdin-from-command, the command's arguments (put -- before the command)")
     .option('--files-from <file>', 'back up the paths listed in FILE too, one per line (# starts a comment); repeatable', collect, [])
+    .option('--dry-run', 'do all but store: say what the archive would hold and what it would add to the backend')
     .option('--dereference', 'store what symlinks point to instead of the links')
     .option('--one-file-system', 'do not descend into folders on other filesystems')
     .option('--exclude-larger-than <size>', 'leave out files larger than SIZE, such as 500K, 100M or 2G (a plain number means MiB)', parseFileSize)
@@ -54,11 +56,13 @@ export function registerCreate(program: Command, context: CliContext): void {
       const given = path === undefined ? [] : [path, ...morePaths];
       const stream = streamToBackUp(given, flags);
       if (!stream && invoked.getOptionValueSource('stdinFilename') === 'cli') throw new UsageError('--stdin-filename names what `create NAME -` or --stdin-from-command backs up, not a folder');
+      if (stream && flags.dryRun) throw new UsageError('--dry-run is for paths: a stream read for nothing could not be read again');
       if (stream) return backUpStream(context, name, stream, flags, started);
       const paths = [...given, ...(await Promise.all(flags.filesFrom.map(readPathsFile))).flat()];
       if (paths.length === 0) throw new UsageError(flags.filesFrom.length > 0 ? `--files-from lists no path: ${flags.filesFrom.join(', ')}` : 'create needs a PATH to back up (or - for standard input)');
       const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
-      const repository = await context.openRepository(flags, { createIfMissing: true });
+      const dryRun = flags.dryRun === true;
+      const repository = await context.openRepository(flags, { createIfMissing: !dryRun, dryRun });
       // The source threads take about 250 ms to start (node, then the modules): started
       // now, they are ready when the walk begins rather than 100 ms into it, the time the
       // cache takes to open and the backend to load its notes.
@@ -71,9 +75,11 @@ export function registerCreate(program: Command, context: CliContext): void {
       }
       const t = result.metadata.totals;
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const content = `${countOf(t.files, 'file')} (${result.filesRead} read, ${result.filesUnchanged} unchanged), ${countOf(t.directories, 'folder')}, ${countOf(t.symlinks, 'symlink')}, ${formatBytes(t.bytes)}`;
       context.summary(
-        `archive ${JSON.stringify(name)} created: ${countOf(t.files, 'file')} (${result.filesRead} read, ${result.filesUnchanged} unchanged), ` +
-          `${countOf(t.directories, 'folder')}, ${countOf(t.symlinks, 'symlink')}, ${formatBytes(t.bytes)} (${formatBytes(t.storedBytes)} newly stored) in ${seconds} s`,
+        dryRun
+          ? `dry run: archive ${JSON.stringify(name)} would hold ${content} and add ${formatBytes(t.storedBytes)} to the backend; nothing was stored (${seconds} s)`
+          : `archive ${JSON.stringify(name)} created: ${content} (${formatBytes(t.storedBytes)} newly stored) in ${seconds} s`,
       );
       reportBackends(context, repository, `archive ${JSON.stringify(name)}`);
       if (t.skipped > 0) {
@@ -124,6 +130,8 @@ async function backUp(
 ): Promise<CreateResult> {
   const cacheRoot = cacheFolder(flags.cacheDir);
   const cache = flags.cache ? await openCache(cacheRoot, repository, context) : undefined;
+  // A dry run reads the cache, to skip what is unchanged, as a real run would, and writes nothing to it.
+  const backupCache = flags.dryRun ? new MemoryFileCache(cache) : cache;
   const progress = context.progress('create', 'file');
   try {
     const backendNotes = await cache?.readBackendNotes();
@@ -137,14 +145,14 @@ async function backUp(
       dereference: flags.dereference === true,
       oneFileSystem: flags.oneFileSystem === true,
       excludeLargerThan: flags.excludeLargerThan,
-      cache,
+      cache: backupCache,
       // Its own cache and backend folders would otherwise be backed up into the backend, run after run.
       skippedFolders: [cacheRoot, ...(flags.backend ?? []).flatMap((url) => localFolderOf(url) ?? [])],
       rescanDelayMs: flags.rescanDelay,
       progress,
     };
     const result = await releasingLocksOnSignal(context, leftBehind(name), () => createArchive(repository, source, options, context));
-    if (cache && backendNotes) await writeNotes(cache, repository, backendNotes);
+    if (cache && backendNotes && !flags.dryRun) await writeNotes(cache, repository, backendNotes);
     return result;
   } finally {
     progress.stop();

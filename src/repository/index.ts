@@ -4,7 +4,7 @@
  */
 import { type ArchiveRecord, Catalog, type Entry, Snapshot, decodeTree } from '../archive/index.js';
 import type { BlockSource, TreeSource } from '../archive/index.js';
-import { type Backend, openBackends } from '../backend/index.js';
+import { type Backend, DryRunBackend, openBackends } from '../backend/index.js';
 import { type Chunker, ContentDefinedChunker, GearBoundaries, gearTable } from '../chunker/index.js';
 import { CryptoPool, type Keys, computeSiv, deriveKeys, inlineSealer, wipe } from '../crypto/index.js';
 import { loadKeyfile } from '../keyfile/index.js';
@@ -94,6 +94,8 @@ export interface RepositoryOptions {
   readonly cryptoWorkers?: boolean;
   /** With several backends, whether the run may go on without one that fails (true unless gc). */
   readonly tolerateFailures?: boolean;
+  /** Write nothing (create --dry-run): see DryRunBackend. */
+  readonly dryRun?: boolean;
   readonly onWarning: (message: string) => void;
 }
 
@@ -106,5 +108,5 @@ export async function openRepository(options: RepositoryOptions): Promise<Reposi
     tolerateFailures: options.tolerateFailures ?? true,
     onWarning: options.onWarning,
   });
-  return new Repository(backend, keys, options.cryptoWorkers ?? false);
+  return new Repository(options.dryRun ? new DryRunBackend(backend) : backend, keys, options.cryptoWorkers ?? false);
 }
