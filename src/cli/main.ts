@@ -11,6 +11,7 @@ import { argumentsAsNames } from './command-line.js';
 import { registerConfig } from './config.js';
 import { CliContext } from './context.js';
 import { isCommandLineOnly } from './flags.js';
+import { registerCopy } from './copy.js';
 import { registerCreate } from './create.js';
 import { registerDelete } from './delete.js';
 import { registerDiff } from './diff.js';
@@ -36,7 +37,7 @@ function buildProgram(context: CliContext, config: LoadedConfig): Command {
     .showHelpAfterError('(run with --help for usage)')
     .hook('preAction', (_program, command) => context.configure(command.opts()));
   registerConfig(program, context, config);
-  const commands = [registerKeygen, registerCreate, registerList, registerFind, registerRestore, registerDump, registerVerify, registerDiff, registerMount, registerRename, registerDelete, registerPrune, registerGc, registerUnlock, registerKey, registerScrub];
+  const commands = [registerKeygen, registerCreate, registerList, registerFind, registerRestore, registerDump, registerVerify, registerDiff, registerMount, registerRename, registerCopy, registerDelete, registerPrune, registerGc, registerUnlock, registerKey, registerScrub];
   for (const register of commands) {
     register(program, context);
   }

@@ -11,6 +11,7 @@ export { archiveEntries, type ListedEntry } from './list-entries.js';
 export { EntryFinder } from './find.js';
 export { RETENTION_RULES, judgeArchives, type PruneDecision, type RetentionPolicy, type RetentionRule } from './prune.js';
 export { renameArchive } from './rename.js';
+export { copyArchives, type CopyOutcome } from './copy.js';
 export { entryAt } from './selections.js';
 export { restoreArchive, type RestoreOptions, type RestoreSummary } from './restore.js';
 export { scrubRound, type ScrubCounts, type ScrubReport } from './scrub.js';

@@ -24,6 +24,8 @@ export class Repository implements TreeSource, BlockSource {
    * or another key, gets a cache of its own.
    */
   readonly identity: string;
+  /** Equal for two repositories exactly when they have the same key (copy then keeps every id). */
+  readonly keyFingerprint: string;
   private readonly sourceSetup: SourceSetup;
 
   constructor(
@@ -44,6 +46,7 @@ export class Repository implements TreeSource, BlockSource {
     this.chunker = new ContentDefinedChunker(boundaries);
     this.sourceSetup = { blockKeys: keys.block, gear, sizes: boundaries.sizes };
     this.identity = computeSiv(keys.archiveName, Buffer.from('cache identity'), Buffer.from(backend.location)).toString('hex').slice(0, 32);
+    this.keyFingerprint = computeSiv(keys.archiveName, Buffer.from('key fingerprint'), Buffer.alloc(0)).toString('hex');
   }
 
   /** Lists folders, and reads, chunks and seals small files for the blocks store, on worker threads; the caller closes it. */

@@ -1,0 +1,116 @@
+/**
+ * copy: archives from one repository into another, which may have another key (restic's
+ * `copy`, borg's `transfer`), for a second copy made later than `--backend` twice allows.
+ * Every block is read and authenticated with the source's key and stored with the
+ * destination's; every folder's tree is written anew, since the ids of what it holds
+ * change with the key; the archive object, written last under a shared lock as create
+ * writes its own, keeps the source's name, host, source paths, creation time and totals.
+ *
+ * With the same key on both sides an object's id is the same on both, so a block the
+ * destination has is not read at all. Trees are read and written again either way (a
+ * tree on the destination does not prove its blocks are: they are written side by side),
+ * each once per run however many archives share it.
+ */
+import pLimit from 'p-limit';
+import { type ArchiveMetadata, type ChunkRef, type Entry, type FileEntry, directoryEntry, encodeTree, fileEntry, readChunk } from '../archive/index.js';
+import { AuthenticationError, FormatError, ObjectNotFoundError } from '../errors/index.js';
+import { type Repository, withLock } from '../repository/index.js';
+import { type TreeId, idToHex } from '../store/ids.js';
+import type { ProblemReporter } from './reporting.js';
+
+/** Blocks read from the source and stored in the destination at once. */
+const PARALLEL_BLOCKS = 16;
+
+export type CopyOutcome =
+  | { readonly name: string; readonly kind: 'copied'; readonly metadata: ArchiveMetadata; readonly addedBytes: number }
+  | { readonly name: string; readonly kind: 'present' }
+  | { readonly name: string; readonly kind: 'failed' };
+
+type CopySide = Pick<Repository, 'catalog' | 'trees' | 'blocks' | 'backend' | 'flush' | 'storedBytes' | 'keyFingerprint'>;
+
+/**
+ * Copies the archives named (every archive when none is) that the destination lacks,
+ * oldest first, and says what became of each. An archive whose data cannot be read (a
+ * block missing or failing authentication) is reported and not copied; the others are.
+ */
+export async function copyArchives(
+  source: Pick<Repository, 'catalog' | 'readTree' | 'readBlock' | 'keyFingerprint'>,
+  destination: CopySide,
+  names: readonly string[],
+  reporter: ProblemReporter,
+  onCopied: (outcome: CopyOutcome) => void,
+): Promise<void> {
+  // Reading every name first makes an unknown one exit 2 before anything is copied.
+  const records = names.length === 0 ? (await source.catalog.list()).archives : await Promise.all(names.map((name) => source.catalog.read(name)));
+  const present = new Set((await destination.catalog.list()).archives.map((record) => record.metadata.name));
+  await withLock(destination.backend, 'shared', 'copy', (message) => reporter.warning(message), async (lock) => {
+    const copier = new TreeCopier(source, destination);
+    for (const { metadata } of records) {
+      if (present.has(metadata.name)) {
+        onCopied({ name: metadata.name, kind: 'present' });
+        continue;
+      }
+      const before = destination.storedBytes;
+      let root: TreeId;
+      try {
+        root = await copier.tree(metadata.root.tree);
+        await destination.flush();
+      } catch (error) {
+        if (!(error instanceof AuthenticationError || error instanceof FormatError || error instanceof ObjectNotFoundError)) throw error;
+        reporter.problem(metadata.name, error);
+        onCopied({ name: metadata.name, kind: 'failed' });
+        continue;
+      }
+      const addedBytes = destination.storedBytes - before;
+      const copied: ArchiveMetadata = { ...metadata, root: directoryEntry(metadata.root, root), totals: { ...metadata.totals, storedBytes: addedBytes } };
+      // The archive may only reference objects that a gc could not have taken meanwhile.
+      await lock.assertHeld();
+      await destination.catalog.write(copied);
+      onCopied({ name: metadata.name, kind: 'copied', metadata: copied, addedBytes });
+    }
+  });
+}
+
+class TreeCopier {
+  /** Source tree id (hex) → its copy's id, for trees met again in this run (the same folder in every daily archive). */
+  private readonly copiedTrees = new Map<string, TreeId>();
+  private readonly blockSlots = pLimit(PARALLEL_BLOCKS);
+  private readonly sameKey: boolean;
+
+  constructor(
+    private readonly source: Pick<Repository, 'readTree' | 'readBlock' | 'keyFingerprint'>,
+    private readonly destination: CopySide,
+  ) {
+    this.sameKey = source.keyFingerprint === destination.keyFingerprint;
+  }
+
+  /** The id in the destination of the source's tree `id`, everything under it stored there (or queued). */
+  async tree(id: TreeId): Promise<TreeId> {
+    const hex = idToHex(id);
+    const known = this.copiedTrees.get(hex);
+    if (known) return known;
+    const entries = await this.source.readTree(id);
+    // The files' blocks are copied while the subfolders are walked one after the other,
+    // which holds one folder's entries per level, not the whole archive's.
+    const filesCopied = Promise.all(entries.map((entry) => (entry.type === 'file' ? this.file(entry) : entry)));
+    filesCopied.catch(() => undefined);
+    const subfolders = new Map<number, Entry>();
+    for (const [k, entry] of entries.entries()) {
+      if (entry.type === 'directory') subfolders.set(k, directoryEntry(entry, await this.tree(entry.tree)));
+    }
+    const copies = (await filesCopied).map((entry, k) => subfolders.get(k) ?? entry);
+    const copy = await this.destination.trees.put(encodeTree(copies));
+    this.copiedTrees.set(hex, copy);
+    return copy;
+  }
+
+  private async file(entry: FileEntry): Promise<FileEntry> {
+    const chunks = await Promise.all(entry.chunks.map((chunk) => this.blockSlots(() => this.block(chunk))));
+    return fileEntry(entry, entry.size, entry.linkGroup, chunks);
+  }
+
+  private async block(chunk: ChunkRef): Promise<ChunkRef> {
+    if (this.sameKey && (await this.destination.blocks.hasMany([chunk.id]))[0]) return chunk;
+    return { id: await this.destination.blocks.put(await readChunk(this.source, chunk)), length: chunk.length };
+  }
+}
