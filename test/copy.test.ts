@@ -88,7 +88,7 @@ test('copy with the same key keeps every id; a damaged archive is reported and l
     assert.ok(copiedTrees.length > 0 && copiedTrees.every((path) => sourceTrees.includes(path)), 'trees under the same names');
 
     const refusals: [string[], RegExp][] = [
-      [['copy', 'nosuch', '--to', other], /no archive named "nosuch"/],
+      [['copy', 'nosuch', '--to', join(repo.dir, 'fresh')], /no archive named "nosuch"/],
       [['copy', '--to', repo.backend], /is the backend the archives are on; --to names where to copy them$/m],
       [['copy', '--to', other, '--to-keyfile', join(repo.dir, 'missing-key')], /missing-key/],
       [['copy'], /required option '--to <url>' not specified/],
@@ -98,6 +98,8 @@ test('copy with the same key keeps every id; a damaged archive is reported and l
       assert.is(refused.status, 2, `${args.join(' ')}: ${refused.stderr}`);
       assert.match(refused.stderr, message);
     }
+    // Refused before the destination was made.
+    assert.not.ok((await readdir(repo.dir)).includes('fresh'));
     const otherKey = join(repo.dir, 'other-key');
     assertOk(await runPreserve(['keygen', '--keyfile', otherKey]), 'keygen');
     const wrongKey = await repo.run('copy', '--to', other, '--to-keyfile', otherKey);

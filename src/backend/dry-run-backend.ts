@@ -35,24 +35,17 @@ export class DryRunBackend implements Backend {
     return this.real.read ? this.real.read(key, open) : this.real.get(key).then(open);
   }
 
-  async put(key: string): Promise<boolean> {
-    if (this.written.has(key)) return false;
-    // Noted before the look, so that a second put of the key meanwhile is not counted too.
-    this.written.add(key);
-    return !(await this.real.has(key));
+  async put(key: string, data: Uint8Array): Promise<boolean> {
+    return (await this.putMany([{ key, data }]))[0] as boolean;
   }
 
   async putMany(objects: readonly NewObject[]): Promise<boolean[]> {
-    const fresh = objects.filter(({ key }) => !this.written.has(key));
-    for (const { key } of fresh) this.written.add(key);
-    const there = await hasObjects(this.real, fresh.map(({ key }) => key));
-    const created = new Map(fresh.map(({ key }, k) => [key, !there[k]]));
-    // A key twice in one batch is created once, as by a real backend.
-    return objects.map(({ key }) => {
-      const answer = created.get(key) ?? false;
-      created.delete(key);
-      return answer;
-    });
+    // Noted before the look, so that a key put again meanwhile, or twice in this batch, is created once.
+    const fresh = [...new Set(objects.map(({ key }) => key).filter((key) => !this.written.has(key)))];
+    for (const key of fresh) this.written.add(key);
+    const there = await hasObjects(this.real, fresh);
+    const created = new Set(fresh.filter((_, k) => !there[k]));
+    return objects.map(({ key }) => created.delete(key));
   }
 
   list(prefix: string): AsyncIterable<ObjectInfo> {

@@ -17,6 +17,9 @@ export function registerCopy(program: Command, context: CliContext): void {
     .option('--to-keyfile <file>', "the key of the backend copied to (default: --keyfile's)")
     .action(async (names: string[], flags: CopyFlags) => {
       const source = await context.openRepository(flags);
+      // Every archive named is read before the destination is opened (or made): an unknown one is exit 2 with nothing done.
+      const listing = names.length === 0 ? await source.catalog.list() : undefined;
+      const records = listing ? context.readableArchives(listing) : await Promise.all(names.map((name) => source.catalog.read(name)));
       const destination = await context.openRepository({ ...flags, keyfile: flags.toKeyfile ?? flags.keyfile, backend: [flags.to] }, { createIfMissing: true });
       const to = destination.backend.location;
       if (to === source.backend.location) throw new UsageError(`${to} is the backend the archives are on; --to names where to copy them`);
@@ -24,7 +27,7 @@ export function registerCopy(program: Command, context: CliContext): void {
         throw error instanceof KeyError ? new KeyError(`${error.message}; give its key with --to-keyfile`, { cause: error }) : error;
       });
       const counts = { copied: 0, present: 0, failed: 0 };
-      await copyArchives(source, destination, names, context, (outcome) => {
+      await copyArchives(source, records, destination, context, (outcome) => {
         counts[outcome.kind]++;
         if (outcome.kind === 'copied') {
           const t = outcome.metadata.totals;
@@ -34,6 +37,8 @@ export function registerCopy(program: Command, context: CliContext): void {
         }
       });
       context.summary(`${countOf(counts.copied, 'archive')} copied to ${to}, ${counts.present} there already`);
-      if (counts.failed > 0) throw new PartialFailureError(`${countOf(counts.failed, 'archive')} could not be read and ${counts.failed === 1 ? 'was' : 'were'} not copied`);
+      // With the damaged archive objects, which readableArchives reported.
+      const unreadable = counts.failed + (listing?.damaged.length ?? 0);
+      if (unreadable > 0) throw new PartialFailureError(`${countOf(unreadable, 'archive')} could not be read and ${unreadable === 1 ? 'was' : 'were'} not copied`);
     });
 }

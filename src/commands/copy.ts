@@ -12,7 +12,7 @@
  * each once per run however many archives share it.
  */
 import pLimit from 'p-limit';
-import { type ArchiveMetadata, type ChunkRef, type Entry, type FileEntry, directoryEntry, encodeTree, fileEntry, readChunk } from '../archive/index.js';
+import { type ArchiveMetadata, type ArchiveRecord, type ChunkRef, type Entry, type FileEntry, directoryEntry, encodeTree, fileEntry, readChunk } from '../archive/index.js';
 import { AuthenticationError, FormatError, ObjectNotFoundError } from '../errors/index.js';
 import { type Repository, withLock } from '../repository/index.js';
 import { type TreeId, idToHex } from '../store/ids.js';
@@ -29,19 +29,17 @@ export type CopyOutcome =
 type CopySide = Pick<Repository, 'catalog' | 'trees' | 'blocks' | 'backend' | 'flush' | 'storedBytes' | 'keyFingerprint'>;
 
 /**
- * Copies the archives named (every archive when none is) that the destination lacks,
- * oldest first, and says what became of each. An archive whose data cannot be read (a
- * block missing or failing authentication) is reported and not copied; the others are.
+ * Copies the archives of `records` that the destination lacks, in order, and says what
+ * became of each. An archive whose data cannot be read (a block missing or failing
+ * authentication) is reported and not copied; the others are.
  */
 export async function copyArchives(
-  source: Pick<Repository, 'catalog' | 'readTree' | 'readBlock' | 'keyFingerprint'>,
+  source: Pick<Repository, 'readTree' | 'readBlock' | 'keyFingerprint'>,
+  records: readonly ArchiveRecord[],
   destination: CopySide,
-  names: readonly string[],
   reporter: ProblemReporter,
   onCopied: (outcome: CopyOutcome) => void,
 ): Promise<void> {
-  // Reading every name first makes an unknown one exit 2 before anything is copied.
-  const records = names.length === 0 ? (await source.catalog.list()).archives : await Promise.all(names.map((name) => source.catalog.read(name)));
   const present = new Set((await destination.catalog.list()).archives.map((record) => record.metadata.name));
   await withLock(destination.backend, 'shared', 'copy', (message) => reporter.warning(message), async (lock) => {
     const copier = new TreeCopier(source, destination);
