@@ -27,6 +27,7 @@ export function registerCopy(program: Command, context: CliContext): void {
         throw error instanceof KeyError ? new KeyError(`${error.message}; give its key with --to-keyfile`, { cause: error }) : error;
       });
       const counts = { copied: 0, present: 0, failed: 0 };
+      const progress = context.progress('copy', 'file');
       await copyArchives(source, records, destination, context, (outcome) => {
         counts[outcome.kind]++;
         if (outcome.kind === 'copied') {
@@ -35,7 +36,7 @@ export function registerCopy(program: Command, context: CliContext): void {
         } else if (outcome.kind === 'present') {
           context.print(`${JSON.stringify(outcome.name)} is on ${to} already`);
         }
-      });
+      }, progress).finally(() => progress.stop());
       context.summary(`${countOf(counts.copied, 'archive')} copied to ${to}, ${counts.present} there already`);
       // With the damaged archive objects, which readableArchives reported.
       const unreadable = counts.failed + (listing?.damaged.length ?? 0);

@@ -16,6 +16,7 @@ import { type ArchiveMetadata, type ArchiveRecord, type ChunkRef, type Entry, ty
 import { AuthenticationError, FormatError, ObjectNotFoundError } from '../errors/index.js';
 import { type Repository, withLock } from '../repository/index.js';
 import { type TreeId, idToHex } from '../store/ids.js';
+import { type ProgressListener, noProgress } from './progress.js';
 import type { ProblemReporter } from './reporting.js';
 
 /** Blocks read from the source and stored in the destination at once. */
@@ -39,10 +40,11 @@ export async function copyArchives(
   destination: CopySide,
   reporter: ProblemReporter,
   onCopied: (outcome: CopyOutcome) => void,
+  progress: ProgressListener = noProgress,
 ): Promise<void> {
   const present = new Set((await destination.catalog.list()).archives.map((record) => record.metadata.name));
   await withLock(destination.backend, 'shared', 'copy', (message) => reporter.warning(message), async (lock) => {
-    const copier = new TreeCopier(source, destination);
+    const copier = new TreeCopier(source, destination, progress);
     for (const { metadata } of records) {
       if (present.has(metadata.name)) {
         onCopied({ name: metadata.name, kind: 'present' });
@@ -78,6 +80,8 @@ class TreeCopier {
   constructor(
     private readonly source: Pick<Repository, 'readTree' | 'readBlock' | 'keyFingerprint'>,
     private readonly destination: CopySide,
+    /** Told of each file copied (those of a tree copied earlier in the run are not copied again). */
+    private readonly progress: ProgressListener,
   ) {
     this.sameKey = source.keyFingerprint === destination.keyFingerprint;
   }
@@ -104,6 +108,7 @@ class TreeCopier {
 
   private async file(entry: FileEntry): Promise<FileEntry> {
     const chunks = await Promise.all(entry.chunks.map((chunk) => this.blockSlots(() => this.block(chunk))));
+    this.progress.advance(1, entry.size);
     return fileEntry(entry, entry.size, entry.linkGroup, chunks);
   }
 
