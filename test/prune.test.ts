@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type RetentionPolicy, judgeArchives } from '../src/commands/index.js';
+import { parseInterval } from '../src/cli/flags.js';
 import { assertOk, withTestRepo } from './cli-support.js';
 
 /** An archive of this host and folder made at the given local time (month from 1). */
@@ -16,8 +17,8 @@ function at(name: string, year: number, month: number, day: number, hour = 12, h
 }
 
 /** name → why kept, or '-' for deleted. */
-function judged(archives: Parameters<typeof judgeArchives>[0], policy: RetentionPolicy): Record<string, string> {
-  return Object.fromEntries(judgeArchives(archives, policy).map(({ archive, keptBy }) => [archive.name, keptBy ?? '-']));
+function judged(archives: Parameters<typeof judgeArchives>[0], policy: RetentionPolicy, nowMs?: number): Record<string, string> {
+  return Object.fromEntries(judgeArchives(archives, policy, nowMs).map(({ archive, keptBy }) => [archive.name, keptBy ?? '-']));
 }
 
 test('keep-daily keeps the newest archive of each of the last N days that have one', () => {
@@ -44,6 +45,16 @@ test('monthly and yearly rules; a rule that finds fewer periods than asked keeps
   assert.equal(judged(young, { daily: 7 }), { third: 'daily 1', second: 'daily 2', 'first-again': 'daily 3', first: 'daily, oldest' });
 });
 
+test('keep-within keeps every archive of the interval before now, and the rules pass over them', () => {
+  const archives = [at('now', 2026, 12, 5, 12), at('hour-ago', 2026, 12, 5, 11), at('yesterday', 2026, 12, 4, 13), at('two-days', 2026, 12, 3, 12), at('week', 2026, 11, 28, 12)];
+  const now = new Date(2026, 11, 5, 12, 30).getTime();
+  assert.equal(judged(archives, { within: parseInterval('24H') }, now), { now: 'within 24H', 'hour-ago': 'within 24H', yesterday: 'within 24H', 'two-days': '-', week: '-' });
+  assert.equal(judged(archives, { within: parseInterval('1d'), daily: 2 }, now), { now: 'within 1d', 'hour-ago': 'within 1d', yesterday: 'within 1d', 'two-days': 'daily 1', week: 'daily 2' });
+  assert.equal(parseInterval('2w').ms, 14 * 86_400_000);
+  assert.equal(parseInterval('1m').ms, 31 * 86_400_000);
+  for (const bad of ['0d', '7', 'd', '1.5d', '3M', '-1d']) assert.throws(() => parseInterval(bad), /expected a whole number and a unit/, bad);
+});
+
 test('archives of other hosts or folders are judged apart', () => {
   const archives = [at('laptop-new', 2026, 12, 5), at('laptop-old', 2026, 12, 4), at('server-new', 2026, 12, 3, 12, 'server'), at('server-old', 2026, 12, 2, 12, 'server')];
   assert.equal(judged(archives, { last: 1 }), { 'laptop-new': 'last 1', 'laptop-old': '-', 'server-new': 'last 1', 'server-old': '-' });
@@ -64,6 +75,10 @@ test('prune deletes what no rule keeps (a dry run only says so), gc then frees t
     assert.match(dry.stdout, /^delete {2}\S+ {2}two$/m);
     assert.match(dry.stdout, /^would delete 2 archives, kept 1$/m);
     assert.equal(await names(), ['one', 'three', 'two'], 'a dry run deletes nothing');
+    const recent = await repo.run('prune', '--keep-within', '1H', '--dry-run');
+    assertOk(recent, 'prune --keep-within');
+    assert.match(recent.stdout, /^keep {4}\S+ {2}one {2}\(within 1H\)$/m);
+    assert.match(recent.stdout, /^would delete 0 archives, kept 3$/m);
 
     const pruned = await repo.run('prune', '--keep-last', '1');
     assertOk(pruned, 'prune');
@@ -74,7 +89,7 @@ test('prune deletes what no rule keeps (a dry run only says so), gc then frees t
     assert.match(gc.stdout, /freed 1 folder and 1 block /);
     assertOk(await repo.run('verify'), 'verify what is kept');
 
-    for (const args of [[], ['--keep-daily', '0'], ['--keep-daily', 'x']]) {
+    for (const args of [[], ['--keep-daily', '0'], ['--keep-daily', 'x'], ['--keep-within', '3M']]) {
       const refused = await repo.run('prune', ...args);
       assert.is(refused.status, 2, `prune ${args.join(' ')}: ${refused.stderr}`);
     }

@@ -5,7 +5,7 @@
  * main.ts with source 'config'), else the default.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { RETENTION_RULES, type RetentionPolicy, type RetentionRule } from '../commands/index.js';
+import { RETENTION_RULES, type RetentionInterval, type RetentionPolicy, type RetentionRule } from '../commands/index.js';
 import { wholeNumber } from './parsers.js';
 
 export interface RepositoryFlags {
@@ -114,8 +114,8 @@ export function withCacheSizeFlag(command: Command): Command {
   return command.addOption(new Option('--cache-size <size>', 'memory for decrypted blocks, such as 512M or 1G').argParser(parseSize).default(256 * MIB, '256M'));
 }
 
-/** --keep-last, --keep-hourly, …: prune's rules, as flags or config keys (keepDaily, …). */
-export type RetentionFlags = { readonly [K in RetentionKey]?: number };
+/** --keep-last, --keep-hourly, …, --keep-within: prune's rules, as flags or config keys (keepDaily, …). */
+export type RetentionFlags = { readonly [K in RetentionKey]?: number } & { readonly keepWithin?: RetentionInterval };
 type RetentionKey = `keep${Capitalize<RetentionRule>}`;
 
 const RULE_HELP: Record<RetentionRule, string> = {
@@ -128,15 +128,27 @@ const RULE_HELP: Record<RetentionRule, string> = {
 };
 
 export function withRetentionFlags(command: Command): Command {
+  command.option('--keep-within <interval>', 'keep every archive made within INTERVAL before now: 24H, 7d, 4w, 6m (months of 31 days) or 1y', parseInterval);
   for (const rule of RETENTION_RULES) command.option(`--keep-${rule} <n>`, `keep ${RULE_HELP[rule]}`, wholeNumber());
   return command;
 }
 
-/** The config keys and option attributes of the rules, in RETENTION_RULES's order. */
-export const RETENTION_KEYS: readonly RetentionKey[] = RETENTION_RULES.map(retentionKey);
+/** The config keys and option attributes of the rules. */
+export const RETENTION_KEYS: readonly (RetentionKey | 'keepWithin')[] = ['keepWithin', ...RETENTION_RULES.map(retentionKey)];
 
 export function retentionPolicy(flags: RetentionFlags): RetentionPolicy {
-  return Object.fromEntries(RETENTION_RULES.map((rule) => [rule, flags[retentionKey(rule)] ?? 0]));
+  return { ...Object.fromEntries(RETENTION_RULES.map((rule) => [rule, flags[retentionKey(rule)] ?? 0])), within: flags.keepWithin };
+}
+
+/** borg's units for --keep-within: hours, days, weeks, months of 31 days, years of 365. */
+const INTERVAL_UNITS_MS: Record<string, number> = { H: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, m: 31 * 86_400_000, y: 365 * 86_400_000 };
+
+/** `30d` → 30 days, for --keep-within; the number is whole and above 0. */
+export function parseInterval(value: string): RetentionInterval {
+  const match = /^([1-9]\d*)([Hdwmy])$/.exec(value.trim());
+  const ms = match ? Number(match[1]) * (INTERVAL_UNITS_MS[match[2] as string] as number) : NaN;
+  if (!Number.isSafeInteger(ms)) throw new InvalidArgumentError('expected a whole number and a unit: 24H, 7d, 4w, 6m or 1y');
+  return { text: value.trim(), ms };
 }
 
 function retentionKey<T extends RetentionRule>(rule: T): `keep${Capitalize<T>}` {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { judgeArchives } from '../commands/index.js';
+import { RETENTION_RULES, judgeArchives } from '../commands/index.js';
 import { UsageError } from '../errors/index.js';
 import { reportBackends } from './backend-report.js';
 import { type CliContext, damagedArchivesError } from './context.js';
@@ -16,8 +16,8 @@ export function registerPrune(program: Command, context: CliContext): void {
   );
   command.option('--dry-run', 'only say what would be kept and deleted').action(async (flags: PruneFlags) => {
     const policy = retentionPolicy(flags);
-    if (Object.values(policy).every((count) => count === 0)) {
-      throw new UsageError('prune needs at least one --keep-… rule (--keep-last, --keep-daily, …, or keepDaily, … in the config file); without one it would delete every archive');
+    if (policy.within === undefined && RETENTION_RULES.every((rule) => !policy[rule])) {
+      throw new UsageError('prune needs at least one --keep-… rule (--keep-within, --keep-last, --keep-daily, …, or keepDaily, … in the config file); without one it would delete every archive');
     }
     const repository = await context.openRepository(flags);
     const listing = await repository.catalog.list();

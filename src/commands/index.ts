@@ -9,7 +9,7 @@ export { dumpEntry, dumpsAsTar, type DumpSummary } from './dump.js';
 export { diffArchives, type Change, type ChangeKind, type ChangedAspect } from './diff.js';
 export { archiveEntries, type ListedEntry } from './list-entries.js';
 export { EntryFinder } from './find.js';
-export { RETENTION_RULES, judgeArchives, type PruneDecision, type RetentionPolicy, type RetentionRule } from './prune.js';
+export { RETENTION_RULES, judgeArchives, type PruneDecision, type RetentionInterval, type RetentionPolicy, type RetentionRule } from './prune.js';
 export { renameArchive } from './rename.js';
 export { copyArchives, type CopyOutcome } from './copy.js';
 export { entryAt } from './selections.js';

@@ -10,16 +10,23 @@
  * from the finest to the coarsest, and a period whose newest archive an earlier rule kept
  * is passed over without counting, so `--keep-daily 7 --keep-weekly 4` keeps a week of
  * days and then four weeks before them. When a rule finds fewer than N periods, it keeps
- * the group's oldest archive too: a young backup series keeps its first archive. These are
- * borg's semantics (docs/DESIGN.md "prune").
+ * the group's oldest archive too: a young backup series keeps its first archive.
+ * `within` keeps every archive made in the interval before now, first, and the rules then
+ * pass over those too. These are borg's semantics (docs/DESIGN.md "prune").
  */
 import type { ArchiveMetadata } from '../archive/index.js';
 
 export const RETENTION_RULES = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 export type RetentionRule = (typeof RETENTION_RULES)[number];
 
-/** How many periods of each rule to keep; a rule left out keeps none. */
-export type RetentionPolicy = Partial<Record<RetentionRule, number>>;
+/** How many periods of each rule to keep (a rule left out keeps none), and the interval before now in which every archive is kept. */
+export type RetentionPolicy = Partial<Record<RetentionRule, number>> & { readonly within?: RetentionInterval };
+
+/** An interval as given (`30d`) and its length. */
+export interface RetentionInterval {
+  readonly text: string;
+  readonly ms: number;
+}
 
 type Judged = Pick<ArchiveMetadata, 'name' | 'hostname' | 'sourcePath' | 'createdAtNs'>;
 
@@ -30,7 +37,7 @@ export interface PruneDecision<T extends Judged> {
 }
 
 /** Every archive with the reason it is kept, or none; newest first within each group, groups in order of their newest archive. */
-export function judgeArchives<T extends Judged>(archives: readonly T[], policy: RetentionPolicy): PruneDecision<T>[] {
+export function judgeArchives<T extends Judged>(archives: readonly T[], policy: RetentionPolicy, nowMs = Date.now()): PruneDecision<T>[] {
   const groups = new Map<string, T[]>();
   for (const archive of [...archives].sort((a, b) => (a.createdAtNs < b.createdAtNs ? 1 : a.createdAtNs > b.createdAtNs ? -1 : 0))) {
     const group = JSON.stringify([archive.hostname, archive.sourcePath]);
@@ -38,11 +45,16 @@ export function judgeArchives<T extends Judged>(archives: readonly T[], policy: 
     if (members) members.push(archive);
     else groups.set(group, [archive]);
   }
-  return [...groups.values()].flatMap((newestFirst) => judgeGroup(newestFirst, policy));
+  return [...groups.values()].flatMap((newestFirst) => judgeGroup(newestFirst, policy, nowMs));
 }
 
-function judgeGroup<T extends Judged>(newestFirst: readonly T[], policy: RetentionPolicy): PruneDecision<T>[] {
+function judgeGroup<T extends Judged>(newestFirst: readonly T[], policy: RetentionPolicy, nowMs: number): PruneDecision<T>[] {
   const keptBy = new Map<string, string>();
+  const { within } = policy;
+  if (within) {
+    const sinceNs = BigInt(nowMs - within.ms) * 1_000_000n;
+    for (const archive of newestFirst) if (archive.createdAtNs >= sinceNs) keptBy.set(archive.name, `within ${within.text}`);
+  }
   for (const rule of RETENTION_RULES) {
     const wanted = policy[rule] ?? 0;
     if (wanted === 0) continue;

@@ -20,6 +20,7 @@ export interface ConfigFile {
   /** Memory for decrypted blocks in `mount`, such as "512M". */
   readonly cacheSize?: string;
   /** prune's rules (--keep-last, …), so that a nightly `preserve prune` needs no flags. */
+  readonly keepWithin?: string;
   readonly keepLast?: number;
   readonly keepHourly?: number;
   readonly keepDaily?: number;
@@ -38,6 +39,7 @@ const KEYS: Record<keyof ConfigFile, Kind> = {
   excludeIfPresent: 'strings',
   cacheDir: 'string',
   cacheSize: 'string',
+  keepWithin: 'string',
   keepLast: 'count',
   keepHourly: 'count',
   keepDaily: 'count',
