@@ -86,6 +86,7 @@ test('a malformed config file names the file and the key, exit 2', async () => {
       ['{"keepDaily": -1}', /key "keepDaily" must be a whole number from 0 up/],
       ['{"keepDaily": 1.5}', /key "keepDaily" must be a whole number from 0 up/],
       ['{"keepDaily": "7"}', /key "keepDaily" must be a whole number from 0 up/],
+      ['{"keepWithin": "7"}', /key "keepWithin": expected a whole number and a unit: 24H, 7d, 4w, 6m or 1y/],
       ['{"excludeCaches": "yes"}', /key "excludeCaches" must be true or false/],
       ['{not json', /is not valid JSON/],
       ['[1, 2]', /must hold a JSON object/],
