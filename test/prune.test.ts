@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type RetentionPolicy, judgeArchives } from '../src/commands/index.js';
-import { parseInterval } from '../src/cli/flags.js';
+import { parseInterval } from '../src/cli/parsers.js';
 import { assertOk, withTestRepo } from './cli-support.js';
 
 /** An archive of this host and folder made at the given local time (month from 1). */

@@ -6,7 +6,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { RETENTION_RULES, type RetentionInterval, type RetentionPolicy, type RetentionRule } from '../commands/index.js';
-import { wholeNumber } from './parsers.js';
+import { parseInterval, wholeNumber } from './parsers.js';
 
 export interface RepositoryFlags {
   /** Undefined when neither --keyfile, PRESERVE_KEYFILE nor the config file names one. */
@@ -140,16 +140,6 @@ export function retentionPolicy(flags: RetentionFlags): RetentionPolicy {
   return { ...Object.fromEntries(RETENTION_RULES.map((rule) => [rule, flags[retentionKey(rule)] ?? 0])), within: flags.keepWithin };
 }
 
-/** borg's units for --keep-within: hours, days, weeks, months of 31 days, years of 365. */
-const INTERVAL_UNITS_MS: Record<string, number> = { H: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, m: 31 * 86_400_000, y: 365 * 86_400_000 };
-
-/** `30d` → 30 days, for --keep-within; the number is whole and above 0. */
-export function parseInterval(value: string): RetentionInterval {
-  const match = /^([1-9]\d*)([Hdwmy])$/.exec(value.trim());
-  const ms = match ? Number(match[1]) * (INTERVAL_UNITS_MS[match[2] as string] as number) : NaN;
-  if (!Number.isSafeInteger(ms)) throw new InvalidArgumentError('expected a whole number and a unit: 24H, 7d, 4w, 6m or 1y');
-  return { text: value.trim(), ms };
-}
 
 function retentionKey<T extends RetentionRule>(rule: T): `keep${Capitalize<T>}` {
   return `keep${rule.charAt(0).toUpperCase()}${rule.slice(1)}` as `keep${Capitalize<T>}`;

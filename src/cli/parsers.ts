@@ -1,5 +1,6 @@
 /** Option parsers shared by several commands; each throws commander's InvalidArgumentError. */
 import { InvalidArgumentError } from 'commander';
+import type { RetentionInterval } from '../commands/index.js';
 
 /** A parser of whole numbers from 0 up; its error names the unit when there is one ("of milliseconds"). */
 export function wholeNumber(unit?: string): (value: string) => number {
@@ -16,12 +17,27 @@ export function parsePercent(value: string): number {
   return percent;
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** `value` as a number (matching the pattern `number`) and one of `units`, times that unit's length; NaN when it is not. */
+function inUnits(value: string, number: string, units: Readonly<Record<string, number>>): number {
+  const match = new RegExp(`^(${number})(${Object.keys(units).join('|')})$`).exec(value.trim());
+  return match ? Number(match[1]) * (units[match[2] as string] as number) : NaN;
+}
+
+const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** "500ms", "30s", "15m", "6h", "1d" (a unit is required), as milliseconds. */
 export function parseDuration(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
-  const ms = match ? Number(match[1]) * (DURATION_UNITS_MS[match[2] as string] as number) : NaN;
+  const ms = inUnits(value, '\\d+(?:\\.\\d+)?', DURATION_UNITS_MS);
   if (!(ms >= 1 && ms <= 2 ** 31 - 1)) throw new InvalidArgumentError('expected a duration such as 30s, 15m, 6h or 1d (at most 24d)');
   return Math.round(ms);
+}
+
+/** borg's units for --keep-within: hours, days, weeks, months of 31 days, years of 365. */
+const INTERVAL_UNITS_MS = { H: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, m: 31 * 86_400_000, y: 365 * 86_400_000 };
+
+/** "24H", "30d", "4w", "6m", "1y" (a whole number from 1), for --keep-within. */
+export function parseInterval(value: string): RetentionInterval {
+  const ms = inUnits(value, '[1-9]\\d*', INTERVAL_UNITS_MS);
+  if (!Number.isSafeInteger(ms)) throw new InvalidArgumentError('expected a whole number and a unit: 24H, 7d, 4w, 6m or 1y');
+  return { text: value.trim(), ms };
 }
