@@ -189,7 +189,7 @@ test('an existing archive name is refused before any work', () =>
     assert.equal(await objectFiles(repo.backend, ''), before);
   }));
 
-test('verify passes on a clean backend and names the block and file after corruption', () =>
+test('verify passes on a clean backend and names the block and file after corruption; with --sample 0 it looks for every block, fetching none', () =>
   withTestRepo('verify', async (repo) => {
     assertOk(await repo.run('create', 'v', repo.source), 'create');
     const clean = await repo.run('verify');
@@ -209,8 +209,17 @@ test('verify passes on a clean backend and names the block and file after corrup
     const missing = await repo.run('verify');
     assert.is(missing.status, 1);
     assert.match(missing.stdout, /is missing from the backend/);
-    const badSample = await repo.run('verify', '--sample', '0');
-    assert.is(badSample.status, 2);
+    // Fetching none, verify still looks for every block, and names the files of a missing one.
+    const lookedFor = await repo.run('verify', '--sample', '0');
+    assert.is(lookedFor.status, 1);
+    assert.match(lookedFor.stdout, /^block [0-9a-f]{64}: object blocks\/.* is missing from the backend$/m);
+    assert.match(lookedFor.stdout, /used by v:\/docs\/readme\.txt/);
+    assert.match(lookedFor.stdout, /checked 1 archive: \d+ folders, 0 of (\d+) blocks \(the other \1 looked for on the backend\); 1 problem/);
+    for (const bad of ['101', '-1', '']) {
+      const badSample = await repo.run('verify', '--sample', bad);
+      assert.is(badSample.status, 2, bad);
+      assert.match(badSample.stderr, /expected a percentage from 0 to 100/);
+    }
   }));
 
 test('restore leaves out a file whose block is corrupt, restores the rest, exits 1', () =>

@@ -11,10 +11,13 @@ export function wholeNumber(unit?: string): (value: string) => number {
   };
 }
 
-export function parsePercent(value: string): number {
-  const percent = Number(value);
-  if (!(percent > 0 && percent <= 100)) throw new InvalidArgumentError('expected a percentage greater than 0 and at most 100');
-  return percent;
+/** A parser of percentages up to 100, above 0, or from 0 with `orZero`. */
+export function percentage({ orZero = false } = {}): (value: string) => number {
+  return (value) => {
+    const percent = value.trim() === '' ? NaN : Number(value);
+    if (!(percent <= 100 && (orZero ? percent >= 0 : percent > 0))) throw new InvalidArgumentError(`expected a percentage ${orZero ? 'from 0 to 100' : 'greater than 0 and at most 100'}`);
+    return percent;
+  };
 }
 
 /** `value` as a number (matching the pattern `number`) and one of `units`, times that unit's length; NaN when it is not. */

@@ -8,7 +8,7 @@ import type { Repository } from '../repository/index.js';
 import type { CliContext } from './context.js';
 import { type RepositoryFlags, withCacheDirFlag, withRepositoryFlags } from './flags.js';
 import { countOf } from './format.js';
-import { parseDuration, parsePercent } from './parsers.js';
+import { parseDuration, percentage } from './parsers.js';
 
 interface ScrubFlags extends RepositoryFlags {
   readonly interval: number;
@@ -20,7 +20,7 @@ interface ScrubFlags extends RepositoryFlags {
 export function registerScrub(program: Command, context: CliContext): void {
   const command = program.command('scrub').description('check the backups actively: each round authenticates a slice of all objects and spot-checks every archive');
   withCacheDirFlag(withRepositoryFlags(command))
-    .option('--fraction <percent>', 'share of all blocks and folders checked per round; each is checked at least every ceil(100/percent) rounds', parsePercent, 5)
+    .option('--fraction <percent>', 'share of all blocks and folders checked per round; each is checked at least every ceil(100/percent) rounds', percentage(), 5)
     .option('--interval <duration>', 'pause between rounds, such as 30m, 6h or 1d', parseDuration, 86_400_000)
     .option('--once', 'run one round and exit: 0 when all is well, 1 when anything is damaged or missing')
     .action(async (flags: ScrubFlags) => {

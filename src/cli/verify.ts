@@ -4,12 +4,12 @@ import { PartialFailureError, describeError } from '../errors/index.js';
 import type { CliContext } from './context.js';
 import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
 import { countOf } from './format.js';
-import { parsePercent } from './parsers.js';
+import { percentage } from './parsers.js';
 
 export function registerVerify(program: Command, context: CliContext): void {
   withRepositoryFlags(program.command('verify').description('fetch and authenticate the blocks of archive NAME, or of every archive'))
     .argument('[name]', 'archive to check (default: all)')
-    .option('--sample <percent>', 'check only a random sample of this percentage of blocks', parsePercent, 100)
+    .option('--sample <percent>', 'fetch only a random sample of this percentage of blocks, and only look for the others on the backend (0: fetch none)', percentage({ orZero: true }), 100)
     .action(async (name: string | undefined, flags: RepositoryFlags & { sample: number }) => {
       const repository = await context.openRepository(flags);
       const listing = await repository.catalog.select(name);
@@ -21,9 +21,10 @@ export function registerVerify(program: Command, context: CliContext): void {
         context.print(`${problem.object}: ${problem.error}`);
         for (const user of problem.usedBy) context.print(`  used by ${user}`);
       }
+      const lookedFor = report.blocksReferenced - report.blocksChecked;
       context.summary(
-        `checked ${countOf(report.archives, 'archive')}: ${countOf(report.trees, 'folder')}, ${report.blocksChecked} of ${countOf(report.blocksReferenced, 'block')}; ` +
-          `${countOf(problems.length, 'problem')}`,
+        `checked ${countOf(report.archives, 'archive')}: ${countOf(report.trees, 'folder')}, ${report.blocksChecked} of ${countOf(report.blocksReferenced, 'block')}` +
+          `${lookedFor > 0 ? ` (the other ${lookedFor} looked for on the backend)` : ''}; ${countOf(problems.length, 'problem')}`,
       );
       if (problems.length > 0) throw new PartialFailureError(`verify found ${countOf(problems.length, 'damaged or missing object')}`);
     });

@@ -1,8 +1,9 @@
 /**
  * verify: fetches and authenticates every block (or a random sample) that archives
- * reference, after walking and authenticating all of their trees. Each tree is walked and
- * each block checked once however many archives and folders share it; problems name the
- * object and the paths using it.
+ * reference, after walking and authenticating all of their trees, and looks for the
+ * blocks left out of the sample on the backend, so that a missing one is found whatever
+ * the sample. Each tree is walked and each block checked once however many archives and
+ * folders share it; problems name the object and the paths using it.
  *
  * While checking, only each block's recorded length is held, so memory grows with the
  * number of distinct blocks, not with how many files use each: the paths that use a
@@ -12,13 +13,14 @@
 import { randomInt } from 'node:crypto';
 import pMap from 'p-map';
 import { type BlockSource, type FileEntry, type Snapshot, type SnapshotDirectory, type TreeSource, readChunk } from '../archive/index.js';
-import { describeError } from '../errors/index.js';
+import { ObjectNotFoundError, describeError } from '../errors/index.js';
+import type { Repository } from '../repository/index.js';
 import { asId, idToHex } from '../store/ids.js';
 import type { ProgressListener } from './progress.js';
 import { TreeLocations } from './tree-locations.js';
 
 export interface VerifyOptions {
-  /** Percentage (0 < p ≤ 100) of the referenced blocks to fetch; 100 checks them all. */
+  /** Percentage (0 ≤ p ≤ 100) of the referenced blocks to fetch; 100 fetches them all, 0 none (each is still looked for). */
   readonly samplePercent: number;
   readonly progress?: ProgressListener;
 }
@@ -35,11 +37,14 @@ export interface VerifyReport {
   readonly archives: number;
   readonly trees: number;
   readonly blocksReferenced: number;
+  /** Blocks fetched and authenticated; the others were only looked for. */
   readonly blocksChecked: number;
   readonly problems: readonly VerifyProblem[];
 }
 
 const PARALLEL_FETCHES = 8;
+/** Blocks looked for in one question to the backend. */
+const PRESENCE_BATCH = 4096;
 
 /** Paths listed for one damaged object; an object used in more places says so. */
 const MAX_PATHS = 20;
@@ -66,7 +71,7 @@ interface Damage {
 
 export async function verifyArchives(
   snapshots: readonly Snapshot[],
-  source: BlockSource & TreeSource,
+  source: BlockSource & TreeSource & Pick<Repository, 'blocks'>,
   options: VerifyOptions,
 ): Promise<VerifyReport> {
   const locations = new TreeLocations();
@@ -78,6 +83,7 @@ export async function verifyArchives(
 
   const selected = sample(lengths, options.samplePercent);
   const damagedBlocks = await checkBlocks(selected, lengths, source, options.progress);
+  if (selected.length < lengths.size) await findMissingBlocks(lengths, new Set(selected), source.blocks, damagedBlocks);
   if (damagedBlocks.size > 0) await noteUsesOfDamagedBlocks(snapshots, damagedBlocks, damaged);
   return { archives: snapshots.length, trees, blocksReferenced: lengths.size, blocksChecked: selected.length, problems: describeProblems(damaged, locations) };
 }
@@ -101,6 +107,18 @@ async function checkBlocks(selected: readonly string[], lengths: RecordedLengths
     { concurrency: PARALLEL_FETCHES },
   );
   return damagedBlocks;
+}
+
+/** Looks for each block not in the sample on the backend, adding those missing to `damagedBlocks`. */
+async function findMissingBlocks(lengths: RecordedLengths, fetched: ReadonlySet<string>, blocks: Pick<Repository['blocks'], 'hasMany' | 'locate'>, damagedBlocks: Map<string, DamagedBlock>): Promise<void> {
+  const unfetched = [...lengths.keys()].filter((hex) => !fetched.has(hex));
+  for (let start = 0; start < unfetched.length; start += PRESENCE_BATCH) {
+    const ids = unfetched.slice(start, start + PRESENCE_BATCH).map((hex) => asId(Buffer.from(hex, 'hex'), 'block'));
+    const present = await blocks.hasMany(ids);
+    ids.forEach((id, k) => {
+      if (!present[k]) damagedBlocks.set(idToHex(id), { error: new ObjectNotFoundError(blocks.locate(id)), usesNoted: 0 });
+    });
+  }
 }
 
 /** Walks the trees again to add to `damaged` the entries that use each damaged block, enough of them for its report. */
@@ -178,10 +196,11 @@ function describeProblems(damaged: readonly Damage[], locations: TreeLocations):
   return [...byObject].map(([object, { error, usedBy, more }]) => ({ object, error, usedBy: more ? [...usedBy, '… and more'] : usedBy }));
 }
 
-/** The hex ids of a uniformly random percent% of the blocks (at least one when there are any). */
+/** The hex ids of a uniformly random percent% of the blocks (at least one when there are any, unless percent is 0). */
 function sample(lengths: RecordedLengths, percent: number): string[] {
   const ids = [...lengths.keys()];
   if (percent >= 100) return ids;
+  if (percent === 0) return [];
   const count = Math.min(ids.length, Math.max(1, Math.ceil((ids.length * percent) / 100)));
   for (let i = 0; i < count; i++) {
     const j = randomInt(i, ids.length);
