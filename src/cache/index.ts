@@ -6,5 +6,6 @@
 export { FileCache, type BackupCache } from './file-cache.js';
 export { FolderRecord, type CachedFile, type FolderSummary } from './folder-record.js';
 export { fingerprintOf, sameFingerprint, type FileFingerprint } from './fingerprint.js';
+export { BlockIdMap } from './block-id-map.js';
 export { MemoryFileCache } from './memory-cache.js';
 export { cacheFolder } from './location.js';

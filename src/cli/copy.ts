@@ -1,17 +1,20 @@
 import type { Command } from 'commander';
-import { copyArchives } from '../commands/index.js';
+import { BlockIdMap, cacheFolder } from '../cache/index.js';
+import { type CopyOutcome, copyArchives } from '../commands/index.js';
 import { KeyError, PartialFailureError, UsageError } from '../errors/index.js';
+import { openCacheDatabase } from './cache-database.js';
 import type { CliContext } from './context.js';
-import { type RepositoryFlags, withRepositoryFlags } from './flags.js';
+import { type RepositoryFlags, withCacheDirFlag, withRepositoryFlags } from './flags.js';
 import { countOf, formatBytes } from './format.js';
 
 interface CopyFlags extends RepositoryFlags {
   readonly to: string;
   readonly toKeyfile?: string;
+  readonly cacheDir?: string;
 }
 
 export function registerCopy(program: Command, context: CliContext): void {
-  withRepositoryFlags(program.command('copy').description('copy archives (every one, or those named) to another backend, which may have another key'))
+  withCacheDirFlag(withRepositoryFlags(program.command('copy').description('copy archives (every one, or those named) to another backend, which may have another key')))
     .argument('[names...]', 'the archives to copy (default: every archive the other backend lacks)')
     .requiredOption('--to <url>', 'the backend to copy to, as --backend names one (a folder is made if missing)')
     .option('--to-keyfile <file>', "the key of the backend copied to (default: --keyfile's)")
@@ -26,20 +29,35 @@ export function registerCopy(program: Command, context: CliContext): void {
       await destination.catalog.assertKeyMatches().catch((error: unknown) => {
         throw error instanceof KeyError ? new KeyError(`${error.message}; give its key with --to-keyfile`, { cause: error }) : error;
       });
+      // Between two keys, which block each copied one became is kept for the next run (src/cache/block-id-map.ts).
+      const name = `copied-${source.identity}-${destination.identity}`;
+      const copiedBlocks =
+        source.keyFingerprint === destination.keyFingerprint ? undefined : await openCacheDatabase(cacheFolder(flags.cacheDir), name, BlockIdMap.open, context, 'every block will be read and sealed again');
       const counts = { copied: 0, present: 0, failed: 0 };
       const progress = context.progress('copy', 'file');
-      await copyArchives(source, records, destination, context, (outcome) => {
+      const onCopied = (outcome: CopyOutcome) => {
         counts[outcome.kind]++;
-        if (outcome.kind === 'copied') {
-          const t = outcome.metadata.totals;
-          context.print(`copied ${JSON.stringify(outcome.name)}: ${countOf(t.files, 'file')}, ${formatBytes(t.bytes)} (${formatBytes(outcome.addedBytes)} added to ${to})`);
-        } else if (outcome.kind === 'present') {
-          context.print(`${JSON.stringify(outcome.name)} is on ${to} already`);
-        }
-      }, progress).finally(() => progress.stop());
+        printOutcome(context, outcome, to);
+      };
+      try {
+        await copyArchives(source, records, destination, context, onCopied, { progress, copiedBlocks });
+      } finally {
+        progress.stop();
+        await copiedBlocks?.close();
+      }
       context.summary(`${countOf(counts.copied, 'archive')} copied to ${to}, ${counts.present} there already`);
       // With the damaged archive objects, which readableArchives reported.
       const unreadable = counts.failed + (listing?.damaged.length ?? 0);
       if (unreadable > 0) throw new PartialFailureError(`${countOf(unreadable, 'archive')} could not be read and ${unreadable === 1 ? 'was' : 'were'} not copied`);
     });
+}
+
+/** A line for each archive copied or found there; one that failed was reported as a problem. */
+function printOutcome(context: CliContext, outcome: CopyOutcome, to: string): void {
+  if (outcome.kind === 'copied') {
+    const t = outcome.metadata.totals;
+    context.print(`copied ${JSON.stringify(outcome.name)}: ${countOf(t.files, 'file')}, ${formatBytes(t.bytes)} (${formatBytes(outcome.addedBytes)} added to ${to})`);
+  } else if (outcome.kind === 'present') {
+    context.print(`${JSON.stringify(outcome.name)} is on ${to} already`);
+  }
 }

@@ -1,10 +1,8 @@
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { localFolderOf } from '../backend/index.js';
 import { FileCache, MemoryFileCache, cacheFolder } from '../cache/index.js';
 import { type CreateOptions, type CreateResult, createArchive, createArchiveFromStream } from '../commands/index.js';
-import { PartialFailureError, UsageError, describeError } from '../errors/index.js';
+import { PartialFailureError, UsageError } from '../errors/index.js';
 import { readExcludeFile, readPathsFile } from '../selection/index.js';
 import type { SourceReader } from '../pipeline/source-reader.js';
 import { type StreamInput, commandOutput, standardInput } from '../pipeline/stream-input.js';
@@ -12,6 +10,7 @@ import type { Repository } from '../repository/index.js';
 import type { CliContext } from './context.js';
 import { type RepositoryFlags, collect, parseFileSize, withCacheDirFlag, withExcludeFlags, withRepositoryFlags } from './flags.js';
 import { reportBackends } from './backend-report.js';
+import { openCacheDatabase } from './cache-database.js';
 import { countOf, formatBytes } from './format.js';
 import { boundHeapGrowth } from './heap-growth.js';
 import { releasingLocksOnSignal } from './interrupt.js';
@@ -129,7 +128,7 @@ async function backUp(
   { name, paths, flags, excludes }: { name: string; paths: string[]; flags: CreateFlags; excludes: string[] },
 ): Promise<CreateResult> {
   const cacheRoot = cacheFolder(flags.cacheDir);
-  const cache = flags.cache ? await openCache(cacheRoot, repository, context) : undefined;
+  const cache = flags.cache ? await openCacheDatabase(cacheRoot, repository.identity, FileCache.open, context, 'every file will be read') : undefined;
   // A dry run reads the cache, to skip what is unchanged, as a real run would, and writes nothing to it.
   const backupCache = flags.dryRun ? new MemoryFileCache(cache) : cache;
   const progress = context.progress('create', 'file');
@@ -169,18 +168,4 @@ async function writeNotes(cache: FileCache, repository: Repository, notes: Map<s
   const read = new Map(notes);
   await repository.backend.writeNotes?.(notes);
   await cache.writeBackendNotes(new Map([...notes].filter(([location, bytes]) => read.get(location) !== bytes)));
-}
-
-/** The repository's cache; a cache that cannot be opened (another create holds it) only costs speed. */
-async function openCache(root: string, repository: Repository, context: CliContext): Promise<FileCache | undefined> {
-  const folder = join(root, repository.identity);
-  try {
-    await mkdir(root, { recursive: true, mode: 0o700 });
-    return await FileCache.open(folder);
-  } catch (error) {
-    // level wraps the real reason (a lock held by another create, say) in its own error.
-    const reason = error instanceof Error && error.cause !== undefined ? error.cause : error;
-    context.warning(`cannot use the cache ${folder} (${describeError(reason)}); every file will be read`);
-    return undefined;
-  }
 }

@@ -7,13 +7,15 @@
  * writes its own, keeps the source's name, host, source paths, creation time and totals.
  *
  * With the same key on both sides an object's id is the same on both, so a block the
- * destination has is not read at all. Trees are read and written again either way (a
+ * destination has is not read at all; with another key, a map kept between runs
+ * (BlockIdMap) tells which block each copied one became, to the same end. Trees are read and written again either way (a
  * tree on the destination does not prove its blocks are: they are written side by side),
  * each once per run however many archives share it.
  */
 import pLimit from 'p-limit';
 import { type ArchiveMetadata, type ArchiveRecord, type ChunkRef, type Entry, type FileEntry, directoryEntry, encodeTree, fileEntry, readChunk } from '../archive/index.js';
 import { AuthenticationError, FormatError, ObjectNotFoundError } from '../errors/index.js';
+import type { BlockIdMap } from '../cache/index.js';
 import { type Repository, withLock } from '../repository/index.js';
 import { type TreeId, idToHex } from '../store/ids.js';
 import { type ProgressListener, noProgress } from './progress.js';
@@ -40,11 +42,11 @@ export async function copyArchives(
   destination: CopySide,
   reporter: ProblemReporter,
   onCopied: (outcome: CopyOutcome) => void,
-  progress: ProgressListener = noProgress,
+  { progress = noProgress, copiedBlocks }: { readonly progress?: ProgressListener; readonly copiedBlocks?: Pick<BlockIdMap, 'get' | 'set'> } = {},
 ): Promise<void> {
   const present = new Set((await destination.catalog.list()).archives.map((record) => record.metadata.name));
   await withLock(destination.backend, 'shared', 'copy', (message) => reporter.warning(message), async (lock) => {
-    const copier = new TreeCopier(source, destination, progress);
+    const copier = new TreeCopier(source, destination, progress, copiedBlocks);
     for (const { metadata } of records) {
       if (present.has(metadata.name)) {
         onCopied({ name: metadata.name, kind: 'present' });
@@ -82,6 +84,8 @@ class TreeCopier {
     private readonly destination: CopySide,
     /** Told of each file copied (those of a tree copied earlier in the run are not copied again). */
     private readonly progress: ProgressListener,
+    /** With another key: which block each block copied in an earlier run became. */
+    private readonly copiedBlocks: Pick<BlockIdMap, 'get' | 'set'> | undefined,
   ) {
     this.sameKey = source.keyFingerprint === destination.keyFingerprint;
   }
@@ -112,8 +116,12 @@ class TreeCopier {
     return fileEntry(entry, entry.size, entry.linkGroup, chunks);
   }
 
+  /** The block's copy: one the destination has already is not read (a map's entry only once it is found there). */
   private async block(chunk: ChunkRef): Promise<ChunkRef> {
-    if (this.sameKey && (await this.destination.blocks.hasMany([chunk.id]))[0]) return chunk;
-    return { id: await this.destination.blocks.put(await readChunk(this.source, chunk)), length: chunk.length };
+    const known = this.sameKey ? chunk.id : await this.copiedBlocks?.get(chunk.id);
+    if (known && (await this.destination.blocks.hasMany([known]))[0]) return { id: known, length: chunk.length };
+    const copy = await this.destination.blocks.put(await readChunk(this.source, chunk));
+    if (!this.sameKey) await this.copiedBlocks?.set(chunk.id, copy);
+    return { id: copy, length: chunk.length };
   }
 }
