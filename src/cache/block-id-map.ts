@@ -1,5 +1,6 @@
-import { Level } from 'level';
+import type { Level } from 'level';
 import { type BlockId, ID_LENGTH, asId } from '../store/ids.js';
+import { openDatabase } from './file-cache.js';
 
 /**
  * For `copy` between repositories of different keys: which block of the destination each
@@ -13,9 +14,7 @@ export class BlockIdMap {
 
   /** Opens (creating if needed) the map in `folder`, one per pair of repositories. */
   static async open(folder: string): Promise<BlockIdMap> {
-    const db = new Level<Buffer, Buffer>(folder, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    await db.open();
-    return new BlockIdMap(db);
+    return new BlockIdMap(await openDatabase(folder));
   }
 
   async get(source: BlockId): Promise<BlockId | undefined> {

@@ -54,9 +54,7 @@ export class FileCache implements BackupCache {
 
   /** Opens (creating if needed) the cache database in `folder`. */
   static async open(folder: string): Promise<FileCache> {
-    const db = new Level<Buffer, Buffer>(folder, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    await db.open();
-    return new FileCache(db);
+    return new FileCache(await openDatabase(folder));
   }
 
   async lookup(folder: string): Promise<FolderRecord | undefined> {
@@ -139,6 +137,13 @@ export class FileCache implements BackupCache {
       await this.db.close();
     }
   }
+}
+
+/** A LevelDB of bytes to bytes in `folder`, made if missing: the cache's databases. */
+export async function openDatabase(folder: string): Promise<Level<Buffer, Buffer>> {
+  const db = new Level<Buffer, Buffer>(folder, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  return db;
 }
 
 /** The range of keys that start with `prefix`: its last byte ('/' or ' ' here, never 0xFF) one higher is the first key past them. */
