@@ -5,7 +5,7 @@
  */
 import { type Backend, readObject } from '../backend/index.js';
 import { type Keys, computeSiv, decrypt, encrypt, SIV_LENGTH } from '../crypto/index.js';
-import { AuthenticationError, FormatError, KeyError, ObjectNotFoundError, UsageError } from '../errors/index.js';
+import { type AuthenticationError, FormatError, KeyError, type ObjectNotFoundError, UsageError, isDamagedObject } from '../errors/index.js';
 import { type ArchiveId, asId, idToHex } from '../store/ids.js';
 import { ARCHIVES_PREFIX, archiveIdFromKey, archiveKey } from '../store/layout.js';
 import { ByteReader, ByteWriter } from './codec.js';
@@ -37,9 +37,6 @@ export interface CatalogListing {
   readonly damaged: DamagedArchive[];
 }
 
-function isDamage(error: unknown): error is ArchiveDamage {
-  return error instanceof AuthenticationError || error instanceof FormatError || error instanceof ObjectNotFoundError;
-}
 
 /** The parts of an archive object (docs/FORMAT.md §Archive object), still encrypted. */
 interface SealedArchive {
@@ -97,7 +94,7 @@ export class Catalog {
         try {
           archives.push(await this.readById(id));
         } catch (error) {
-          if (!isDamage(error)) throw error;
+          if (!isDamagedObject(error)) throw error;
           damaged.push({ id, key: archiveKey(id), error });
         }
       }),
@@ -141,7 +138,7 @@ export class Catalog {
         await readObject(this.backend, archiveKey(id), (object) => this.nameOf(id, this.unseal(id, object)));
         return;
       } catch (error) {
-        if (!isDamage(error)) throw error;
+        if (!isDamagedObject(error)) throw error;
       }
     }
     if (ids.length > 0) {

@@ -6,7 +6,7 @@
  * both. A member that fails outright (unreachable, refused) is set aside for the rest of
  * the run with a warning, unless failures are not tolerated (gc), when it ends the run.
  */
-import { AuthenticationError, FormatError, ObjectNotFoundError, describeError } from '../errors/index.js';
+import { ObjectNotFoundError, describeError, isDamagedObject } from '../errors/index.js';
 import { type Backend, type BackendNotes, type DatedObject, type NewObject, type ObjectInfo, type ObjectOpener, hasObjects, putObjects } from './backend.js';
 
 export interface MemberReport {
@@ -35,11 +35,6 @@ class Member {
     readonly backend: Backend | undefined,
     public failure: unknown,
   ) {}
-}
-
-/** Problems with one object's copy, as opposed to problems with a whole member. */
-function isCopyProblem(error: unknown): boolean {
-  return error instanceof ObjectNotFoundError || error instanceof AuthenticationError || error instanceof FormatError;
 }
 
 export class MirrorBackend implements Backend {
@@ -119,7 +114,8 @@ export class MirrorBackend implements Backend {
         }
         return value;
       } catch (error) {
-        if (!isCopyProblem(error)) throw error;
+        // A problem with this copy of the object, not with the whole member: the next copy may be good.
+        if (!isDamagedObject(error)) throw error;
         passedOver.push({ location: member.location, error });
       }
     }

@@ -14,7 +14,7 @@
  */
 import pLimit from 'p-limit';
 import { type ArchiveMetadata, type ArchiveRecord, type ChunkRef, type Entry, type FileEntry, directoryEntry, encodeTree, fileEntry, readChunk } from '../archive/index.js';
-import { AuthenticationError, FormatError, ObjectNotFoundError } from '../errors/index.js';
+import { isDamagedObject } from '../errors/index.js';
 import type { BlockIdMap } from '../cache/index.js';
 import { type Repository, withLock } from '../repository/index.js';
 import { type TreeId, idToHex } from '../store/ids.js';
@@ -58,7 +58,7 @@ export async function copyArchives(
         root = await copier.tree(metadata.root.tree);
         await destination.flush();
       } catch (error) {
-        if (!(error instanceof AuthenticationError || error instanceof FormatError || error instanceof ObjectNotFoundError)) throw error;
+        if (!isDamagedObject(error)) throw error;
         reporter.problem(metadata.name, error);
         onCopied({ name: metadata.name, kind: 'failed' });
         continue;

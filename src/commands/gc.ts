@@ -14,7 +14,7 @@
 import pLimit from 'p-limit';
 import type { Entry } from '../archive/index.js';
 import type { ObjectInfo } from '../backend/index.js';
-import { AuthenticationError, ExitStatus, FormatError, ObjectNotFoundError, PreserveError, describeError } from '../errors/index.js';
+import { ExitStatus, PreserveError, describeError, isDamagedObject } from '../errors/index.js';
 import { type BackendLock, type Repository, STALE_AFTER_MS, withLock } from '../repository/index.js';
 import { type TreeId, idToHex } from '../store/ids.js';
 import type { ProblemReporter } from './reporting.js';
@@ -66,7 +66,7 @@ export function collectGarbage(repository: Gcable, options: GcOptions, reporter:
 
 async function markAndSweep(repository: Gcable, options: GcOptions, lock: BackendLock): Promise<GcReport> {
   const listing = await repository.catalog.list().catch((error: unknown) => {
-    if (error instanceof AuthenticationError || error instanceof FormatError || error instanceof ObjectNotFoundError) throw new GcAbortedError('an archive', error);
+    if (isDamagedObject(error)) throw new GcAbortedError('an archive', error);
     throw error;
   });
   // An archive that cannot be read may still use objects: nothing is freed until it is mended or deleted.
