@@ -100,6 +100,92 @@ test('restore over an earlier restore replaces its files, hardlinks and symlinks
     assert.equal(await describeTree(target), await describeTree(repo.source));
   }));
 
+test('restore --overwrite if-changed fetches only what an interrupted restore left unwritten; if-newer and never keep newer work; a bad value is exit 2', () =>
+  withTestRepo('restore-overwrite', async (repo) => {
+    assertOk(await repo.run('create', 'a', repo.source), 'create');
+    const target = join(repo.dir, 'again');
+    assertOk(await repo.run('restore', 'a', target), 'first restore');
+    // As a restore killed midway leaves it: one file not yet made, one cut short; and
+    // files changed since in one attribute each: size (the time put back), time, mode.
+    await unlink(join(target, 'docs', 'readme.txt'));
+    await truncate(join(target, 'big.bin'), 1000);
+    await exec('touch', ['-r', join(repo.source, 'big.bin'), join(target, 'big.bin')]); // to the nanosecond, as Date is not
+    await writeFile(join(target, 'private.txt'), 'SECRET-ISH\n');
+    await chmod(join(target, 'docs', 'nested', 'deeper', 'note.md'), 0o600);
+    const repository = await openTestRepository(repo);
+    const fetched = new Set<string>();
+    const counting: BlockSource = {
+      readBlock: (id, length) => {
+        fetched.add(idToHex(id));
+        return repository.readBlock(id, length);
+      },
+    };
+    const snapshot = await repository.snapshot('a');
+    const reporter = { info: () => undefined, warning: () => undefined, problem: (path: string, error: unknown) => assert.unreachable(`${path}: ${String(error)}`) };
+    const options = { target, paths: [], excludes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, deleteUnarchived: false };
+    const summary = await restoreArchive(snapshot, counting, { ...options, overwrite: 'if-changed' }, reporter);
+    const changed = await Promise.all(['big.bin', 'docs/readme.txt', 'private.txt', 'docs/nested/deeper/note.md'].map((path) => snapshot.lookup(path)));
+    const changedBlocks = changed.flatMap((entry) => (entry?.type === 'file' ? entry.chunks.map((chunk) => idToHex(chunk.id)) : []));
+    assert.equal([...fetched].sort(), [...new Set(changedBlocks)].sort(), 'only the four files\' blocks');
+    assert.is(summary.files, 6, 'the four files, and the two later links of the hardlink group, linked anew');
+    assert.is(summary.kept, 8, 'three files, the hardlink group\'s first file, three symlinks and the file of mode 4755');
+    assert.equal(await describeTree(target), await describeTree(repo.source));
+
+    const newer = join(target, 'private.txt');
+    await writeFile(newer, 'edited after the restore\n');
+    await utimes(join(target, 'empty'), new Date('2000-01-01'), new Date('2000-01-01'));
+    await writeFile(join(target, 'empty'), 'older than the archive');
+    await utimes(join(target, 'empty'), new Date('2000-01-01'), new Date('2000-01-01'));
+    const ifNewer = await repo.run('restore', 'a', target, '--overwrite', 'if-newer');
+    assertOk(ifNewer, 'restore --overwrite if-newer');
+    assert.match(ifNewer.stdout, /restored 1 file, .*; kept 13 files and symlinks already there/);
+    assert.is(await readFile(newer, 'utf8'), 'edited after the restore\n', 'a file newer than the archive\'s is kept');
+    assert.is(await readFile(join(target, 'empty'), 'utf8'), '', 'an older one is replaced');
+
+    await unlink(join(target, 'docs', 'link-to-file'));
+    const never = await repo.run('restore', 'a', target, '--overwrite', 'never');
+    assertOk(never, 'restore --overwrite never');
+    assert.match(never.stdout, /restored 0 files, .* 1 symlink .*; kept 13 files and symlinks already there/);
+    assert.is(await readFile(newer, 'utf8'), 'edited after the restore\n');
+    assert.is(await readFile(join(target, 'docs', 'link-to-file'), 'utf8'), 'hello, preserve\n', 'what was missing is restored');
+
+    const bad = await repo.run('restore', 'a', join(repo.dir, 'never-made'), '--overwrite', 'sometimes');
+    assert.is(bad.status, 2);
+    assert.match(bad.stderr, /argument 'sometimes' is invalid\. Allowed choices are always, if-changed, if-newer, never/);
+    assert.not.ok(await access(join(repo.dir, 'never-made')).then(() => true, () => false), 'nothing written');
+  }));
+
+test('restore --delete removes what the archive lacks from restored folders, never through a symlink, and leaves what --exclude matches', () =>
+  withTestRepo('restore-delete', async (repo) => {
+    assertOk(await repo.run('create', 'a', repo.source), 'create');
+    const target = join(repo.dir, 'again');
+    assertOk(await repo.run('restore', 'a', target), 'first restore');
+    const outside = join(repo.dir, 'outside');
+    await mkdir(outside);
+    await writeFile(join(outside, 'precious'), 'not the restore\'s to delete\n');
+    await writeFile(join(target, 'extra.txt'), 'made after the backup\n');
+    await mkdir(join(target, 'docs', 'new folder', 'inside'), { recursive: true });
+    await writeFile(join(target, 'docs', 'new folder', 'inside', 'file'), 'x');
+    await symlink(outside, join(target, 'docs', 'nested', 'link-out'));
+    await writeFile(join(target, 'docs', 'scratch.tmp'), 'excluded, so left alone\n');
+
+    const docsOnly = join(repo.dir, 'docs-only');
+    await mkdir(docsOnly);
+    await writeFile(join(docsOnly, 'beside'), 'in a folder on the way to the path restored');
+    assertOk(await repo.run('restore', 'a', docsOnly, 'docs/nested', '--delete'), 'restore of a path with --delete');
+    assert.is(await readFile(join(docsOnly, 'beside'), 'utf8'), 'in a folder on the way to the path restored');
+
+    const result = await repo.run('restore', 'a', target, '--delete', '--exclude', '*.tmp');
+    assertOk(result, 'restore --delete');
+    assert.match(result.stdout, /; deleted 3 entries not in the archive/);
+    assert.is(await readFile(join(outside, 'precious'), 'utf8'), 'not the restore\'s to delete\n', 'the link was removed, not what it points to');
+    assert.is(await readFile(join(target, 'docs', 'scratch.tmp'), 'utf8'), 'excluded, so left alone\n');
+    const again = await repo.run('restore', 'a', target, '--delete');
+    assertOk(again, 'restore --delete without the exclude');
+    assert.match(again.stdout, /; deleted 1 entry not in the archive/);
+    assert.equal(await describeTree(target), await describeTree(repo.source));
+  }));
+
 test('restore --sparse leaves runs of zeros as holes, with the same bytes and attributes; without it every byte is written', () =>
   withTestRepo('sparse', async (repo) => {
     const MiB = 1024 * 1024;
@@ -142,7 +228,7 @@ test('restore fetches a block that identical files share once, and every file ge
       },
     };
     const target = join(repo.dir, 'restored');
-    const options = { target, paths: [], excludes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false };
+    const options = { target, paths: [], excludes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, overwrite: 'always' as const, deleteUnarchived: false };
     const reporter = { info: () => undefined, warning: () => undefined, problem: (path: string, error: unknown) => assert.unreachable(`${path}: ${String(error)}`) };
     const summary = await restoreArchive(await repository.snapshot('copies'), counting, options, reporter);
     assert.is(summary.files, 41);

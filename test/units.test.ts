@@ -4,11 +4,12 @@ import { mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type FileEntry, FileContent, describeSource, encodeSource, sourcePathsOf, sourceRootOf } from '../src/archive/index.js';
+import { type FileEntry, FileContent, type SymlinkEntry, describeSource, encodeSource, sourcePathsOf, sourceRootOf } from '../src/archive/index.js';
 import { FolderMemory, MAX_WRITTEN_KEYS } from '../src/backend/folder-memory.js';
 import { countOf, formatBytes } from '../src/cli/format.js';
 import { Backlog } from '../src/commands/backlog.js';
 import { FolderTags } from '../src/commands/folder-tags.js';
+import { type ExistingEntry, keepsExisting } from '../src/commands/restore-policy.js';
 import { closeFile, createFile, setLength, writeSparse } from '../src/commands/restore-target.js';
 import { type Chunker, type ChunkSizes, ContentDefinedChunker, GearBoundaries, gearTable } from '../src/chunker/index.js';
 import { idMapper, namesFor, parseNameDatabase } from '../src/owners/index.js';
@@ -364,3 +365,28 @@ test('sparse writes of chunks at any offsets give back the content; only pages o
 });
 
 test.run();
+
+test('restore --overwrite: what each policy keeps, times compared to the microsecond (floored before 1970)', () => {
+  const file: FileEntry = { name: 'f', mode: 0o644, uid: 1000, gid: 100, mtimeNs: 1_600_000_000_123_456_789n, type: 'file', size: 10, linkGroup: 0, chunks: [] };
+  const restored: ExistingEntry = { kind: 'file', size: 10, mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_600_000_000_123_456_000n };
+  const owner = { uid: 1000, gid: 100 };
+  assert.not.ok(keepsExisting('if-changed', file, undefined, undefined), 'nothing there');
+  assert.not.ok(keepsExisting('always', file, restored, undefined));
+  assert.ok(keepsExisting('never', file, { ...restored, kind: 'other' }, undefined), 'never keeps even a folder in the way');
+  assert.ok(keepsExisting('if-changed', file, restored, undefined), 'as a restore left it, when not root');
+  assert.not.ok(keepsExisting('if-changed', file, restored, owner), 'as root, the owner is compared too');
+  assert.ok(keepsExisting('if-changed', file, { ...restored, ...owner }, owner));
+  for (const [field, value] of [['size', 9], ['mode', 0o600], ['mtimeNs', 1_600_000_000_123_457_000n], ['kind', 'symlink']] as const) {
+    assert.not.ok(keepsExisting('if-changed', file, { ...restored, [field]: value }, undefined), `${field} differs`);
+  }
+  assert.ok(keepsExisting('if-newer', file, { ...restored, size: 1, mtimeNs: file.mtimeNs - 500n }, undefined), 'same microsecond: not newer');
+  assert.not.ok(keepsExisting('if-newer', file, { ...restored, mtimeNs: file.mtimeNs - 1000n }, undefined), 'the archive\'s is newer');
+  const old: FileEntry = { ...file, mtimeNs: -1_500n };
+  assert.ok(keepsExisting('if-changed', old, { ...restored, mtimeNs: -2_000n }, undefined), '-1.5 µs is in the microsecond from -2');
+  assert.not.ok(keepsExisting('if-changed', old, { ...restored, mtimeNs: -1_000n }, undefined));
+  const link: SymlinkEntry = { name: 'l', mode: 0o777, uid: 0, gid: 0, mtimeNs: 0n, type: 'symlink', target: 'a/b' };
+  const existingLink: ExistingEntry = { ...restored, kind: 'symlink', linkTarget: 'a/b' };
+  assert.ok(keepsExisting('if-changed', link, existingLink, undefined), 'a symlink to the same target, whatever its time');
+  assert.not.ok(keepsExisting('if-changed', link, { ...existingLink, linkTarget: 'a/c' }, undefined));
+  assert.not.ok(keepsExisting('if-changed', link, { ...restored, linkTarget: undefined }, undefined), 'a file where the link goes');
+});

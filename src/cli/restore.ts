@@ -1,5 +1,5 @@
-import type { Command } from 'commander';
-import { restoreArchive } from '../commands/index.js';
+import { type Command, Option } from 'commander';
+import { OVERWRITE_POLICIES, type OverwritePolicy, restoreArchive } from '../commands/index.js';
 import { PartialFailureError } from '../errors/index.js';
 import { readExcludeFile } from '../selection/index.js';
 import type { CliContext } from './context.js';
@@ -13,6 +13,8 @@ interface RestoreFlags extends RepositoryFlags {
   readonly dereference?: boolean;
   readonly hardDereference?: boolean;
   readonly sparse?: boolean;
+  readonly overwrite: OverwritePolicy;
+  readonly delete?: boolean;
 }
 
 export function registerRestore(program: Command, context: CliContext): void {
@@ -24,6 +26,12 @@ export function registerRestore(program: Command, context: CliContext): void {
     .option('--dereference', 'restore what symlinks point to, when it is in the archive, instead of the links')
     .option('--hard-dereference', 'restore every hardlink as a separate file')
     .option('--sparse', 'leave runs of zeros in files as holes, which take no disk space')
+    .addOption(
+      new Option('--overwrite <when>', 'a file or symlink already in TARGET is replaced always, if-changed (not of the same size, time and mode), if-newer (older than the archived one) or never')
+        .choices(OVERWRITE_POLICIES)
+        .default('always'),
+    )
+    .option('--delete', 'remove what restored folders hold in TARGET that the archive does not (not what --exclude matches)')
     .action(async (name: string, target: string, paths: string[], flags: RestoreFlags) => {
       const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
       const repository = await context.openRepository(flags);
@@ -40,13 +48,17 @@ export function registerRestore(program: Command, context: CliContext): void {
           dereference: flags.dereference === true,
           hardDereference: flags.hardDereference === true,
           sparse: flags.sparse === true,
+          overwrite: flags.overwrite,
+          deleteUnarchived: flags.delete === true,
           progress,
         },
         context,
       ).finally(() => progress.stop());
       context.summary(
         `restored ${countOf(summary.files, 'file')}, ${countOf(summary.directories, 'folder')}, ${countOf(summary.symlinks, 'symlink')} ` +
-          `(${formatBytes(summary.bytes)}) into ${target}`,
+          `(${formatBytes(summary.bytes)}) into ${target}` +
+          (summary.kept > 0 ? `; kept ${countOf(summary.kept, 'file or symlink', 'files and symlinks')} already there` : '') +
+          (summary.deleted > 0 ? `; deleted ${countOf(summary.deleted, 'entry', 'entries')} not in the archive` : ''),
       );
       if (summary.problems > 0) {
         throw new PartialFailureError(`${countOf(summary.problems, 'entry', 'entries')} could not be restored (see above)`);

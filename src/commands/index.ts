@@ -14,6 +14,7 @@ export { renameArchive } from './rename.js';
 export { copyArchives, type CopyOutcome } from './copy.js';
 export { entryAt } from './selections.js';
 export { restoreArchive, type RestoreOptions, type RestoreSummary } from './restore.js';
+export { OVERWRITE_POLICIES, type OverwritePolicy } from './restore-policy.js';
 export { scrubRound, type ScrubCounts, type ScrubReport } from './scrub.js';
 export { loadScrubState, saveScrubState, type ScrubState } from './scrub-state.js';
 export { positionAfter, roundsPerCycle, sliceAt, type Slice } from './scrub-sweep.js';

@@ -22,6 +22,8 @@ import {
   chmodSync,
   mkdirSync,
   open as openCallback,
+  readlinkSync,
+  rmSync,
   symlinkSync,
   unlinkSync,
   write as writeCallback,
@@ -29,7 +31,8 @@ import {
 import { promisify } from 'node:util';
 import type { Entry } from '../archive/index.js';
 import { isErrnoException } from '../errors/index.js';
-import { fsPath } from '../filenames/index.js';
+import { fsPath, nameFromBytes } from '../filenames/index.js';
+import type { ExistingEntry } from './restore-policy.js';
 
 const openAsync = promisify(openCallback);
 const writeAsync = promisify(writeCallback);
@@ -146,6 +149,28 @@ export function createSymlink(path: string, target: string): Promise<void> {
 export function createLink(existing: string, path: string): Promise<void> {
   const at = fsPath(path);
   return createReplacing(at, () => linkSync(fsPath(existing), at));
+}
+
+/** What is at path, for restore --overwrite; undefined when nothing is. */
+export function existingAt(path: string): ExistingEntry | undefined {
+  const at = fsPath(path);
+  const stats = lstatSync(at, { bigint: true, throwIfNoEntry: false });
+  if (stats === undefined) return undefined;
+  const kind = stats.isFile() ? 'file' : stats.isSymbolicLink() ? 'symlink' : 'other';
+  return {
+    kind,
+    size: Number(stats.size),
+    mode: Number(stats.mode & 0o7777n),
+    uid: Number(stats.uid),
+    gid: Number(stats.gid),
+    mtimeNs: stats.mtimeNs,
+    linkTarget: kind === 'symlink' ? nameFromBytes(readlinkSync(at, { encoding: 'buffer' })) : undefined,
+  };
+}
+
+/** Removes what restore --delete found that the archive lacks, and all under it: rm -r, which never follows a symlink. */
+export function removeEntry(path: string): void {
+  rmSync(fsPath(path), { recursive: true });
 }
 
 /** mkdir, or reuse a real folder already there; never a symlink to one. */

@@ -20,7 +20,7 @@ import {
   readChunksAhead,
 } from '../archive/index.js';
 import { UsageError, describeError } from '../errors/index.js';
-import { fsPath } from '../filenames/index.js';
+import { fsPath, readFolderNames, relativeChildPath } from '../filenames/index.js';
 import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
 import { type ExcludeTest, compileExcludes, excludedAlongPath } from '../selection/index.js';
 import { withRecentBlocks } from '../store/block-cache.js';
@@ -33,6 +33,8 @@ import {
   createFolder,
   createLink,
   createSymlink,
+  existingAt,
+  removeEntry,
   removeFile,
   setFileAttributes,
   setLength,
@@ -40,6 +42,7 @@ import {
   writeAll,
   writeSparse,
 } from './restore-target.js';
+import { type OverwritePolicy, keepsExisting } from './restore-policy.js';
 import { resolveSelections } from './selections.js';
 
 export interface RestoreOptions {
@@ -56,6 +59,10 @@ export interface RestoreOptions {
   readonly hardDereference: boolean;
   /** Leave runs of zeros as holes (restic's and borg's --sparse): disk images and the like take only their data's room. */
   readonly sparse: boolean;
+  /** What to do with a file or symlink already in the target (restore-policy.ts). */
+  readonly overwrite: OverwritePolicy;
+  /** Remove what a restored folder holds in the target that the archive's does not (restic's --delete); what --exclude matches is left alone. */
+  readonly deleteUnarchived: boolean;
   readonly progress?: ProgressListener;
 }
 
@@ -64,6 +71,10 @@ export interface RestoreSummary {
   directories: number;
   symlinks: number;
   bytes: number;
+  /** Files and symlinks already in the target that --overwrite left as they were. */
+  kept: number;
+  /** Entries of the target that --delete removed (a folder counts once, with all it held). */
+  deleted: number;
   problems: number;
 }
 
@@ -114,7 +125,7 @@ async function ownerMapping(snapshot: Snapshot, numeric: boolean): Promise<Owner
 }
 
 class Restorer {
-  readonly summary: RestoreSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0, problems: 0 };
+  readonly summary: RestoreSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0, kept: 0, deleted: 0, problems: 0 };
   /**
    * Hardlink group → the first member's restore, resolving to its path (undefined if it
    * failed); later members link to it. A promise, because members restore concurrently.
@@ -134,7 +145,7 @@ class Restorer {
     private readonly snapshot: Snapshot,
     private readonly blocks: BlockSource,
     private readonly reporter: ProblemReporter,
-    private readonly options: Pick<RestoreOptions, 'excludes' | 'dereference' | 'hardDereference' | 'sparse' | 'progress'>,
+    private readonly options: Pick<RestoreOptions, 'excludes' | 'dereference' | 'hardDereference' | 'sparse' | 'overwrite' | 'deleteUnarchived' | 'progress'>,
     /** Set only when running as root, the only case where chown can succeed. */
     private readonly owners: OwnerMapping | undefined,
   ) {
@@ -196,14 +207,14 @@ class Restorer {
         return;
       case 'file':
         return this.queue(async () => {
-          if (await this.attempt(path, () => this.restoreFile(entry, path))) this.summary.files++;
+          await this.attempt(path, () => this.restoreFile(entry, path));
         });
       case 'symlink': {
         const target = this.options.dereference ? await this.dereference(parent, entry, path) : undefined;
         // The target keeps its own name: links inside a folder resolve from where it really is.
         if (target?.parent) return this.restoreEntry(target.parent, target.entry, path);
         return this.queue(async () => {
-          if (await this.attempt(path, () => this.restoreSymlink(entry, path))) this.summary.symlinks++;
+          await this.attempt(path, () => this.restoreSymlink(entry, path));
         });
       }
     }
@@ -256,6 +267,7 @@ class Restorer {
       this.report(path, error);
       return;
     }
+    if (this.options.deleteUnarchived) this.deleteUnarchived(directory, entries, path);
     const tree = directory.entry.tree.toString('hex');
     this.openFolders.add(tree);
     try {
@@ -265,6 +277,40 @@ class Restorer {
     } finally {
       this.openFolders.delete(tree);
     }
+  }
+
+  /**
+   * Removes what the target folder holds that the archive's folder does not, before its
+   * entries are restored, so their room is free first. A name --exclude matches is left
+   * alone: the restore was told not to touch it.
+   */
+  private deleteUnarchived(directory: SnapshotDirectory, entries: readonly Entry[], path: string): void {
+    const archived = new Set(entries.map((entry) => entry.name));
+    let names: string[];
+    try {
+      names = readFolderNames(path);
+    } catch (error) {
+      this.report(path, error);
+      return;
+    }
+    for (const name of names) {
+      if (archived.has(name) || this.excluded(relativeChildPath(directory.path, name))) continue;
+      try {
+        removeEntry(join(path, name));
+        this.summary.deleted++;
+      } catch (error) {
+        this.report(join(path, name), error);
+      }
+    }
+  }
+
+  /** With --overwrite other than always, whether the entry's path already holds what the policy keeps. */
+  private keptAsItIs(entry: FileEntry | SymlinkEntry, path: string): boolean {
+    if (this.options.overwrite === 'always') return false; // spares a look at every path
+    const owner = this.owners && { uid: this.owners.uid(entry.uid), gid: this.owners.gid(entry.gid) };
+    if (!keepsExisting(this.options.overwrite, entry, existingAt(path), owner)) return false;
+    this.summary.kept++;
+    return true;
   }
 
   /** Runs one item's work; a failure is reported against its path and the restore goes on. */
@@ -288,19 +334,31 @@ class Restorer {
   private restoreFile(entry: FileEntry, path: string): Promise<void> {
     const linked = entry.linkGroup !== 0 && !this.options.hardDereference;
     const first = linked ? this.linkedPaths.get(entry.linkGroup) : undefined;
-    if (first) return first.then((firstPath) => (firstPath === undefined ? this.writeFile(entry, path) : this.linkTo(firstPath, path)));
+    if (first) return first.then((firstPath) => (firstPath === undefined ? this.writeFile(entry, path) : this.linkTo(firstPath, path, entry)));
     const writing = this.writeFile(entry, path);
     if (linked) this.linkedPaths.set(entry.linkGroup, writing.then(() => path, () => undefined));
     return writing;
   }
 
-  private async linkTo(existing: string, path: string): Promise<void> {
-    await createLink(existing, path);
+  /**
+   * A later member of a hardlink group. With if-changed it is linked anew even when a
+   * matching file is there: that may be a copy of its own rather than a link, and a link
+   * costs nothing to fetch.
+   */
+  private async linkTo(existing: string, path: string, entry: FileEntry): Promise<void> {
+    if (this.options.overwrite === 'if-changed' || !this.keptAsItIs(entry, path)) {
+      await createLink(existing, path);
+      this.summary.files++;
+    }
     this.options.progress?.advance(1, 0); // its bytes were counted with the first link
   }
 
   /** Content, then attributes through the still open file; a file whose content failed is removed. */
   private async writeFile(entry: FileEntry, path: string): Promise<void> {
+    if (this.keptAsItIs(entry, path)) {
+      this.options.progress?.advance(1, entry.size);
+      return;
+    }
     const fd = await createFile(path);
     try {
       await this.writeContent(entry, fd, path);
@@ -308,6 +366,7 @@ class Restorer {
     } finally {
       closeFile(fd);
     }
+    this.summary.files++;
     this.summary.bytes += entry.size;
     this.options.progress?.advance(1, entry.size);
   }
@@ -329,7 +388,9 @@ class Restorer {
   }
 
   private async restoreSymlink(entry: SymlinkEntry, path: string): Promise<void> {
+    if (this.keptAsItIs(entry, path)) return;
     await createSymlink(path, entry.target);
     setPathAttributes(path, entry, this.owners);
+    this.summary.symlinks++;
   }
 }

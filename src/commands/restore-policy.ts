@@ -1,0 +1,57 @@
+/**
+ * restore --overwrite: what a restore does with a file or symlink already at an entry's
+ * path in the target. restic's four policies (0.17), so that an interrupted restore can
+ * be run again without fetching what it already wrote, and a restore into a folder
+ * holding newer work can leave that work alone. Pure: the caller looks at the target.
+ */
+import type { FileEntry, SymlinkEntry } from '../archive/index.js';
+
+export const OVERWRITE_POLICIES = ['always', 'if-changed', 'if-newer', 'never'] as const;
+export type OverwritePolicy = (typeof OVERWRITE_POLICIES)[number];
+
+/** What lstat (and readlink, for a symlink) found at an entry's path. */
+export interface ExistingEntry {
+  readonly kind: 'file' | 'symlink' | 'other';
+  readonly size: number;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mtimeNs: bigint;
+  /** A symlink's target, byte for byte as src/filenames holds names. */
+  readonly linkTarget?: string;
+}
+
+/** The owner a restore gives an entry; undefined when it does not set owners (not root). */
+export type ExpectedOwner = { readonly uid: number; readonly gid: number } | undefined;
+
+/**
+ * Whether restore leaves `existing` as it is rather than writing `entry` in its place.
+ * - always: never kept (the entry is written anew).
+ * - never: anything there is kept.
+ * - if-newer: kept unless the archive's copy is newer.
+ * - if-changed: kept when it already is what the restore would write: a file of the same
+ *   size, time, mode (and owner, when restore sets owners), or a symlink to the same
+ *   target. Content is judged by size and time, as create's cache judges it; a file
+ *   whose attributes alone differ is written anew, never changed in place (a file found
+ *   in the target may be a hardlink to one outside it).
+ * Times are compared to the microsecond: restore sets no finer time (restore-target.ts).
+ */
+export function keepsExisting(policy: OverwritePolicy, entry: FileEntry | SymlinkEntry, existing: ExistingEntry | undefined, owner: ExpectedOwner): boolean {
+  if (existing === undefined || policy === 'always') return false;
+  if (policy === 'never') return true;
+  if (policy === 'if-newer') return microseconds(entry.mtimeNs) <= microseconds(existing.mtimeNs);
+  if (owner !== undefined && (existing.uid !== owner.uid || existing.gid !== owner.gid)) return false;
+  if (entry.type === 'symlink') return existing.kind === 'symlink' && existing.linkTarget === entry.target;
+  return (
+    existing.kind === 'file' &&
+    existing.size === entry.size &&
+    existing.mode === entry.mode &&
+    microseconds(existing.mtimeNs) === microseconds(entry.mtimeNs)
+  );
+}
+
+/** Floor division: times before 1970 are negative. */
+function microseconds(ns: bigint): bigint {
+  const whole = ns / 1000n;
+  return ns < 0n && whole * 1000n !== ns ? whole - 1n : whole;
+}
