@@ -3,12 +3,14 @@
  * against a backend that only ever held the remaining archives), reports the same with
  * --dry-run first, refuses to run beside a create, finishes the work of a gc that was
  * killed part way, and removes the temporaries crashed writers left; an interrupted create
- * leaves no lock behind.
+ * leaves no lock behind. stats measures the same walk: what it says only some archives use
+ * is what gc frees once they are deleted.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, readdir, rm, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
+import type { RepositoryStats } from '../src/commands/index.js';
 import * as assert from 'uvu/assert';
 import { assertOk, makeTestRepo, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
 import { type CliResult, PRESERVE_BIN, runPreserve, seededBytes } from './support.js';
@@ -224,6 +226,68 @@ test('gc removes what crashed writers left in tmp/ (--dry-run only counts it) an
     assert.equal(await readdir(tmp), ['in-flight.tmp']);
     assert.match((await repo.run('gc')).stdout, /freed 0 folders and 0 blocks \(0 B\)$/m, 'nothing more to remove');
     assertOk(await repo.run('verify'), 'verify');
+  }));
+
+
+/** The size of each block and tree object of a backend folder, by key. */
+async function contentSizes(backend: string): Promise<Map<string, number>> {
+  const keys = await contentObjects(backend);
+  return new Map(await Promise.all(keys.map(async (key) => [key, (await stat(join(backend, key))).size] as const)));
+}
+
+/** Count and total size of the objects at these keys. */
+function tally(sizes: ReadonlyMap<string, number>, keys: readonly string[]): { count: number; bytes: number } {
+  return { count: keys.length, bytes: keys.reduce((total, key) => total + (sizes.get(key) ?? Number.NaN), 0) };
+}
+
+test('stats counts shared content once; what it says only the archives named use is what delete then gc frees; a missing block is exit 1', () =>
+  withTestRepo('stats', async (repo) => {
+    const statsOf = async (...args: string[]): Promise<RepositoryStats> => {
+      const result = await repo.run('stats', '--json', ...args);
+      assertOk(result, `stats ${args.join(' ')}`);
+      return JSON.parse(result.stdout) as RepositoryStats;
+    };
+    assertOk(await repo.run('create', 'a', repo.source), 'create a');
+    await mkdir(join(repo.source, 'extra'));
+    await writeFile(join(repo.source, 'extra', 'new.bin'), seededBytes(13, 1_500_000));
+    assertOk(await repo.run('create', 'b', repo.source), 'create b');
+    const archives = JSON.parse((await repo.run('list', '--json')).stdout) as { name: string; files: number; bytes: number }[];
+    const [a, b] = archives;
+    assert.ok(a && b);
+
+    const all = await statsOf();
+    assert.equal(all.archives, ['a', 'b']);
+    assert.equal(all.restored, { files: a.files + b.files, bytes: a.bytes + b.bytes });
+    assert.is(all.content.bytes, b.bytes, 'b holds all of a, whose content is counted once');
+    const sizes = await contentSizes(repo.backend);
+    const objects = [...sizes.keys()];
+    assert.equal(all.stored, tally(sizes, objects));
+    assert.equal([all.missing, all.unused.count, all.exclusive], [0, 0, undefined]);
+
+    const onlyB = await statsOf('b');
+    assert.is(onlyB.content.bytes, b.bytes);
+    assert.ok(onlyB.exclusive && onlyB.exclusive.count > 1 && onlyB.exclusive.bytes > 1_500_000, 'the new file\'s blocks and the folders above it');
+    const text = await repo.run('stats', 'b');
+    assert.match(text.stdout, /archives +b \(1 of 2\)\n/);
+    assert.match(text.stdout, /only theirs +.* no other archive uses: what deleting it then gc frees/);
+
+    assertOk(await repo.run('delete', 'b'), 'delete b');
+    const afterDelete = await statsOf();
+    assert.equal(afterDelete.unused, onlyB.exclusive, 'no archive uses them now');
+    assertOk(await repo.run('gc'), 'gc');
+    const remaining = new Set(await contentObjects(repo.backend));
+    assert.equal(tally(sizes, objects.filter((key) => !remaining.has(key))), onlyB.exclusive, 'what gc freed');
+
+    const unknown = await repo.run('stats', 'a', 'no-such-archive');
+    assert.is(unknown.status, 2);
+    assert.match(unknown.stderr, /there is no archive named "no-such-archive"/);
+    const [block] = await objectFiles(repo.backend, 'blocks');
+    assert.ok(block);
+    await unlink(block);
+    const missing = await repo.run('stats');
+    assert.is(missing.status, 1);
+    assert.match(missing.stdout, /stored .* on the backend, and 1 missing\n/);
+    assert.match(missing.stderr, /1 block or folder these archives use cannot be found on the backend; run verify/);
   }));
 
 test.run();

@@ -364,7 +364,6 @@ test('sparse writes of chunks at any offsets give back the content; only pages o
   }
 });
 
-test.run();
 
 test('restore --overwrite: what each policy keeps, times compared to the microsecond (floored before 1970)', () => {
   const file: FileEntry = { name: 'f', mode: 0o644, uid: 1000, gid: 100, mtimeNs: 1_600_000_000_123_456_789n, type: 'file', size: 10, linkGroup: 0, chunks: [] };
@@ -390,3 +389,5 @@ test('restore --overwrite: what each policy keeps, times compared to the microse
   assert.not.ok(keepsExisting('if-changed', link, { ...existingLink, linkTarget: 'a/c' }, undefined));
   assert.not.ok(keepsExisting('if-changed', link, { ...restored, linkTarget: undefined }, undefined), 'a file where the link goes');
 });
+
+test.run();

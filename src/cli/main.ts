@@ -26,6 +26,7 @@ import { registerPrune } from './prune.js';
 import { registerRename } from './rename.js';
 import { registerRestore } from './restore.js';
 import { registerScrub } from './scrub.js';
+import { registerStats } from './stats.js';
 import { registerUnlock } from './unlock.js';
 import { registerVerify } from './verify.js';
 
@@ -37,7 +38,7 @@ function buildProgram(context: CliContext, config: LoadedConfig): Command {
     .showHelpAfterError('(run with --help for usage)')
     .hook('preAction', (_program, command) => context.configure(command.opts()));
   registerConfig(program, context, config);
-  const commands = [registerKeygen, registerCreate, registerList, registerFind, registerRestore, registerDump, registerVerify, registerDiff, registerMount, registerRename, registerCopy, registerDelete, registerPrune, registerGc, registerUnlock, registerKey, registerScrub];
+  const commands = [registerKeygen, registerCreate, registerList, registerStats, registerFind, registerRestore, registerDump, registerVerify, registerDiff, registerMount, registerRename, registerCopy, registerDelete, registerPrune, registerGc, registerUnlock, registerKey, registerScrub];
   for (const register of commands) {
     register(program, context);
   }

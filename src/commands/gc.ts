@@ -12,11 +12,12 @@
  * under temporary names (Backend.temporaries).
  */
 import pLimit from 'p-limit';
-import type { Entry } from '../archive/index.js';
 import type { ObjectInfo } from '../backend/index.js';
 import { ExitStatus, PreserveError, describeError, isDamagedObject } from '../errors/index.js';
 import { type BackendLock, type Repository, STALE_AFTER_MS, withLock } from '../repository/index.js';
-import { type TreeId, idToHex } from '../store/ids.js';
+import { idToHex } from '../store/ids.js';
+import { contentHexFromKey } from '../store/layout.js';
+import { reachableObjects } from './reachable.js';
 import type { ProblemReporter } from './reporting.js';
 
 export interface GcOptions {
@@ -45,11 +46,9 @@ export class GcAbortedError extends PreserveError {
   }
 }
 
-const PARALLEL_READS = 16;
 const PARALLEL_DELETES = 16;
 /** Deletions between two checks that the lock is still this run's. */
 const DELETES_PER_LOCK_CHECK = 512;
-const CONTENT_KEY = /^(?:blocks|trees)\/([0-9a-f]{2})\/([0-9a-f]{2})\/(\1\2[0-9a-f]{60})$/;
 /**
  * A temporary not written to for as long as a lock takes to go stale belongs to a writer
  * that crashed. Under gc's lock no create writes, but a lock or a key backup, which take
@@ -73,12 +72,13 @@ async function markAndSweep(repository: Gcable, options: GcOptions, lock: Backen
   const [damaged] = listing.damaged;
   if (damaged) throw new GcAbortedError(`archive object ${damaged.key}`, damaged.error);
   const records = listing.archives;
-  const live = await markLive(repository, records.map((r) => ({ name: r.metadata.name, tree: r.metadata.root.tree })));
+  const roots = records.map((r) => ({ name: r.metadata.name, tree: r.metadata.root.tree }));
+  const live = await reachableObjects(repository, roots, (archive, tree, error) => new GcAbortedError(`tree ${idToHex(tree)} of archive ${JSON.stringify(archive)}`, error));
   const garbage = { trees: [] as string[], blocks: [] as string[] };
   const counts = { trees: { kept: 0, freed: 0, freedBytes: 0 }, blocks: { kept: 0, freed: 0, freedBytes: 0 } };
   for (const kind of ['trees', 'blocks'] as const) {
     for await (const { key, size } of repository.backend.list(`${kind}/`)) {
-      const hex = CONTENT_KEY.exec(key)?.[3];
+      const hex = contentHexFromKey(key);
       // Anything that is not where the layout puts an object is not gc's to judge.
       if (hex === undefined) continue;
       if (live[kind].has(hex)) {
@@ -101,42 +101,6 @@ async function leftoverTemporaries(backend: Gcable['backend']): Promise<ObjectIn
   const before = Date.now() - TEMPORARY_AGE_MS;
   for await (const temporary of backend.temporaries?.() ?? []) if (temporary.modifiedMs < before) leftovers.push(temporary);
   return leftovers;
-}
-
-/** Hex ids of every tree and block reachable from the given roots. */
-async function markLive(repository: Gcable, roots: readonly { name: string; tree: TreeId }[]): Promise<{ trees: Set<string>; blocks: Set<string> }> {
-  const trees = new Set<string>();
-  const blocks = new Set<string>();
-  /** Queues a tree the first time it is seen: shared folders are read once. */
-  const visit = (name: string, tree: TreeId, queue: { name: string; tree: TreeId }[]): void => {
-    if (trees.has(idToHex(tree))) return;
-    trees.add(idToHex(tree));
-    queue.push({ name, tree });
-  };
-  let frontier: { name: string; tree: TreeId }[] = [];
-  for (const root of roots) visit(root.name, root.tree, frontier);
-  while (frontier.length > 0) {
-    const next: { name: string; tree: TreeId }[] = [];
-    const slots = pLimit(PARALLEL_READS);
-    await Promise.all(
-      frontier.map(({ name, tree }) =>
-        slots(async () => {
-          let entries: readonly Entry[];
-          try {
-            entries = await repository.readTree(tree);
-          } catch (error) {
-            throw new GcAbortedError(`tree ${idToHex(tree)} of archive ${JSON.stringify(name)}`, error);
-          }
-          for (const entry of entries) {
-            if (entry.type === 'directory') visit(name, entry.tree, next);
-            if (entry.type === 'file') for (const chunk of entry.chunks) blocks.add(idToHex(chunk.id));
-          }
-        }),
-      ),
-    );
-    frontier = next;
-  }
-  return { trees, blocks };
 }
 
 async function sweep(repository: Gcable, keys: readonly string[], lock: BackendLock): Promise<void> {

@@ -15,6 +15,7 @@ export { copyArchives, type CopyOutcome } from './copy.js';
 export { entryAt } from './selections.js';
 export { restoreArchive, type RestoreOptions, type RestoreSummary } from './restore.js';
 export { OVERWRITE_POLICIES, type OverwritePolicy } from './restore-policy.js';
+export { type RepositoryStats, StatsAbortedError, type Tally, repositoryStats } from './stats.js';
 export { scrubRound, type ScrubCounts, type ScrubReport } from './scrub.js';
 export { loadScrubState, saveScrubState, type ScrubState } from './scrub-state.js';
 export { positionAfter, roundsPerCycle, sliceAt, type Slice } from './scrub-sweep.js';

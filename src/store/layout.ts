@@ -33,3 +33,13 @@ export function contentIdFromKey<K extends 'block' | 'tree'>(key: string, kind: 
   const expected = kind === 'block' ? blockKey(id as ObjectId<'block'>) : treeKey(id as ObjectId<'tree'>);
   return expected === key ? id : undefined;
 }
+
+const CONTENT_KEY = /^(?:blocks|trees)\/([0-9a-f]{2})\/([0-9a-f]{2})\/(\1\2[0-9a-f]{60})$/;
+
+/**
+ * The hex id behind a block or tree key that is exactly where the layout puts it, else
+ * undefined: contentIdFromKey's test without making an id, for listings of every object.
+ */
+export function contentHexFromKey(key: string): string | undefined {
+  return CONTENT_KEY.exec(key)?.[3];
+}
