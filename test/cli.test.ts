@@ -122,8 +122,13 @@ test('restore --overwrite if-changed fetches only what an interrupted restore le
     };
     const snapshot = await repository.snapshot('a');
     const reporter = { info: () => undefined, warning: () => undefined, problem: (path: string, error: unknown) => assert.unreachable(`${path}: ${String(error)}`) };
-    const options = { target, paths: [], excludes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, deleteUnarchived: false };
+    const options = { target, paths: [], excludes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, deleteUnarchived: false, dryRun: false };
+    const before = await describeTree(target);
+    const foreseen = await restoreArchive(snapshot, counting, { ...options, overwrite: 'if-changed', dryRun: true }, reporter);
+    assert.is(fetched.size, 0, 'a dry run fetches no block');
+    assert.equal(await describeTree(target), before, 'and changes nothing');
     const summary = await restoreArchive(snapshot, counting, { ...options, overwrite: 'if-changed' }, reporter);
+    assert.equal(foreseen, summary, 'the dry run foresaw it');
     const changed = await Promise.all(['big.bin', 'docs/readme.txt', 'private.txt', 'docs/nested/deeper/note.md'].map((path) => snapshot.lookup(path)));
     const changedBlocks = changed.flatMap((entry) => (entry?.type === 'file' ? entry.chunks.map((chunk) => idToHex(chunk.id)) : []));
     assert.equal([...fetched].sort(), [...new Set(changedBlocks)].sort(), 'only the four files\' blocks');
@@ -175,9 +180,20 @@ test('restore --delete removes what the archive lacks from restored folders, nev
     assertOk(await repo.run('restore', 'a', docsOnly, 'docs/nested', '--delete'), 'restore of a path with --delete');
     assert.is(await readFile(join(docsOnly, 'beside'), 'utf8'), 'in a folder on the way to the path restored');
 
+    const before = await describeTree(target);
+    const dryRun = await repo.run('restore', 'a', target, '--delete', '--exclude', '*.tmp', '--dry-run', '--verbose');
+    assertOk(dryRun, 'restore --delete --dry-run');
+    assert.match(dryRun.stdout, /^dry run: would restore .*; delete 3 entries not in the archive; nothing was written\n/);
+    for (const path of ['extra.txt', 'docs/new folder', 'docs/nested/link-out']) assert.ok(dryRun.stderr.includes(`would delete ${join(target, path)}\n`), path);
+    assert.equal(await describeTree(target), before, 'the dry run changed nothing');
+    const nowhere = join(repo.dir, 'nowhere');
+    assertOk(await repo.run('restore', 'a', nowhere, '--dry-run', '--delete'), 'a dry run into a folder that does not exist');
+    assert.not.ok(await access(nowhere).then(() => true, () => false), 'is not made');
+
     const result = await repo.run('restore', 'a', target, '--delete', '--exclude', '*.tmp');
     assertOk(result, 'restore --delete');
     assert.match(result.stdout, /; deleted 3 entries not in the archive/);
+    assert.is(dryRun.stdout.replace('dry run: would restore', 'restored').replace('; delete ', '; deleted ').replace('; nothing was written', ''), result.stdout, 'the dry run foresaw it');
     assert.is(await readFile(join(outside, 'precious'), 'utf8'), 'not the restore\'s to delete\n', 'the link was removed, not what it points to');
     assert.is(await readFile(join(target, 'docs', 'scratch.tmp'), 'utf8'), 'excluded, so left alone\n');
     const again = await repo.run('restore', 'a', target, '--delete');
@@ -228,7 +244,7 @@ test('restore fetches a block that identical files share once, and every file ge
       },
     };
     const target = join(repo.dir, 'restored');
-    const options = { target, paths: [], excludes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, overwrite: 'always' as const, deleteUnarchived: false };
+    const options = { target, paths: [], excludes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, overwrite: 'always' as const, deleteUnarchived: false, dryRun: false };
     const reporter = { info: () => undefined, warning: () => undefined, problem: (path: string, error: unknown) => assert.unreachable(`${path}: ${String(error)}`) };
     const summary = await restoreArchive(await repository.snapshot('copies'), counting, options, reporter);
     assert.is(summary.files, 41);

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { OVERWRITE_POLICIES, type OverwritePolicy, restoreArchive } from '../commands/index.js';
+import { OVERWRITE_POLICIES, type OverwritePolicy, type RestoreSummary, restoreArchive } from '../commands/index.js';
 import { PartialFailureError } from '../errors/index.js';
 import { readExcludeFile } from '../selection/index.js';
 import type { CliContext } from './context.js';
@@ -15,6 +15,7 @@ interface RestoreFlags extends RepositoryFlags {
   readonly sparse?: boolean;
   readonly overwrite: OverwritePolicy;
   readonly delete?: boolean;
+  readonly dryRun?: boolean;
 }
 
 export function registerRestore(program: Command, context: CliContext): void {
@@ -32,6 +33,7 @@ export function registerRestore(program: Command, context: CliContext): void {
         .default('always'),
     )
     .option('--delete', 'remove what restored folders hold in TARGET that the archive does not (not what --exclude matches)')
+    .option('--dry-run', 'only say what would be restored, kept and deleted (with --verbose, each path deleted); write nothing')
     .action(async (name: string, target: string, paths: string[], flags: RestoreFlags) => {
       const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
       const repository = await context.openRepository(flags);
@@ -50,18 +52,23 @@ export function registerRestore(program: Command, context: CliContext): void {
           sparse: flags.sparse === true,
           overwrite: flags.overwrite,
           deleteUnarchived: flags.delete === true,
+          dryRun: flags.dryRun === true,
           progress,
         },
         context,
       ).finally(() => progress.stop());
-      context.summary(
-        `restored ${countOf(summary.files, 'file')}, ${countOf(summary.directories, 'folder')}, ${countOf(summary.symlinks, 'symlink')} ` +
-          `(${formatBytes(summary.bytes)}) into ${target}` +
-          (summary.kept > 0 ? `; kept ${countOf(summary.kept, 'file or symlink', 'files and symlinks')} already there` : '') +
-          (summary.deleted > 0 ? `; deleted ${countOf(summary.deleted, 'entry', 'entries')} not in the archive` : ''),
-      );
+      context.summary(describeRestore(summary, target, flags.dryRun === true));
       if (summary.problems > 0) {
         throw new PartialFailureError(`${countOf(summary.problems, 'entry', 'entries')} could not be restored (see above)`);
       }
     });
+}
+
+function describeRestore(summary: RestoreSummary, target: string, dryRun: boolean): string {
+  const restored =
+    `${countOf(summary.files, 'file')}, ${countOf(summary.directories, 'folder')}, ${countOf(summary.symlinks, 'symlink')} ` +
+    `(${formatBytes(summary.bytes)}) into ${target}`;
+  const kept = summary.kept > 0 ? `; ${dryRun ? 'keep' : 'kept'} ${countOf(summary.kept, 'file or symlink', 'files and symlinks')} already there` : '';
+  const deleted = summary.deleted > 0 ? `; ${dryRun ? 'delete' : 'deleted'} ${countOf(summary.deleted, 'entry', 'entries')} not in the archive` : '';
+  return dryRun ? `dry run: would restore ${restored}${kept}${deleted}; nothing was written` : `restored ${restored}${kept}${deleted}`;
 }

@@ -173,6 +173,8 @@ export function removeEntry(path: string): void {
   rmSync(fsPath(path), { recursive: true });
 }
 
+const NOT_A_FOLDER = 'something other than a folder is in the way';
+
 /** mkdir, or reuse a real folder already there; never a symlink to one. */
 export function createFolder(path: string): void {
   const at = fsPath(path);
@@ -180,8 +182,14 @@ export function createFolder(path: string): void {
     mkdirSync(at, 0o700);
   } catch (error) {
     if (!(isErrnoException(error) && error.code === 'EEXIST')) throw error;
-    if (!lstatSync(at).isDirectory()) throw new Error('something other than a folder is in the way');
+    if (!lstatSync(at).isDirectory()) throw new Error(NOT_A_FOLDER);
   }
+}
+
+/** For restore --dry-run: fails where createFolder would, makes nothing. */
+export function checkFolder(path: string): void {
+  const stats = lstatSync(fsPath(path), { throwIfNoEntry: false });
+  if (stats !== undefined && !stats.isDirectory()) throw new Error(NOT_A_FOLDER);
 }
 
 /**

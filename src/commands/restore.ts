@@ -19,7 +19,7 @@ import {
   SnapshotDirectory,
   readChunksAhead,
 } from '../archive/index.js';
-import { UsageError, describeError } from '../errors/index.js';
+import { UsageError, describeError, isErrnoException } from '../errors/index.js';
 import { fsPath, readFolderNames, relativeChildPath } from '../filenames/index.js';
 import { type Accounts, idMapper, readSystemAccounts } from '../owners/index.js';
 import { type ExcludeTest, compileExcludes, excludedAlongPath } from '../selection/index.js';
@@ -29,6 +29,7 @@ import type { ProblemReporter } from './reporting.js';
 import {
   type OwnerMapping,
   closeFile,
+  checkFolder,
   createFile,
   createFolder,
   createLink,
@@ -63,6 +64,8 @@ export interface RestoreOptions {
   readonly overwrite: OverwritePolicy;
   /** Remove what a restored folder holds in the target that the archive's does not (restic's --delete); what --exclude matches is left alone. */
   readonly deleteUnarchived: boolean;
+  /** Look at the archive and the target and count what would be written, kept and deleted; write, fetch and delete nothing. */
+  readonly dryRun: boolean;
   readonly progress?: ProgressListener;
 }
 
@@ -99,7 +102,8 @@ export async function restoreArchive(
   const totals = snapshot.metadata.totals;
   if (options.paths.length === 0 && options.excludes.length === 0) options.progress?.expect(totals.files, totals.bytes);
   const target = resolve(options.target);
-  await prepareTarget(target);
+  if (options.dryRun) checkTarget(target);
+  else await prepareTarget(target);
   const runAsRoot = process.getuid?.() === 0;
   const restorer = new Restorer(snapshot, withRecentBlocks(blocks), reporter, options, runAsRoot ? await ownerMapping(snapshot, options.numericOwner) : undefined);
   await restorer.restoreSelections(snapshot.root, target, selections);
@@ -113,6 +117,14 @@ async function prepareTarget(target: string): Promise<void> {
     throw new UsageError(`cannot use restore target ${target}: ${describeError(error)}`, { cause: error });
   }
   if (!(await lstat(fsPath(target))).isDirectory()) throw new UsageError(`restore target ${target} is not a folder`);
+}
+
+function checkTarget(target: string): void {
+  try {
+    checkFolder(target);
+  } catch (error) {
+    throw new UsageError(`restore target ${target} is not a folder`, { cause: error });
+  }
 }
 
 async function ownerMapping(snapshot: Snapshot, numeric: boolean): Promise<OwnerMapping> {
@@ -145,7 +157,7 @@ class Restorer {
     private readonly snapshot: Snapshot,
     private readonly blocks: BlockSource,
     private readonly reporter: ProblemReporter,
-    private readonly options: Pick<RestoreOptions, 'excludes' | 'dereference' | 'hardDereference' | 'sparse' | 'overwrite' | 'deleteUnarchived' | 'progress'>,
+    private readonly options: Pick<RestoreOptions, 'excludes' | 'dereference' | 'hardDereference' | 'sparse' | 'overwrite' | 'deleteUnarchived' | 'dryRun' | 'progress'>,
     /** Set only when running as root, the only case where chown can succeed. */
     private readonly owners: OwnerMapping | undefined,
   ) {
@@ -290,16 +302,19 @@ class Restorer {
     try {
       names = readFolderNames(path);
     } catch (error) {
-      this.report(path, error);
+      // A dry run does not make the folders it would restore.
+      if (!(this.options.dryRun && isErrnoException(error) && error.code === 'ENOENT')) this.report(path, error);
       return;
     }
     for (const name of names) {
       if (archived.has(name) || this.excluded(relativeChildPath(directory.path, name))) continue;
+      const unarchived = join(path, name);
       try {
-        removeEntry(join(path, name));
+        if (!this.options.dryRun) removeEntry(unarchived);
         this.summary.deleted++;
+        this.reporter.info(`${this.options.dryRun ? 'would delete' : 'deleted'} ${unarchived}`);
       } catch (error) {
-        this.report(join(path, name), error);
+        this.report(unarchived, error);
       }
     }
   }
@@ -326,6 +341,7 @@ class Restorer {
   }
 
   private async makeFolder(path: string, entry: DirectoryEntry): Promise<void> {
+    if (this.options.dryRun) return checkFolder(path);
     createFolder(path);
     this.pendingFolders.push({ path, entry });
   }
@@ -347,7 +363,7 @@ class Restorer {
    */
   private async linkTo(existing: string, path: string, entry: FileEntry): Promise<void> {
     if (this.options.overwrite === 'if-changed' || !this.keptAsItIs(entry, path)) {
-      await createLink(existing, path);
+      if (!this.options.dryRun) await createLink(existing, path);
       this.summary.files++;
     }
     this.options.progress?.advance(1, 0); // its bytes were counted with the first link
@@ -359,12 +375,14 @@ class Restorer {
       this.options.progress?.advance(1, entry.size);
       return;
     }
-    const fd = await createFile(path);
-    try {
-      await this.writeContent(entry, fd, path);
-      setFileAttributes(fd, entry, this.owners);
-    } finally {
-      closeFile(fd);
+    if (!this.options.dryRun) {
+      const fd = await createFile(path);
+      try {
+        await this.writeContent(entry, fd, path);
+        setFileAttributes(fd, entry, this.owners);
+      } finally {
+        closeFile(fd);
+      }
     }
     this.summary.files++;
     this.summary.bytes += entry.size;
@@ -389,8 +407,10 @@ class Restorer {
 
   private async restoreSymlink(entry: SymlinkEntry, path: string): Promise<void> {
     if (this.keptAsItIs(entry, path)) return;
-    await createSymlink(path, entry.target);
-    setPathAttributes(path, entry, this.owners);
+    if (!this.options.dryRun) {
+      await createSymlink(path, entry.target);
+      setPathAttributes(path, entry, this.owners);
+    }
     this.summary.symlinks++;
   }
 }
