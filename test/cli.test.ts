@@ -88,6 +88,38 @@ test("restore --exclude and --exclude-file leave out what matches and all under 
     assert.not.ok(await access(join(repo.dir, 'never')).then(() => true, () => false), 'nothing written');
   }));
 
+test('restore --include and --include-file restore only what matches, all under it and the folders on the way; --exclude and --delete still apply', () =>
+  withTestRepo('restore-include', async (repo) => {
+    assertOk(await repo.run('create', 'a', repo.source), 'create');
+    const patterns = join(repo.dir, 'includes');
+    await writeFile(patterns, '# wanted\ndir with spaces\n');
+    const target = join(repo.dir, 'some');
+    await mkdir(join(target, 'dir with spaces'), { recursive: true });
+    await writeFile(join(target, 'dir with spaces', 'stray'), 'in a folder restored whole');
+    await writeFile(join(target, 'beside'), 'in a folder on the way');
+    const args = ['--include', '*.md', '--include', 'docs/linked-a', '--include-file', patterns, '--include', 'ünïcødé-目录', '--exclude', 'ファイル.txt', '--delete'];
+    assertOk(await repo.run('restore', 'a', target, ...args), 'restore --include');
+    const restored = await describeTree(target);
+    const source = await describeTree(repo.source);
+    const wanted = ['dir with spaces', 'dir with spaces/file with spaces.txt', 'docs', 'docs/linked-a', 'docs/nested', 'docs/nested/deeper', 'docs/nested/deeper/note.md', 'ünïcødé-目录'];
+    assert.equal([...restored.keys()].sort(), [...wanted, 'beside'].sort());
+    for (const path of wanted.filter((path) => path !== 'docs/linked-a')) assert.equal(restored.get(path), source.get(path), path);
+    assert.equal({ ...restored.get('docs/linked-a'), linkedTo: undefined }, { ...source.get('docs/linked-a'), linkedTo: undefined });
+
+    const chosen = join(repo.dir, 'chosen');
+    assertOk(await repo.run('restore', 'a', chosen, 'docs', 'big.bin', '--include', '*.md'), 'restore of paths with --include');
+    assert.equal([...(await describeTree(chosen)).keys()], ['docs', 'docs/nested', 'docs/nested/deeper', 'docs/nested/deeper/note.md']);
+
+    const none = join(repo.dir, 'none');
+    const nothing = await repo.run('restore', 'a', none, '--include', '*.nothing');
+    assertOk(nothing, 'restore --include that matches nothing');
+    assert.match(nothing.stderr, /nothing in the archive matched --include/);
+    assert.equal(await readdir(none), []);
+    const unreadable = await repo.run('restore', 'a', none, '--include-file', join(repo.dir, 'no-such-file'));
+    assert.is(unreadable.status, 2);
+    assert.match(unreadable.stderr, /cannot read include file .*no-such-file/);
+  }));
+
 test('restore over an earlier restore replaces its files, hardlinks and symlinks', () =>
   withTestRepo('restore-again', async (repo) => {
     assertOk(await repo.run('create', 'a', repo.source), 'create');
@@ -122,7 +154,7 @@ test('restore --overwrite if-changed fetches only what an interrupted restore le
     };
     const snapshot = await repository.snapshot('a');
     const reporter = { info: () => undefined, warning: () => undefined, problem: (path: string, error: unknown) => assert.unreachable(`${path}: ${String(error)}`) };
-    const options = { target, paths: [], excludes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, deleteUnarchived: false, dryRun: false };
+    const options = { target, paths: [], excludes: [], includes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, deleteUnarchived: false, dryRun: false };
     const before = await describeTree(target);
     const foreseen = await restoreArchive(snapshot, counting, { ...options, overwrite: 'if-changed', dryRun: true }, reporter);
     assert.is(fetched.size, 0, 'a dry run fetches no block');
@@ -244,7 +276,7 @@ test('restore fetches a block that identical files share once, and every file ge
       },
     };
     const target = join(repo.dir, 'restored');
-    const options = { target, paths: [], excludes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, overwrite: 'always' as const, deleteUnarchived: false, dryRun: false };
+    const options = { target, paths: [], excludes: [], includes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, overwrite: 'always' as const, deleteUnarchived: false, dryRun: false };
     const reporter = { info: () => undefined, warning: () => undefined, problem: (path: string, error: unknown) => assert.unreachable(`${path}: ${String(error)}`) };
     const summary = await restoreArchive(await repository.snapshot('copies'), counting, options, reporter);
     assert.is(summary.files, 41);

@@ -3,7 +3,7 @@ import { localFolderOf } from '../backend/index.js';
 import { FileCache, MemoryFileCache, cacheFolder } from '../cache/index.js';
 import { type CreateOptions, type CreateResult, createArchive, createArchiveFromStream } from '../commands/index.js';
 import { PartialFailureError, UsageError } from '../errors/index.js';
-import { readExcludeFile, readPathsFile } from '../selection/index.js';
+import { readPathsFile, readPatternFile } from '../selection/index.js';
 import type { SourceReader } from '../pipeline/source-reader.js';
 import { type StreamInput, commandOutput, standardInput } from '../pipeline/stream-input.js';
 import type { Repository } from '../repository/index.js';
@@ -59,7 +59,7 @@ export function registerCreate(program: Command, context: CliContext): void {
       if (stream) return backUpStream(context, name, stream, flags, started);
       const paths = [...given, ...(await Promise.all(flags.filesFrom.map(readPathsFile))).flat()];
       if (paths.length === 0) throw new UsageError(flags.filesFrom.length > 0 ? `--files-from lists no path: ${flags.filesFrom.join(', ')}` : 'create needs a PATH to back up (or - for standard input)');
-      const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
+      const fromFiles = await Promise.all(flags.excludeFile.map((file) => readPatternFile(file, 'exclude file')));
       const dryRun = flags.dryRun === true;
       const repository = await context.openRepository(flags, { createIfMissing: !dryRun, dryRun });
       // The source threads take about 250 ms to start (node, then the modules): started

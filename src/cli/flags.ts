@@ -67,11 +67,13 @@ export function isCommandLineOnly(option: Option): boolean {
   return commandLineOnly.has(option);
 }
 
-/** restore's --exclude and --exclude-file: patterns as create's, matched against paths in the archive. */
-export function withRestoreExcludeFlags(command: Command): Command {
+/** restore's --exclude, --include and their -file forms: patterns as create's, matched against paths in the archive. */
+export function withRestorePatternFlags(command: Command): Command {
   const options = [
     new Option('--exclude <pattern>', 'do not restore matching entries (patterns as for create); repeatable').argParser(collect).default([]),
     new Option('--exclude-file <file>', 'do not restore entries matching the patterns in FILE, one per line; repeatable').argParser(collect).default([]),
+    new Option('--include <pattern>', 'restore only matching entries, with all they hold and the folders on the way to them; repeatable').argParser(collect).default([]),
+    new Option('--include-file <file>', 'restore only entries matching the patterns in FILE, one per line; repeatable').argParser(collect).default([]),
   ];
   for (const option of options) {
     commandLineOnly.add(option);

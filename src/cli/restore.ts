@@ -1,14 +1,16 @@
 import { type Command, Option } from 'commander';
 import { OVERWRITE_POLICIES, type OverwritePolicy, type RestoreSummary, restoreArchive } from '../commands/index.js';
 import { PartialFailureError } from '../errors/index.js';
-import { readExcludeFile } from '../selection/index.js';
+import { readPatternFile } from '../selection/index.js';
 import type { CliContext } from './context.js';
-import { type RepositoryFlags, withRepositoryFlags, withRestoreExcludeFlags } from './flags.js';
+import { type RepositoryFlags, withRepositoryFlags, withRestorePatternFlags } from './flags.js';
 import { countOf, formatBytes } from './format.js';
 
 interface RestoreFlags extends RepositoryFlags {
   readonly exclude: string[];
   readonly excludeFile: string[];
+  readonly include: string[];
+  readonly includeFile: string[];
   readonly numericOwner?: boolean;
   readonly dereference?: boolean;
   readonly hardDereference?: boolean;
@@ -19,7 +21,7 @@ interface RestoreFlags extends RepositoryFlags {
 }
 
 export function registerRestore(program: Command, context: CliContext): void {
-  withRestoreExcludeFlags(withRepositoryFlags(program.command('restore').description('extract archive NAME, or only the given paths, into TARGET')))
+  withRestorePatternFlags(withRepositoryFlags(program.command('restore').description('extract archive NAME, or only the given paths, into TARGET')))
     .argument('<name>', 'archive to restore')
     .argument('<target>', 'folder to restore into (created if missing)')
     .argument('[paths...]', 'files or folders inside the archive to restore (default: everything)')
@@ -35,7 +37,8 @@ export function registerRestore(program: Command, context: CliContext): void {
     .option('--delete', 'remove what restored folders hold in TARGET that the archive does not (not what --exclude matches)')
     .option('--dry-run', 'only say what would be restored, kept and deleted (with --verbose, each path deleted); write nothing')
     .action(async (name: string, target: string, paths: string[], flags: RestoreFlags) => {
-      const fromFiles = await Promise.all(flags.excludeFile.map(readExcludeFile));
+      const excludesFromFiles = await Promise.all(flags.excludeFile.map((file) => readPatternFile(file, 'exclude file')));
+      const includesFromFiles = await Promise.all(flags.includeFile.map((file) => readPatternFile(file, 'include file')));
       const repository = await context.openRepository(flags);
       const snapshot = await repository.snapshot(name);
       const progress = context.progress('restore', 'file');
@@ -45,7 +48,8 @@ export function registerRestore(program: Command, context: CliContext): void {
         {
           target,
           paths,
-          excludes: [...flags.exclude, ...fromFiles.flat()],
+          excludes: [...flags.exclude, ...excludesFromFiles.flat()],
+          includes: [...flags.include, ...includesFromFiles.flat()],
           numericOwner: flags.numericOwner === true,
           dereference: flags.dereference === true,
           hardDereference: flags.hardDereference === true,

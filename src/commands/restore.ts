@@ -52,6 +52,8 @@ export interface RestoreOptions {
   readonly paths: readonly string[];
   /** Patterns as create's (src/selection), matched against paths in the archive: what matches is not restored, nor anything under it. */
   readonly excludes: readonly string[];
+  /** Patterns likewise; when there are any, only what matches is restored, with all under it and the folders on the way to it. */
+  readonly includes: readonly string[];
   /** Restore owners by their archived numbers, ignoring the user and group name tables. */
   readonly numericOwner: boolean;
   /** Restore what symlinks point to (when it is in the archive) instead of the links. */
@@ -100,13 +102,15 @@ export async function restoreArchive(
 ): Promise<RestoreSummary> {
   const selections = await resolveSelections(snapshot, options.paths);
   const totals = snapshot.metadata.totals;
-  if (options.paths.length === 0 && options.excludes.length === 0) options.progress?.expect(totals.files, totals.bytes);
+  if (options.paths.length === 0 && options.excludes.length === 0 && options.includes.length === 0) options.progress?.expect(totals.files, totals.bytes);
   const target = resolve(options.target);
   if (options.dryRun) checkTarget(target);
   else await prepareTarget(target);
   const runAsRoot = process.getuid?.() === 0;
   const restorer = new Restorer(snapshot, withRecentBlocks(blocks), reporter, options, runAsRoot ? await ownerMapping(snapshot, options.numericOwner) : undefined);
   await restorer.restoreSelections(snapshot.root, target, selections);
+  const { files, directories, symlinks, kept } = restorer.summary;
+  if (options.includes.length > 0 && files + directories + symlinks + kept === 0) reporter.warning('nothing in the archive matched --include');
   return restorer.summary;
 }
 
@@ -145,6 +149,12 @@ class Restorer {
   private readonly linkedPaths = new Map<number, Promise<string | undefined>>();
   /** Folder attributes are applied after their content, or a read-only folder could not be filled. */
   private readonly pendingFolders: { path: string; entry: DirectoryEntry }[] = [];
+  /**
+   * The folders above the walk that hold no chosen entry of their own: the parents of a
+   * path given, and with --include the folders searched for a match. Each is made only
+   * once something inside it is restored, so a search that finds nothing leaves no folder.
+   */
+  private readonly foldersOnTheWay: { path: string; entry: DirectoryEntry; state: 'unmade' | 'made' | 'failed' }[] = [];
 
   private readonly fileSlots = pLimit(PARALLEL_FILES);
   /** Restores of files and symlinks, queued or in flight, oldest first. */
@@ -152,16 +162,19 @@ class Restorer {
   /** Trees of the folders the walk is inside: a dereferenced link into one would loop. */
   private readonly openFolders = new Set<string>();
   private readonly excluded: ExcludeTest;
+  /** Undefined without --include: everything not excluded is restored. */
+  private readonly included: ExcludeTest | undefined;
 
   constructor(
     private readonly snapshot: Snapshot,
     private readonly blocks: BlockSource,
     private readonly reporter: ProblemReporter,
-    private readonly options: Pick<RestoreOptions, 'excludes' | 'dereference' | 'hardDereference' | 'sparse' | 'overwrite' | 'deleteUnarchived' | 'dryRun' | 'progress'>,
+    private readonly options: Pick<RestoreOptions, 'excludes' | 'includes' | 'dereference' | 'hardDereference' | 'sparse' | 'overwrite' | 'deleteUnarchived' | 'dryRun' | 'progress'>,
     /** Set only when running as root, the only case where chown can succeed. */
     private readonly owners: OwnerMapping | undefined,
   ) {
     this.excluded = compileExcludes(options.excludes);
+    this.included = options.includes.length > 0 ? compileExcludes(options.includes) : undefined;
   }
 
   private report(path: string, error: unknown): void {
@@ -185,23 +198,58 @@ class Restorer {
     }
   }
 
-  /** Creates the selection's parent folders, then restores the selected entry itself. */
+  /** Restores the selected entry, its parent folders on the way to it. */
   private async restoreSelection(root: SnapshotDirectory, target: string, parts: readonly string[]): Promise<void> {
     let directory = root;
     let path = target;
-    for (const [index, part] of parts.entries()) {
-      const entry = await directory.child(part);
-      if (!entry) throw new UsageError(`no entry ${JSON.stringify(parts.join('/'))} in the archive`);
-      const entryPath = join(path, part);
-      if (index === parts.length - 1 || entry.type !== 'directory') {
-        await this.restoreEntry(directory, entry, entryPath);
-        return;
+    try {
+      for (const [index, part] of parts.entries()) {
+        const entry = await directory.child(part);
+        if (!entry) throw new UsageError(`no entry ${JSON.stringify(parts.join('/'))} in the archive`);
+        const entryPath = join(path, part);
+        if (index === parts.length - 1 || entry.type !== 'directory') {
+          const searching = this.included !== undefined && !excludedAlongPath(this.included, parts.slice(0, index + 1));
+          await this.restoreChild(directory, entry, entryPath, searching);
+          return;
+        }
+        this.foldersOnTheWay.push({ path: entryPath, entry, state: 'unmade' });
+        directory = directory.subdirectory(entry);
+        path = entryPath;
       }
-      if (!(await this.attempt(entryPath, () => this.makeFolder(entryPath, entry)))) return;
-      directory = directory.subdirectory(entry);
-      path = entryPath;
+      await this.restoreFolderContent(root, target, this.included !== undefined);
+    } finally {
+      this.foldersOnTheWay.length = 0;
     }
-    await this.restoreFolderContent(root, target);
+  }
+
+  /**
+   * Restores an entry of a folder being restored, after the folders on the way to it;
+   * while `searching` for what --include matches, an entry that does not match is left
+   * out, and a folder searched in turn.
+   */
+  private async restoreChild(parent: SnapshotDirectory, entry: Entry, path: string, searching: boolean): Promise<void> {
+    if (!searching || this.included?.(parent.pathOf(entry))) {
+      if (await this.makeFoldersOnTheWay()) await this.restoreEntry(parent, entry, path);
+    } else if (entry.type === 'directory') {
+      this.foldersOnTheWay.push({ path, entry, state: 'unmade' });
+      try {
+        await this.restoreFolderContent(parent.subdirectory(entry), path, true);
+      } finally {
+        this.foldersOnTheWay.pop();
+      }
+    }
+  }
+
+  /** Makes the folders on the way not made yet; false when one cannot be (reported once). */
+  private async makeFoldersOnTheWay(): Promise<boolean> {
+    for (const folder of this.foldersOnTheWay) {
+      if (folder.state === 'failed') return false;
+      if (folder.state === 'made') continue;
+      const made = await this.attempt(folder.path, () => this.makeFolder(folder.path, folder.entry));
+      folder.state = made ? 'made' : 'failed';
+      if (!made) return false;
+    }
+    return true;
   }
 
   /**
@@ -214,7 +262,7 @@ class Restorer {
       case 'directory':
         if (await this.attempt(path, () => this.makeFolder(path, entry))) {
           this.summary.directories++;
-          await this.restoreFolderContent(parent.subdirectory(entry), path);
+          await this.restoreFolderContent(parent.subdirectory(entry), path, false);
         }
         return;
       case 'file':
@@ -271,7 +319,8 @@ class Restorer {
     return undefined;
   }
 
-  private async restoreFolderContent(directory: SnapshotDirectory, path: string): Promise<void> {
+  /** Restores what a folder holds; while `searching` (restoreChild), only what --include matches. */
+  private async restoreFolderContent(directory: SnapshotDirectory, path: string, searching: boolean): Promise<void> {
     let entries: readonly Entry[];
     try {
       entries = await directory.entries();
@@ -279,12 +328,12 @@ class Restorer {
       this.report(path, error);
       return;
     }
-    if (this.options.deleteUnarchived) this.deleteUnarchived(directory, entries, path);
+    if (this.options.deleteUnarchived && !searching) this.deleteUnarchived(directory, entries, path);
     const tree = directory.entry.tree.toString('hex');
     this.openFolders.add(tree);
     try {
       for (const entry of entries) {
-        if (!this.excluded(directory.pathOf(entry))) await this.restoreEntry(directory, entry, join(path, entry.name));
+        if (!this.excluded(directory.pathOf(entry))) await this.restoreChild(directory, entry, join(path, entry.name), searching);
       }
     } finally {
       this.openFolders.delete(tree);

@@ -38,9 +38,9 @@ export function excludedAlongPath(isExcluded: ExcludeTest, parts: readonly strin
   return parts.some((_, index) => isExcluded(parts.slice(0, index + 1).join('/')));
 }
 
-/** Patterns from a file, one per line, trimmed; blank lines and lines starting with # are ignored. */
-export async function readExcludeFile(path: string): Promise<string[]> {
-  return (await readListFile(path, 'exclude file')).map((line) => line.trim());
+/** Patterns from a file, one per line, trimmed; blank lines and lines starting with # are ignored. `what` names the file in the error. */
+export async function readPatternFile(path: string, what: 'exclude file' | 'include file'): Promise<string[]> {
+  return (await readListFile(path, what)).map((line) => line.trim());
 }
 
 /**
