@@ -79,6 +79,30 @@ test('verify lists 20 of the files using a damaged block, then says there are mo
     assert.match(result.stdout, /1 of 1 block; 1 problem\n/);
   }));
 
+test('verify --repair removes what fails authentication, never what is only missing; a create of the same folders then mends the archive', () =>
+  withTestRepo('damage-repair', async (repo) => {
+    assertOk(await repo.run('create', 'a', repo.source), 'create');
+    const [flipped, truncated, deleted, swapped, tree] = await damage(repo, 'a');
+    const exists = (key: string | undefined) => stat(join(repo.backend, key as string)).then(() => true, () => false);
+    assert.is((await repo.run('verify')).status, 1);
+    assert.ok(await exists(flipped), 'verify alone removes nothing');
+
+    const repair = await repo.run('verify', '--repair');
+    assert.is(repair.status, 1, 'the archive is still damaged until a create stores the objects again');
+    for (const key of [flipped, truncated, swapped, tree]) {
+      assert.ok(repair.stdout.includes(`removed ${key as string}\n`), key);
+      assert.not.ok(await exists(key), key);
+    }
+    assert.not.ok(repair.stdout.includes(`removed ${deleted as string}`));
+    assert.match(repair.stdout, /removed 4 objects that failed authentication; the next create of the folders that hold their content stores them again/);
+
+    assertOk(await repo.run('create', 'b', repo.source), 'create of the same folders');
+    assertOk(await repo.run('verify'), 'verify after the create');
+    const target = join(repo.dir, 'restored');
+    assertOk(await repo.run('restore', 'a', target), 'restore of the mended archive');
+    assert.equal(await describeTree(target), await describeTree(repo.source));
+  }));
+
 test('restore brings back everything undamaged, leaves out the damaged files, and exits 1', () =>
   withTestRepo('damage-restore', async (repo) => {
     assertOk(await repo.run('create', 'a', repo.source), 'create');

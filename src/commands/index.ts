@@ -19,6 +19,6 @@ export { type RepositoryStats, StatsAbortedError, type Tally, repositoryStats } 
 export { scrubRound, type ScrubCounts, type ScrubReport } from './scrub.js';
 export { loadScrubState, saveScrubState, type ScrubState } from './scrub-state.js';
 export { positionAfter, roundsPerCycle, sliceAt, type Slice } from './scrub-sweep.js';
-export { verifyArchives, type VerifyOptions, type VerifyProblem, type VerifyReport } from './verify.js';
+export { removeCorruptObjects, verifyArchives, type VerifyOptions, type VerifyProblem, type VerifyReport } from './verify.js';
 export { noProgress, type ProgressListener } from './progress.js';
 export type { ProblemReporter } from './reporting.js';

@@ -13,9 +13,10 @@
 import { randomInt } from 'node:crypto';
 import pMap from 'p-map';
 import { type BlockSource, type FileEntry, type Snapshot, type SnapshotDirectory, type TreeSource, readChunk } from '../archive/index.js';
-import { ObjectNotFoundError, describeError } from '../errors/index.js';
-import type { Repository } from '../repository/index.js';
+import { AuthenticationError, ObjectNotFoundError, describeError } from '../errors/index.js';
+import { type Repository, withLock } from '../repository/index.js';
 import { asId, idToHex } from '../store/ids.js';
+import { contentKeyFromHex } from '../store/layout.js';
 import type { ProgressListener } from './progress.js';
 import { TreeLocations } from './tree-locations.js';
 
@@ -29,6 +30,12 @@ export interface VerifyProblem {
   /** The object at fault: `block <hex>` or `tree <hex>`. */
   readonly object: string;
   readonly error: string;
+  /**
+   * The backend key of an object that is there but fails authentication: what
+   * `verify --repair` removes. Undefined for one that is missing, and for one that
+   * authenticates but disagrees with a tree (the tree is at fault, or the writer was).
+   */
+  readonly corruptKey: string | undefined;
   /** archive:/path of the entries that use it (at most 20, then '… and more'). */
   readonly usedBy: readonly string[];
 }
@@ -63,7 +70,8 @@ interface DamagedBlock {
 
 /** An object that failed, and one entry (`name` in `tree`; '' for the tree itself) that uses it. */
 interface Damage {
-  readonly object: string;
+  readonly kind: 'block' | 'tree';
+  readonly hex: string;
   readonly error: unknown;
   readonly tree: string;
   readonly name: string;
@@ -134,7 +142,7 @@ async function noteUsesOfDamagedBlocks(snapshots: readonly Snapshot[], damagedBl
       const hex = idToHex(chunk.id);
       const block = damagedBlocks.get(hex);
       // Each use names at least one path: one past MAX_PATHS fills the list and tells that there are more.
-      if (block && block.usesNoted++ <= MAX_PATHS) damaged.push({ object: `block ${hex}`, error: block.error, tree, name: file.name });
+      if (block && block.usesNoted++ <= MAX_PATHS) damaged.push({ kind: 'block', hex, error: block.error, tree, name: file.name });
     }
   });
 }
@@ -159,7 +167,7 @@ async function walkTrees(
     try {
       entries = await directory.entries();
     } catch (error) {
-      damaged.push({ object: `tree ${tree}`, error, tree, name: '' });
+      damaged.push({ kind: 'tree', hex: tree, error, tree, name: '' });
       return;
     }
     for (const entry of entries) {
@@ -185,15 +193,17 @@ function longest(recorded: number | Set<number> | undefined): number {
 
 /** One problem per damaged object, with the paths that use it (up to MAX_PATHS). */
 function describeProblems(damaged: readonly Damage[], locations: TreeLocations): VerifyProblem[] {
-  const byObject = new Map<string, { error: string; usedBy: string[]; more: boolean }>();
-  for (const { object, error, tree, name } of damaged) {
-    const problem = byObject.get(object) ?? { error: describeError(error), usedBy: [], more: false };
+  const byObject = new Map<string, { error: string; corruptKey: string | undefined; usedBy: string[]; more: boolean }>();
+  for (const { kind, hex, error, tree, name } of damaged) {
+    const object = `${kind} ${hex}`;
+    const corruptKey = error instanceof AuthenticationError ? contentKeyFromHex(kind, hex) : undefined;
+    const problem = byObject.get(object) ?? { error: describeError(error), corruptKey, usedBy: [], more: false };
     const { paths, more } = locations.paths(tree, name, MAX_PATHS - problem.usedBy.length);
     problem.usedBy.push(...paths.filter((path) => !problem.usedBy.includes(path)));
     problem.more ||= more;
     byObject.set(object, problem);
   }
-  return [...byObject].map(([object, { error, usedBy, more }]) => ({ object, error, usedBy: more ? [...usedBy, '… and more'] : usedBy }));
+  return [...byObject].map(([object, { error, corruptKey, usedBy, more }]) => ({ object, error, corruptKey, usedBy: more ? [...usedBy, '… and more'] : usedBy }));
 }
 
 /** The hex ids of a uniformly random percent% of the blocks (at least one when there are any, unless percent is 0). */
@@ -207,4 +217,21 @@ function sample(lengths: RecordedLengths, percent: number): string[] {
     [ids[i], ids[j]] = [ids[j] as string, ids[i] as string];
   }
   return ids.slice(0, count);
+}
+
+/**
+ * verify --repair: removes the objects verify found there but failing authentication,
+ * under gc's exclusive lock, since a create running beside it could be reusing one. They
+ * cannot be mended in place; once gone, the next create of a folder that holds their
+ * content stores them again (create stores every block and tree it needs that the backend
+ * lacks), and every archive that uses them is whole again: ids are the content's.
+ */
+export async function removeCorruptObjects(backend: Repository['backend'], problems: readonly VerifyProblem[], onWarning: (message: string) => void): Promise<string[]> {
+  const keys = problems.flatMap((problem) => (problem.corruptKey === undefined ? [] : [problem.corruptKey]));
+  if (keys.length === 0) return [];
+  return withLock(backend, 'exclusive', 'verify --repair', onWarning, async (lock) => {
+    await lock.assertHeld();
+    for (const key of keys) await backend.delete(key);
+    return keys;
+  });
 }

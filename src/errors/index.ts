@@ -85,12 +85,12 @@ export class PartialFailureError extends PreserveError {
   }
 }
 
-/** Node's system errors carry a code such as ENOENT; this narrows to them. */
 /** One object's damage: missing, failing authentication, or not in the format: what a second copy or another archive may not share. */
 export function isDamagedObject(error: unknown): error is ObjectNotFoundError | AuthenticationError | FormatError {
   return error instanceof ObjectNotFoundError || error instanceof AuthenticationError || error instanceof FormatError;
 }
 
+/** Node's system errors carry a code such as ENOENT; this narrows to them. */
 export function isErrnoException(error: unknown): error is NodeJS.ErrnoException {
   const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
   return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
