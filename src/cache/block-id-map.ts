@@ -17,10 +17,11 @@ export class BlockIdMap {
     return new BlockIdMap(await openDatabase(folder));
   }
 
-  async get(source: BlockId): Promise<BlockId | undefined> {
-    const copy = await this.db.get(source);
+  /** The copy of each source block, in one read of the database (a folder's blocks at once). */
+  async getMany(sources: readonly BlockId[]): Promise<(BlockId | undefined)[]> {
+    const copies = await this.db.getMany([...sources]);
     // Anything but an id (a damaged database) is no hint at all.
-    return copy?.length === ID_LENGTH ? asId(copy, 'block') : undefined;
+    return copies.map((copy) => (copy?.length === ID_LENGTH ? asId(copy, 'block') : undefined));
   }
 
   async set(source: BlockId, copy: BlockId): Promise<void> {
