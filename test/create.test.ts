@@ -4,10 +4,11 @@
  * whole only when nothing in or below them changed), a backend folder inside the tree, and files
  * that change while the backup runs.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { appendFile, cp, lstat, mkdir, readdir, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Level } from 'level';
@@ -16,6 +17,8 @@ import { DEFAULT_CHUNK_SIZES } from '../src/chunker/index.js';
 import { FileCache, FolderRecord } from '../src/cache/index.js';
 import { assertOk, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
 import { PRESERVE_BIN, describeTree, seededBytes } from './support.js';
+
+const exec = promisify(execFile);
 
 async function storedBytes(repo: TestRepo, backend = repo.backend): Promise<Map<string, number>> {
   const result = await repo.run('list', '--json', '--backend', backend);
@@ -108,6 +111,27 @@ test('a file dated after 2262 (beyond 64 bits of nanoseconds) is backed up, veri
     const target = join(repo.dir, 'restored');
     assertOk(await repo.run('restore', 'two', target), 'restore');
     assert.is((await lstat(join(target, 'future.txt'))).mtimeMs, seconds * 1000);
+  }));
+
+test('a file, a folder and a symlink dated before 1970 restore with their times, which restore --overwrite if-changed then finds unchanged', () =>
+  withTestRepo('before-1970', async (repo) => {
+    const source = join(repo.dir, 'old');
+    await mkdir(join(source, 'folder'), { recursive: true });
+    await writeFile(join(source, 'folder', 'old.txt'), 'from 1960\n');
+    await symlink('folder/old.txt', join(source, 'link'));
+    // 1960-01-01 plus 1.5 µs, 0.25 s and 0.75 s: negative times, one within a microsecond.
+    await exec('touch', ['-m', '-d', '1960-01-01 00:00:00.0000015', join(source, 'folder', 'old.txt')]);
+    await exec('touch', ['-h', '-m', '-d', '1960-01-01 00:00:00.25', join(source, 'link')]);
+    await exec('touch', ['-m', '-d', '1960-01-01 00:00:00.75', join(source, 'folder')]);
+    assertOk(await repo.run('create', 'old', source), 'create');
+    const target = join(repo.dir, 'restored');
+    assertOk(await repo.run('restore', 'old', target), 'restore');
+    const restored = await describeTree(target);
+    assert.equal(restored, await describeTree(source));
+    assert.ok((restored.get('folder/old.txt')?.mtimeUs ?? 0n) < 0n, 'before 1970, not the time of the restore');
+    const again = await repo.run('restore', 'old', target, '--overwrite', 'if-changed');
+    assertOk(again, 'restore --overwrite if-changed');
+    assert.match(again.stdout, /restored 0 files, .*; kept 2 files and symlinks already there/);
   }));
 
 test('the cache never hides blocks another backend, or a damaged one, lacks', () =>

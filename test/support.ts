@@ -9,6 +9,7 @@ import { chmod, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, sy
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { microsecondOf } from '../src/commands/restore-policy.js';
 
 /** The checkout the tests run from (they run compiled, from dist/test). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -101,7 +102,7 @@ export interface EntryFacts {
   readonly uid: number;
   readonly gid: number;
   readonly size: number;
-  /** mtime in microseconds: what restore promises to keep. */
+  /** The microsecond the mtime lies in (floored, before 1970 too): what restore promises to keep. */
   readonly mtimeUs: bigint;
   readonly target?: string;
   readonly sha256?: string;
@@ -125,7 +126,7 @@ export async function describeTree(root: string): Promise<Map<string, EntryFacts
         uid: Number(info.uid),
         gid: Number(info.gid),
         size: type === 'directory' ? 0 : Number(info.size),
-        mtimeUs: info.mtimeNs / 1000n,
+        mtimeUs: microsecondOf(info.mtimeNs),
       } as const;
       if (type === 'file') {
         const linkedTo = info.nlink > 1n ? firstPathOfInode.get(info.ino) : undefined;

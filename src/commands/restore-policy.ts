@@ -34,24 +34,24 @@ export type ExpectedOwner = { readonly uid: number; readonly gid: number } | und
  *   target. Content is judged by size and time, as create's cache judges it; a file
  *   whose attributes alone differ is written anew, never changed in place (a file found
  *   in the target may be a hardlink to one outside it).
- * Times are compared to the microsecond: restore sets no finer time (restore-target.ts).
+ * Times are compared to the microsecond, all a restore sets (restore-target.ts).
  */
 export function keepsExisting(policy: OverwritePolicy, entry: FileEntry | SymlinkEntry, existing: ExistingEntry | undefined, owner: ExpectedOwner): boolean {
   if (existing === undefined || policy === 'always') return false;
   if (policy === 'never') return true;
-  if (policy === 'if-newer') return microseconds(entry.mtimeNs) <= microseconds(existing.mtimeNs);
+  if (policy === 'if-newer') return microsecondOf(entry.mtimeNs) <= microsecondOf(existing.mtimeNs);
   if (owner !== undefined && (existing.uid !== owner.uid || existing.gid !== owner.gid)) return false;
   if (entry.type === 'symlink') return existing.kind === 'symlink' && existing.linkTarget === entry.target;
   return (
     existing.kind === 'file' &&
     existing.size === entry.size &&
     existing.mode === entry.mode &&
-    microseconds(existing.mtimeNs) === microseconds(entry.mtimeNs)
+    microsecondOf(existing.mtimeNs) === microsecondOf(entry.mtimeNs)
   );
 }
 
-/** Floor division: times before 1970 are negative. */
-function microseconds(ns: bigint): bigint {
+/** The microsecond a time lies in: floor division, times before 1970 being negative. */
+export function microsecondOf(ns: bigint): bigint {
   const whole = ns / 1000n;
   return ns < 0n && whole * 1000n !== ns ? whole - 1n : whole;
 }

@@ -32,7 +32,7 @@ import { promisify } from 'node:util';
 import type { Entry } from '../archive/index.js';
 import { isErrnoException } from '../errors/index.js';
 import { fsPath, nameFromBytes } from '../filenames/index.js';
-import type { ExistingEntry } from './restore-policy.js';
+import { type ExistingEntry, microsecondOf } from './restore-policy.js';
 
 const openAsync = promisify(openCallback);
 const writeAsync = promisify(writeCallback);
@@ -193,10 +193,14 @@ export function checkFolder(path: string): void {
 }
 
 /**
- * Seconds as a number for utimes. A double cannot hold nanoseconds at this scale and the
- * kernel call truncates, so aim at the middle of the microsecond: the result is exact to
- * the microsecond.
+ * Seconds for utimes, landing on the entry's microsecond. A double cannot hold
+ * nanoseconds at this scale, and libuv cuts the time it is given to the microsecond,
+ * toward zero: so give it the wanted microsecond and half of one more, away from zero,
+ * which the cut brings back to it whatever the double's rounding. As a string of the
+ * number: node takes a negative number (a time before 1970) for "now", and a numeric
+ * string as it is.
  */
-function timeOf(entry: Entry): number {
-  return (Number(entry.mtimeNs / 1000n) + 0.5) / 1e6;
+function timeOf(entry: Entry): string {
+  const microsecond = Number(microsecondOf(entry.mtimeNs));
+  return String((microsecond + (microsecond < 0 ? -0.5 : 0.5)) / 1e6);
 }
