@@ -17,7 +17,7 @@ export function registerVerify(program: Command, context: CliContext): void {
       const progress = context.progress('verify', 'block');
       const snapshots = listing.archives.map((record) => repository.snapshotOf(record));
       const report = await verifyArchives(snapshots, repository, { samplePercent: flags.sample, progress }).finally(() => progress.stop());
-      const problems = [...listing.damaged.map(({ key, error }) => ({ object: `archive object ${key}`, error: describeError(error), corruptKey: undefined, usedBy: [] })), ...report.problems];
+      const problems = [...listing.damaged.map(({ key, error }) => ({ object: `archive object ${key}`, error: describeError(error), corrupt: undefined, usedBy: [] })), ...report.problems];
       for (const problem of problems) {
         context.print(`${problem.object}: ${problem.error}`);
         for (const user of problem.usedBy) context.print(`  used by ${user}`);
@@ -27,7 +27,7 @@ export function registerVerify(program: Command, context: CliContext): void {
         `checked ${countOf(report.archives, 'archive')}: ${countOf(report.trees, 'folder')}, ${report.blocksChecked} of ${countOf(report.blocksReferenced, 'block')}` +
           `${lookedFor > 0 ? ` (the other ${lookedFor} looked for on the backend)` : ''}; ${countOf(problems.length, 'problem')}`,
       );
-      const removed = flags.repair ? await removeCorruptObjects(repository.backend, report.problems, (message) => context.warning(message)) : [];
+      const removed = flags.repair ? await removeCorruptObjects(repository, report.problems, (message) => context.warning(message)) : [];
       for (const key of removed) context.print(`removed ${key}`);
       if (removed.length > 0) {
         context.summary(

@@ -31,13 +31,18 @@ export interface VerifyProblem {
   readonly object: string;
   readonly error: string;
   /**
-   * The backend key of an object that is there but fails authentication: what
-   * `verify --repair` removes. Undefined for one that is missing, and for one that
-   * authenticates but disagrees with a tree (the tree is at fault, or the writer was).
+   * A block or tree that is there but fails authentication: what `verify --repair`
+   * removes. Undefined for one that is missing, and for one that authenticates but
+   * disagrees with a tree (the tree is at fault, or the writer was).
    */
-  readonly corruptKey: string | undefined;
+  readonly corrupt: CorruptObject | undefined;
   /** archive:/path of the entries that use it (at most 20, then '… and more'). */
   readonly usedBy: readonly string[];
+}
+
+export interface CorruptObject {
+  readonly kind: 'block' | 'tree';
+  readonly hex: string;
 }
 
 export interface VerifyReport {
@@ -193,17 +198,17 @@ function longest(recorded: number | Set<number> | undefined): number {
 
 /** One problem per damaged object, with the paths that use it (up to MAX_PATHS). */
 function describeProblems(damaged: readonly Damage[], locations: TreeLocations): VerifyProblem[] {
-  const byObject = new Map<string, { error: string; corruptKey: string | undefined; usedBy: string[]; more: boolean }>();
+  const byObject = new Map<string, { error: string; corrupt: CorruptObject | undefined; usedBy: string[]; more: boolean }>();
   for (const { kind, hex, error, tree, name } of damaged) {
     const object = `${kind} ${hex}`;
-    const corruptKey = error instanceof AuthenticationError ? contentKeyFromHex(kind, hex) : undefined;
-    const problem = byObject.get(object) ?? { error: describeError(error), corruptKey, usedBy: [], more: false };
+    const corrupt = error instanceof AuthenticationError ? { kind, hex } : undefined;
+    const problem = byObject.get(object) ?? { error: describeError(error), corrupt, usedBy: [], more: false };
     const { paths, more } = locations.paths(tree, name, MAX_PATHS - problem.usedBy.length);
     problem.usedBy.push(...paths.filter((path) => !problem.usedBy.includes(path)));
     problem.more ||= more;
     byObject.set(object, problem);
   }
-  return [...byObject].map(([object, { error, corruptKey, usedBy, more }]) => ({ object, error, corruptKey, usedBy: more ? [...usedBy, '… and more'] : usedBy }));
+  return [...byObject].map(([object, { error, corrupt, usedBy, more }]) => ({ object, error, corrupt, usedBy: more ? [...usedBy, '… and more'] : usedBy }));
 }
 
 /** The hex ids of a uniformly random percent% of the blocks (at least one when there are any, unless percent is 0). */
@@ -221,17 +226,41 @@ function sample(lengths: RecordedLengths, percent: number): string[] {
 
 /**
  * verify --repair: removes the objects verify found there but failing authentication,
- * under gc's exclusive lock, since a create running beside it could be reusing one. They
- * cannot be mended in place; once gone, the next create of a folder that holds their
- * content stores them again (create stores every block and tree it needs that the backend
- * lacks), and every archive that uses them is whole again: ids are the content's.
+ * under gc's exclusive lock, since a create running beside it could be reusing one; each
+ * is read again under the lock and removed only if it still fails (it was checked before
+ * the lock was taken). They cannot be mended in place; once gone, the next create of a
+ * folder that holds their content stores them again (create stores every block and tree
+ * it needs that the backend lacks), and every archive that uses them is whole again: ids
+ * are the content's. Answers the keys removed.
  */
-export async function removeCorruptObjects(backend: Repository['backend'], problems: readonly VerifyProblem[], onWarning: (message: string) => void): Promise<string[]> {
-  const keys = problems.flatMap((problem) => (problem.corruptKey === undefined ? [] : [problem.corruptKey]));
-  if (keys.length === 0) return [];
-  return withLock(backend, 'exclusive', 'verify --repair', onWarning, async (lock) => {
+export async function removeCorruptObjects(
+  repository: Pick<Repository, 'backend' | 'blocks' | 'trees'>,
+  problems: readonly VerifyProblem[],
+  onWarning: (message: string) => void,
+): Promise<string[]> {
+  const corrupt = problems.flatMap((problem) => (problem.corrupt === undefined ? [] : [problem.corrupt]));
+  if (corrupt.length === 0) return [];
+  return withLock(repository.backend, 'exclusive', 'verify --repair', onWarning, async (lock) => {
     await lock.assertHeld();
-    for (const key of keys) await backend.delete(key);
-    return keys;
+    const removed: string[] = [];
+    for (const { kind, hex } of corrupt) {
+      if (!(await stillFailsAuthentication(repository, kind, hex))) continue;
+      const key = contentKeyFromHex(kind, hex);
+      await repository.backend.delete(key);
+      removed.push(key);
+    }
+    return removed;
   });
+}
+
+async function stillFailsAuthentication(repository: Pick<Repository, 'blocks' | 'trees'>, kind: CorruptObject['kind'], hex: string): Promise<boolean> {
+  const id = Buffer.from(hex, 'hex');
+  try {
+    await (kind === 'block' ? repository.blocks.get(asId(id, 'block')) : repository.trees.get(asId(id, 'tree')));
+    return false;
+  } catch (error) {
+    if (error instanceof AuthenticationError) return true;
+    if (error instanceof ObjectNotFoundError) return false; // removed meanwhile: nothing left to remove
+    throw error;
+  }
 }
