@@ -5,7 +5,7 @@
  * nothing lands outside the target. A file whose blocks are missing or fail
  * authentication is removed again, reported, and the rest goes on.
  */
-import { lstat, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import {
@@ -120,9 +120,10 @@ async function prepareTarget(target: string): Promise<void> {
   } catch (error) {
     throw new UsageError(`cannot use restore target ${target}: ${describeError(error)}`, { cause: error });
   }
-  if (!(await lstat(fsPath(target))).isDirectory()) throw new UsageError(`restore target ${target} is not a folder`);
+  checkTarget(target);
 }
 
+/** The restore target must be a folder of its own, not a symlink to one; a dry run also accepts nothing there. */
 function checkTarget(target: string): void {
   try {
     checkFolder(target);

@@ -56,8 +56,6 @@ export async function repositoryStats(repository: Measurable, names: readonly st
   const used = await reachable(repository, [...measured]);
   const usedByOthers = others.length > 0 ? await reachable(repository, others) : undefined;
   const objects = tallyObjects(await storedSizes(repository), used, usedByOthers);
-  let contentBytes = 0;
-  for (const length of used.blocks.values()) contentBytes += length;
   return {
     archives: [...measured].map((record) => record.metadata.name),
     allArchives: listing.archives.length,
@@ -65,7 +63,7 @@ export async function repositoryStats(repository: Measurable, names: readonly st
       files: sum(measured, (record) => record.metadata.totals.files),
       bytes: sum(measured, (record) => record.metadata.totals.bytes),
     },
-    content: { count: used.blocks.size, bytes: contentBytes },
+    content: { count: used.blocks.size, bytes: sum(used.blocks.values(), (length) => length) },
     ...objects,
     exclusive: usedByOthers ? objects.exclusive : undefined,
   };
