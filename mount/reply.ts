@@ -8,7 +8,7 @@
 import { constants } from 'node:os';
 import { describeError } from '../src/errors/index.js';
 
-export type ErrnoName = 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EINVAL' | 'EROFS' | 'EIO' | 'ENOSYS' | 'EPROTO';
+export type ErrnoName = 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EINVAL' | 'EROFS' | 'EIO' | 'ENOSYS' | 'EPROTO' | 'ENODATA' | 'ERANGE';
 
 /** Both transports answer with negative errno values. */
 export function errno(name: ErrnoName): number {

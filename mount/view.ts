@@ -7,7 +7,7 @@
  */
 import { constants } from 'node:fs';
 import { LRUCache } from 'lru-cache';
-import type { ArchiveMetadata, DirectoryEntry, Entry, FileEntry } from '../src/archive/index.js';
+import { type ArchiveMetadata, type DirectoryEntry, type Entry, type ExtendedAttribute, type FileEntry, NO_XATTRS } from '../src/archive/index.js';
 import { relativeChildPath, shownName } from '../src/filenames/index.js';
 import { type ArchiveId, idToHex } from '../src/store/ids.js';
 import type { Attributes, FsStatistics } from './attributes.js';
@@ -235,6 +235,12 @@ export class MountView {
 
   private attributes(mode: number, ino: number, size: number, nlink: number, mtimeNs: bigint, owner: { uid: number; gid: number }): Attributes {
     return { mode, uid: owner.uid, gid: owner.gid, size, nlink, ino, blksize: PREFERRED_IO_SIZE, mtimeNs };
+  }
+
+  /** The extended attributes archived with the entry at `path`; none for the catalog's root and `latest`. */
+  async xattrs(path: string): Promise<readonly ExtendedAttribute[]> {
+    const node = await this.resolve(path);
+    return node.kind === 'entry' ? node.entry.xattrs : NO_XATTRS;
   }
 
   async readlink(path: string): Promise<string> {

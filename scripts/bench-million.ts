@@ -9,7 +9,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type DirectoryEntry, type Entry, encodeTree } from '../src/archive/index.js';
+import { type DirectoryEntry, type Entry, NO_XATTRS, encodeTree } from '../src/archive/index.js';
 import { generateKeyfile } from '../src/keyfile/index.js';
 import { openRepository } from '../src/repository/index.js';
 
@@ -30,20 +30,20 @@ async function buildArchive(): Promise<void> {
   const repository = await openRepository({ keyfile, backends: [backend], createIfMissing: true, onWarning: () => undefined });
   const block = await repository.blocks.put(Buffer.from('the same small content in every file\n'));
   const files: Entry[] = Array.from({ length: FILES }, (_, i) => ({
-    type: 'file', name: `file-${String(i).padStart(4, '0')}.txt`, mode: 0o644, uid: 0, gid: 0, mtimeNs, size: 37, linkGroup: 0, chunks: [{ id: block, length: 37 }],
+    type: 'file', name: `file-${String(i).padStart(4, '0')}.txt`, mode: 0o644, uid: 0, gid: 0, mtimeNs, xattrs: NO_XATTRS, size: 37, linkGroup: 0, chunks: [{ id: block, length: 37 }],
   }));
   const folders: DirectoryEntry[] = [];
   for (let f = 0; f < FOLDERS; f++) {
     // The first name differs per folder (and sorts first), so every folder is a tree of its own.
     const entries = [{ ...files[0], name: `a-note-in-folder-${f}.txt` } as Entry, ...files.slice(1)];
     const id = await repository.trees.put(encodeTree(entries));
-    folders.push({ type: 'directory', name: `d${String(f).padStart(4, '0')}`, mode: 0o755, uid: 0, gid: 0, mtimeNs, tree: id });
+    folders.push({ type: 'directory', name: `d${String(f).padStart(4, '0')}`, mode: 0o755, uid: 0, gid: 0, mtimeNs, xattrs: NO_XATTRS, tree: id });
   }
   const root = await repository.trees.put(encodeTree(folders));
   await repository.flush();
   await repository.catalog.write({
     name: 'million', sourcePath: '/generated', hostname: 'bench', createdAtNs: mtimeNs,
-    root: { type: 'directory', name: '', mode: 0o755, uid: 0, gid: 0, mtimeNs, tree: root },
+    root: { type: 'directory', name: '', mode: 0o755, uid: 0, gid: 0, mtimeNs, xattrs: NO_XATTRS, tree: root },
     totals: { files: FOLDERS * FILES, directories: FOLDERS + 1, symlinks: 0, bytes: FOLDERS * FILES * 37, storedBytes: 0, skipped: 0 },
     userNames: new Map([[0, 'root']]), groupNames: new Map([[0, 'root']]), linkGroupSizes: new Map(),
   });

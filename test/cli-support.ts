@@ -1,7 +1,9 @@
 /** A throwaway repository for CLI tests: a key, a backend folder and a source tree in one temp folder. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import * as assert from 'uvu/assert';
 import { type Repository, openRepository } from '../src/repository/index.js';
 import { type CliResult, PRESERVE_BIN, makeFixtureTree, makeTempDir, runPreserve } from './support.js';
@@ -116,4 +118,15 @@ export async function objectFilesOf(repo: TestRepo, archive: string, path: strin
   if (entry?.type === 'file') return entry.chunks.map((chunk) => join(repo.backend, repository.blocks.locate(chunk.id)));
   if (entry?.type === 'directory') return [join(repo.backend, repository.trees.locate(entry.tree))];
   throw new Error(`${archive}:${path} is neither a file nor a folder`);
+}
+
+/** Runs `preserve ARGS` as the user `uid` (only root can), with a home and cache of that user's; as the current user when uid is undefined. */
+export function runAs(uid: number | undefined, args: string[]): Promise<{ status: number; stderr: string }> {
+  if (uid === undefined) return runPreserve(args);
+  const home = join(tmpdir(), `preserve-home-${uid}`);
+  const env = { ...process.env, HOME: home, PRESERVE_CACHE_DIR: join(home, 'cache') };
+  return promisify(execFile)(process.execPath, [PRESERVE_BIN, ...args], { uid, gid: uid, env }).then(
+    (r) => ({ status: 0, stderr: r.stderr }),
+    (e: { code: number; stderr: string }) => ({ status: e.code, stderr: e.stderr }),
+  );
 }

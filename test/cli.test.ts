@@ -5,15 +5,15 @@
  */
 import { execFile } from 'node:child_process';
 import { access, appendFile, chmod, lstat, mkdir, open, readFile, readdir, rm, stat, symlink, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { setAttribute } from 'fs-xattr';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BlockSource } from '../src/archive/index.js';
 import { restoreArchive } from '../src/commands/index.js';
 import { idToHex } from '../src/store/ids.js';
-import { assertOk, flipByte, objectFiles, objectFilesOf, openTestRepository, withTestRepo } from './cli-support.js';
+import { assertOk, flipByte, objectFiles, objectFilesOf, openTestRepository, runAs, withTestRepo } from './cli-support.js';
 import { describeTree, makeTempDir, PROJECT_ROOT, runPreserve } from './support.js';
 
 const exec = promisify(execFile);
@@ -154,7 +154,7 @@ test('restore --overwrite if-changed fetches only what an interrupted restore le
     };
     const snapshot = await repository.snapshot('a');
     const reporter = { info: () => undefined, warning: () => undefined, problem: (path: string, error: unknown) => assert.unreachable(`${path}: ${String(error)}`) };
-    const options = { target, paths: [], excludes: [], includes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, deleteUnarchived: false, dryRun: false };
+    const options = { target, paths: [], excludes: [], includes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, deleteUnarchived: false, dryRun: false, noXattrs: false };
     const before = await describeTree(target);
     const foreseen = await restoreArchive(snapshot, counting, { ...options, overwrite: 'if-changed', dryRun: true }, reporter);
     assert.is(fetched.size, 0, 'a dry run fetches no block');
@@ -276,7 +276,7 @@ test('restore fetches a block that identical files share once, and every file ge
       },
     };
     const target = join(repo.dir, 'restored');
-    const options = { target, paths: [], excludes: [], includes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, overwrite: 'always' as const, deleteUnarchived: false, dryRun: false };
+    const options = { target, paths: [], excludes: [], includes: [], numericOwner: false, dereference: false, hardDereference: false, sparse: false, overwrite: 'always' as const, deleteUnarchived: false, dryRun: false, noXattrs: false };
     const reporter = { info: () => undefined, warning: () => undefined, problem: (path: string, error: unknown) => assert.unreachable(`${path}: ${String(error)}`) };
     const summary = await restoreArchive(await repository.snapshot('copies'), counting, options, reporter);
     assert.is(summary.files, 41);
@@ -383,6 +383,7 @@ test('diff lists added, removed and changed entries, as text and JSON', () =>
     await chmod(join(repo.source, 'private.txt'), 0o600);
     await unlink(join(repo.source, 'dangling'));
     await symlink('elsewhere', join(repo.source, 'dangling'));
+    await setAttribute(join(repo.source, 'docs', 'readme.txt'), 'user.comment', 'read me second');
     assertOk(await repo.run('create', 'after', repo.source), 'create after');
     const diff = await repo.run('diff', 'before', 'after');
     assertOk(diff, 'diff');
@@ -392,7 +393,9 @@ test('diff lists added, removed and changed entries, as text and JSON', () =>
       'M dangling (target, mtime)',
       '- docs/nested/deeper/',
       '- docs/nested/deeper/note.md',
-      'M private.txt (mode)',
+      'M docs/readme.txt (xattrs)',
+      // chmod sets the mask of the file's ACL (an extended attribute) too.
+      'M private.txt (mode, xattrs)',
     ]);
     const json = JSON.parse((await repo.run('diff', 'before', 'after', '--json')).stdout) as { kind: string; path: string }[];
     assert.equal(json.map((c) => `${c.kind} ${c.path}`).slice(0, 2), ['added added.txt', 'changed big.bin']);
@@ -420,6 +423,8 @@ test('list NAME shows every entry of the archive in find order, as text and JSON
     assert.is(lines.length, source.size);
     assert.ok(lines.some((line) => /^-rwsr-xr-x \S+ +\S+ +\d+ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ setuid-tool$/.test(line)), text.stdout);
     assert.ok(lines.some((line) => /^drwxr-x--- .* dir with spaces\/$/.test(line)), 'a folder ends with /');
+    assert.ok(lines.some((line) => /^-rw-r-----\+ .* private\.txt$/.test(line)), 'an entry with an ACL has + after its mode, as in ls -l');
+    assert.equal(listed.find((entry) => entry.path === 'docs/readme.txt')?.xattrs, ['user.binary', 'user.comment'], "--json names an entry's extended attributes");
     assert.ok(lines.some((line) => /^lrwxrwxrwx .* docs\/link-to-file -> readme\.txt$/.test(line)), 'a symlink shows its target');
     assert.ok(lines.some((line) => / +3158073 .* big\.bin$/.test(line)), 'sizes');
 
@@ -562,16 +567,6 @@ test('an unreadable file and folder are reported and skipped; the archive holds 
     assert.not.ok(await access(join(target, 'locked-dir')).then(() => true, () => false));
     await chmod(join(repo.source, 'locked-dir'), 0o755); // so that a non-root run can remove it
   }));
-
-function runAs(uid: number | undefined, args: string[]): Promise<{ status: number; stderr: string }> {
-  if (uid === undefined) return runPreserve(args);
-  const home = join(tmpdir(), `preserve-home-${uid}`);
-  const env = { ...process.env, HOME: home, PRESERVE_CACHE_DIR: join(home, 'cache') };
-  return exec(process.execPath, [join(process.cwd(), 'bin', 'preserve'), ...args], { uid, gid: uid, env }).then(
-    (r) => ({ status: 0, stderr: r.stderr }),
-    (e: { code: number; stderr: string }) => ({ status: e.code, stderr: e.stderr }),
-  );
-}
 
 test('restore never writes through a symlink found in the target', () =>
   withTestRepo('symlink-escape', async (repo) => {

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { Level } from 'level';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Entry, decodeTree, encodeTree, inTreeOrder, mergedInTreeOrder } from '../src/archive/index.js';
+import { type Entry, NO_XATTRS, decodeTree, encodeTree, inTreeOrder, mergedInTreeOrder } from '../src/archive/index.js';
 import { argumentsFromCommandLine } from '../src/cli/command-line.js';
 import { FormatError } from '../src/errors/index.js';
 import { fsPath, nameFromBytes, nameToBytes, readFolderNames, shownName } from '../src/filenames/index.js';
@@ -63,7 +63,7 @@ test("a folder is listed by its names' bytes: U+FFFD itself stays U+FFFD, an odd
   }
 });
 
-const attributes = { mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n };
+const attributes = { mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n, xattrs: NO_XATTRS };
 const link = (name: string, target: string): Entry => ({ ...attributes, name, type: 'symlink', target });
 
 test('a tree is version 1 while its names and targets are text, version 2 (any bytes) otherwise', () => {

@@ -3,6 +3,8 @@ import * as assert from 'uvu/assert';
 import {
   type ArchiveMetadata,
   type Entry,
+  type ExtendedAttribute,
+  NO_XATTRS,
   decodeMetadata,
   decodeTree,
   TIME_RANGE_NS,
@@ -16,7 +18,7 @@ import { asId } from '../src/store/ids.js';
 
 const id = (byte: number) => Buffer.alloc(32, byte);
 const entries: Entry[] = [
-  { type: 'directory', name: 'dir', mode: 0o750, uid: 1000, gid: 1000, mtimeNs: 1_600_000_000_123_456_789n, tree: asId(id(1), 'tree') },
+  { type: 'directory', name: 'dir', mode: 0o750, uid: 1000, gid: 1000, mtimeNs: 1_600_000_000_123_456_789n, xattrs: NO_XATTRS, tree: asId(id(1), 'tree') },
   {
     type: 'file',
     name: 'file',
@@ -24,6 +26,7 @@ const entries: Entry[] = [
     uid: 0,
     gid: 0,
     mtimeNs: -5n,
+    xattrs: NO_XATTRS,
     size: 1_048_576 + 10,
     linkGroup: 3,
     chunks: [
@@ -31,7 +34,7 @@ const entries: Entry[] = [
       { id: asId(id(3), 'block'), length: 10 },
     ],
   },
-  { type: 'symlink', name: 'link ü', mode: 0o777, uid: 65534, gid: 65534, mtimeNs: 0n, target: '../somewhere' },
+  { type: 'symlink', name: 'link ü', mode: 0o777, uid: 65534, gid: 65534, mtimeNs: 0n, xattrs: NO_XATTRS, target: '../somewhere' },
 ];
 
 const rejects = (bytes: Buffer, pattern: RegExp) =>
@@ -129,13 +132,43 @@ test('an unknown tree version is rejected', () => {
   rejects(bytes, /unsupported tree version 99/);
 });
 
+const ACL = Buffer.from('0200000001000600ffffffff', 'hex');
+const XATTRS: readonly ExtendedAttribute[] = [
+  { name: 'system.posix_acl_access', value: ACL },
+  { name: 'user.comment', value: Buffer.from('kept') },
+  { name: 'user.empty', value: Buffer.alloc(0) },
+];
+
+test('extended attributes: a tree with any is version 3 and round trips; one without any stays version 1, byte for byte', () => {
+  const withXattrs = entries.map((entry, k) => (k === 1 ? { ...entry, xattrs: XATTRS } : entry));
+  const bytes = encodeTree(withXattrs);
+  assert.is(bytes[0], 3);
+  assert.equal(decodeTree(bytes, 'tree t'), withXattrs);
+  assert.is(encodeTree(entries)[0], 1, 'no extended attributes: the same tree, and id, as before they were kept');
+  const decoded = decodeTree(bytes, 'tree t');
+  assert.is(decoded[0]?.xattrs, NO_XATTRS, 'an entry without any shares the one empty list');
+});
+
+test('extended attributes out of order, repeated, empty-named or over the limits are rejected', () => {
+  const file = entries[1] as Entry;
+  const withXattrs = (xattrs: readonly ExtendedAttribute[]) => encodeTree([{ ...file, xattrs }]);
+  const [acl, comment] = XATTRS as [ExtendedAttribute, ExtendedAttribute];
+  rejects(withXattrs([comment, acl]), /out of order or repeated/);
+  rejects(withXattrs([comment, comment]), /out of order or repeated/);
+  rejects(withXattrs([{ name: '', value: ACL }]), /invalid name/);
+  rejects(withXattrs([{ name: 'user.a\0b', value: ACL }]), /invalid name/);
+  rejects(withXattrs([{ name: `user.${'n'.repeat(251)}`, value: ACL }]), /malformed/);
+  rejects(withXattrs([{ name: 'user.big', value: Buffer.alloc(65537) }]), /malformed/);
+  assert.equal(decodeTree(withXattrs([{ name: 'user.big', value: Buffer.alloc(65536, 1) }]), 't')[0]?.xattrs[0]?.value.length, 65536, 'Linux\'s largest value is kept');
+});
+
 test('archive metadata round trips, name tables and link groups included', () => {
   const metadata: ArchiveMetadata = {
     name: 'nightly',
     sourcePath: '/home/ann',
     hostname: 'laptop',
     createdAtNs: 1_700_000_000_000_000_000n,
-    root: { type: 'directory', name: '', mode: 0o755, uid: 1000, gid: 100, mtimeNs: 42n, tree: asId(id(9), 'tree') },
+    root: { type: 'directory', name: '', mode: 0o755, uid: 1000, gid: 100, mtimeNs: 42n, xattrs: NO_XATTRS, tree: asId(id(9), 'tree') },
     totals: { files: 10, directories: 2, symlinks: 1, bytes: 12345, storedBytes: 999, skipped: 0 },
     userNames: new Map([[1000, 'ann'], [0, 'root']]),
     groupNames: new Map([[100, 'users']]),
@@ -144,6 +177,10 @@ test('archive metadata round trips, name tables and link groups included', () =>
   assert.equal(decodeMetadata(encodeMetadata(metadata), 'm'), metadata);
   const truncated = encodeMetadata(metadata).subarray(0, 20);
   assert.throws(() => decodeMetadata(truncated, 'm'), (e: unknown) => e instanceof FormatError);
+  assert.is(encodeMetadata(metadata)[0], 1, 'a root without extended attributes: version 1, as before they were kept');
+  const rootWithXattrs: ArchiveMetadata = { ...metadata, root: { ...metadata.root, xattrs: XATTRS } };
+  assert.is(encodeMetadata(rootWithXattrs)[0], 2);
+  assert.equal(decodeMetadata(encodeMetadata(rootWithXattrs), 'm'), rootWithXattrs);
 });
 
 test.run();

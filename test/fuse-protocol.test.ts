@@ -16,6 +16,7 @@ import {
   decodeInit,
   decodeName,
   decodeRead,
+  decodeXattrRequest,
   direntPlusSize,
   encodeAttr,
   encodeDirentPlus,
@@ -24,6 +25,8 @@ import {
   encodeNotifyStore,
   encodeOutHeader,
   encodeStatfs,
+  encodeXattrNames,
+  encodeXattrSize,
 } from '../mount/kernel/protocol.js';
 
 const S_IFDIR = 0o040000;
@@ -61,6 +64,15 @@ test('READ and READDIRPLUS bodies give offset and size; INIT gives version, read
   const init = Buffer.alloc(64);
   [7, 44, 131072, 0x3fff_ffff].forEach((value, index) => init.writeUInt32LE(value, index * 4));
   assert.equal(decodeInit(init), { major: 7, minor: 44, maxReadahead: 131072, flags: 0x3fff_ffff });
+});
+
+test('GETXATTR and LISTXATTR: the caller\'s size and the name; answers as fuse_getxattr_out and NUL-ended names', () => {
+  const body = Buffer.concat([Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('user.comment\0')]);
+  assert.equal(decodeXattrRequest(body), { size: 128, name: Buffer.from('user.comment') });
+  assert.is(decodeXattrRequest(body.subarray(0, 8)).size, 128, 'LISTXATTR has no name');
+  assert.ok(encodeXattrSize(300).equals(Buffer.from([0x2c, 1, 0, 0, 0, 0, 0, 0])));
+  assert.is(encodeXattrNames(['user.a', 'system.posix_acl_access']).toString(), 'user.a\0system.posix_acl_access\0');
+  assert.is(encodeXattrNames([]).length, 0);
 });
 
 test('BATCH_FORGET gives every (node, lookups) pair, and no more than the body holds', () => {

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { Level } from 'level';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type ArchiveMetadata, Catalog, type Entry, compareNames, decodeMetadata, decodeTree, encodeMetadata, encodeTree, unsafeNameReason } from '../src/archive/index.js';
+import { type ArchiveMetadata, Catalog, type Entry, NO_XATTRS, compareNames, decodeMetadata, decodeTree, encodeMetadata, encodeTree, unsafeNameReason } from '../src/archive/index.js';
 import type { Backend } from '../src/backend/index.js';
 import { FileCache, FolderRecord } from '../src/cache/index.js';
 import { loadScrubState } from '../src/commands/index.js';
@@ -51,12 +51,25 @@ const id = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => Buffer
 const text = (minLength: number, maxLength: number) =>
   fc.oneof(fc.string({ unit: 'grapheme', minLength, maxLength }), fc.uint8Array({ minLength, maxLength }).map(nameFromBytes));
 const name = text(1, 12).filter((n) => unsafeNameReason(n) === undefined);
+/** None (most entries), or a few with distinct names in the order of their bytes. */
+const xattrs = fc.oneof(
+  fc.constant(NO_XATTRS),
+  fc
+    .uniqueArray(fc.record({ name: fc.stringMatching(/^(user|security|trusted|system)\.[a-z_.é]{1,20}$/), value: fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes)) }), {
+      selector: (xattr) => xattr.name,
+      minLength: 1,
+      maxLength: 3,
+    })
+    // Plain objects, as the decoder makes (fast-check's records have no prototype).
+    .map((list) => list.map(({ name, value }) => ({ name, value })).sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))),
+);
 const attributes = fc.record({
   name,
   mode: fc.nat(0o7777),
   uid: fc.nat(2 ** 32 - 1),
   gid: fc.nat(2 ** 32 - 1),
   mtimeNs: fc.bigInt(-(2n ** 63n), 2n ** 63n - 1n),
+  xattrs,
 });
 const chunk = fc.tuple(id, fc.integer({ min: 1, max: 64 * 2 ** 20 })).map(([bytes, length]) => ({ id: asId(bytes, 'block'), length }));
 const entry: fc.Arbitrary<Entry> = fc.oneof(

@@ -10,14 +10,14 @@ import { mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type ArchiveMetadata, type Entry, decodeTree, encodeTree } from '../src/archive/index.js';
+import { type ArchiveMetadata, type Entry, NO_XATTRS, decodeTree, encodeTree } from '../src/archive/index.js';
 import { FormatError } from '../src/errors/index.js';
 import type { Repository } from '../src/repository/index.js';
 import { asId } from '../src/store/ids.js';
 import { type TestRepo, assertOk, openTestRepository, withTestRepo } from './cli-support.js';
 import { mustRunMountTests, withMount } from './mount-support.js';
 
-const ATTRIBUTES = { mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_600_000_000_000_000_000n } as const;
+const ATTRIBUTES = { mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_600_000_000_000_000_000n, xattrs: NO_XATTRS } as const;
 /** Names the decoder must refuse, each put in a folder of its own. */
 const UNSAFE_NAMES = ['..', '.', '', '/etc/passwd', 'a/../../b', 'nul\0byte'];
 

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { BlockSource, DirectoryEntry, Entry, FileEntry, TreeSource } from '../src/archive/index.js';
+import { type BlockSource, type DirectoryEntry, type Entry, type FileEntry, NO_XATTRS, type TreeSource } from '../src/archive/index.js';
 import { type BlockId, type TreeId, asId } from '../src/store/ids.js';
 import { BlockCache } from '../src/store/block-cache.js';
 import { FolderCache, type Listing } from '../mount/folder-cache.js';
@@ -42,7 +42,7 @@ class CountingBlocks implements BlockSource {
 
 function fileOf(blocks: number): FileEntry {
   const chunks = Array.from({ length: blocks }, (_, index) => ({ id: blockId(index), length: BLOCK }));
-  return { type: 'file', name: 'f', mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n, size: blocks * BLOCK, linkGroup: 0, chunks };
+  return { type: 'file', name: 'f', mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n, xattrs: NO_XATTRS, size: blocks * BLOCK, linkGroup: 0, chunks };
 }
 
 /** Lets pending timers and promises settle. */
@@ -176,7 +176,7 @@ test('reading a file asks for the first block of the files after it in its folde
   const entries: Entry[] = [
     file('a', 0),
     file('b', 10),
-    { type: 'directory', name: 'c', mode: 0o755, uid: 0, gid: 0, mtimeNs: 0n, tree: asId(Buffer.alloc(32, 7), 'tree') },
+    { type: 'directory', name: 'c', mode: 0o755, uid: 0, gid: 0, mtimeNs: 0n, xattrs: NO_XATTRS, tree: asId(Buffer.alloc(32, 7), 'tree') },
     file('d', 20, 0),
     file('e', 30),
     file('f', 40),
@@ -246,7 +246,7 @@ test('a folder is read once however many lookups need it at once', async () => {
 });
 
 const treeOf = (name: string): TreeId => asId(Buffer.from(name.padEnd(32, '.')), 'tree') as TreeId;
-const folder = (name: string): DirectoryEntry => ({ type: 'directory', name, mode: 0o755, uid: 0, gid: 0, mtimeNs: 0n, tree: treeOf(name) });
+const folder = (name: string): DirectoryEntry => ({ type: 'directory', name, mode: 0o755, uid: 0, gid: 0, mtimeNs: 0n, xattrs: NO_XATTRS, tree: treeOf(name) });
 
 /** A view of one archive whose root folder is the tree `root`, fetching listings ahead by `entries`. */
 function singleArchiveView(trees: TreeSource, root: TreeId, entries?: number): MountView {

@@ -9,6 +9,7 @@ import { chmod, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, sy
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getAttribute, listAttributes, setAttribute } from 'fs-xattr';
 import { microsecondOf } from '../src/commands/restore-policy.js';
 
 /** The checkout the tests run from (they run compiled, from dist/test). */
@@ -64,10 +65,35 @@ export function seededBytes(seed: number, length: number): Buffer {
 /** mtime with a sub-second part, in seconds, for utimes. */
 const FIXED_MTIME = 1_600_000_000.123456;
 
+/** ACL entry tags (<linux/posix_acl.h>) and the id of the entries that name no one. */
+const ACL_USER_OBJ = 0x01;
+const ACL_USER = 0x02;
+const ACL_GROUP_OBJ = 0x04;
+const ACL_MASK = 0x10;
+const ACL_OTHER = 0x20;
+const ACL_NO_ID = 0xffffffff;
+
+/** A POSIX ACL as Linux keeps it in system.posix_acl_access: version 2, then (tag, permissions, id) per entry, in tag order. */
+export function posixAcl(entries: readonly (readonly [tag: number, permissions: number, id?: number])[]): Buffer {
+  const value = Buffer.alloc(4 + 8 * entries.length);
+  value.writeUInt32LE(2, 0);
+  entries.forEach(([tag, permissions, id = ACL_NO_ID], k) => {
+    value.writeUInt16LE(tag, 4 + 8 * k);
+    value.writeUInt16LE(permissions, 6 + 8 * k);
+    value.writeUInt32LE(id, 8 + 8 * k);
+  });
+  return value;
+}
+
+/** rw- for the owner, r-- for user 1234, r-- for the group (and mask), nothing for others: mode 0640 with a named user. */
+export const NAMED_USER_ACL = posixAcl([[ACL_USER_OBJ, 6], [ACL_USER, 4, 1234], [ACL_GROUP_OBJ, 4], [ACL_MASK, 4], [ACL_OTHER, 0]]);
+
 /**
  * Builds the core issue's test tree under root: nested folders, an empty file, a
  * multi-MiB file, unicode and space-containing names, symlinks to a file, to a folder and
- * dangling, three hardlinks (two in one folder), modes 0640/0750/4755, and mtimes with sub-second parts.
+ * dangling, three hardlinks (two in one folder), modes 0640/0750/4755, mtimes with
+ * sub-second parts, and extended attributes: on a file, on a folder, a binary one, and
+ * an ACL naming a user.
  */
 export async function makeFixtureTree(root: string): Promise<void> {
   await mkdir(join(root, 'docs', 'nested', 'deeper'), { recursive: true });
@@ -94,6 +120,10 @@ export async function makeFixtureTree(root: string): Promise<void> {
     await utimes(join(root, path), FIXED_MTIME, FIXED_MTIME + index + 0.5);
   }
   await utimes(join(root, 'docs', 'nested', 'deeper'), FIXED_MTIME, FIXED_MTIME + 0.25);
+  await setAttribute(join(root, 'docs', 'readme.txt'), 'user.comment', 'read me first');
+  await setAttribute(join(root, 'docs', 'readme.txt'), 'user.binary', Buffer.from([0, 0xff, 0x80, 7]));
+  await setAttribute(join(root, 'docs'), 'user.folder', 'documents');
+  await setAttribute(join(root, 'private.txt'), 'system.posix_acl_access', NAMED_USER_ACL);
 }
 
 export interface EntryFacts {
@@ -108,6 +138,23 @@ export interface EntryFacts {
   readonly sha256?: string;
   /** The first path with the same inode, for hardlink comparison. */
   readonly linkedTo?: string;
+  /** A file's or folder's extended attributes, `name=hex value` in name order, when it has any. */
+  readonly xattrs?: string;
+}
+
+/** What describeTree says of the extended attributes at path (asynchronously: the path may be on a mount this process waits for). */
+export async function describeXattrs(path: string): Promise<{ xattrs?: string }> {
+  let names: string[];
+  try {
+    names = (await listAttributes(path)).sort();
+  } catch (error) {
+    // A mount through fuse-native shows none (docs/MOUNT.md, Limits).
+    if ((error as NodeJS.ErrnoException).code === 'ENOTSUP') return {};
+    throw error;
+  }
+  if (names.length === 0) return {};
+  const values = await Promise.all(names.map((name) => getAttribute(path, name)));
+  return { xattrs: names.map((name, k) => `${name}=${values[k]?.toString('hex')}`).join(', ') };
 }
 
 /** Every entry below root (root itself excluded), by relative path. */
@@ -132,11 +179,11 @@ export async function describeTree(root: string): Promise<Map<string, EntryFacts
         const linkedTo = info.nlink > 1n ? firstPathOfInode.get(info.ino) : undefined;
         if (info.nlink > 1n && linkedTo === undefined) firstPathOfInode.set(info.ino, path);
         const sha256 = createHash('sha256').update(await readFile(full)).digest('hex');
-        facts.set(path, { ...base, sha256, ...(linkedTo ? { linkedTo } : {}) });
+        facts.set(path, { ...base, sha256, ...(linkedTo ? { linkedTo } : {}), ...(await describeXattrs(full)) });
       } else if (type === 'symlink') {
         facts.set(path, { ...base, target: await readlink(full) });
       } else {
-        facts.set(path, base);
+        facts.set(path, { ...base, ...(type === 'directory' ? await describeXattrs(full) : {}) });
         if (type === 'directory') await visit(path);
       }
     }

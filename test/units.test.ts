@@ -4,7 +4,7 @@ import { mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type FileEntry, FileContent, type SymlinkEntry, describeSource, encodeSource, sourcePathsOf, sourceRootOf } from '../src/archive/index.js';
+import { type FileEntry, FileContent, NO_XATTRS, type SymlinkEntry, describeSource, encodeSource, sourcePathsOf, sourceRootOf } from '../src/archive/index.js';
 import { FolderMemory, MAX_WRITTEN_KEYS } from '../src/backend/folder-memory.js';
 import { countOf, formatBytes } from '../src/cli/format.js';
 import { Backlog } from '../src/commands/backlog.js';
@@ -16,7 +16,8 @@ import { idMapper, namesFor, parseNameDatabase } from '../src/owners/index.js';
 import { Listing } from '../src/pipeline/source-reader.js';
 import { SourcePaths, compileExcludes } from '../src/selection/index.js';
 import { type BlockId, asId } from '../src/store/ids.js';
-import { makeTempDir, seededBytes } from './support.js';
+import { aclText } from '../src/xattrs/acl.js';
+import { NAMED_USER_ACL, makeTempDir, posixAcl, seededBytes } from './support.js';
 
 const SMALL: ChunkSizes = { min: 1024, average: 4096, max: 16384 };
 const smallChunker = new ContentDefinedChunker(new GearBoundaries(gearTable(Buffer.from('test secret')), SMALL));
@@ -315,7 +316,7 @@ test('file content: ranged reads across chunk boundaries by binary search', asyn
     return { id, length };
   });
   const fetched: number[] = [];
-  const entry: FileEntry = { type: 'file', name: 'f', mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n, size: 10_000, linkGroup: 0, chunks };
+  const entry: FileEntry = { type: 'file', name: 'f', mode: 0o644, uid: 0, gid: 0, mtimeNs: 0n, xattrs: NO_XATTRS, size: 10_000, linkGroup: 0, chunks };
   const file = new FileContent(entry, {
     readBlock: async (id: BlockId) => {
       fetched.push(id[0] as number);
@@ -365,29 +366,46 @@ test('sparse writes of chunks at any offsets give back the content; only pages o
 });
 
 
-test('restore --overwrite: what each policy keeps, times compared to the microsecond (floored before 1970)', () => {
-  const file: FileEntry = { name: 'f', mode: 0o644, uid: 1000, gid: 100, mtimeNs: 1_600_000_000_123_456_789n, type: 'file', size: 10, linkGroup: 0, chunks: [] };
+test('restore --overwrite: what each policy keeps, times compared to the microsecond (floored before 1970), extended attributes as set', () => {
+  const file: FileEntry = { name: 'f', mode: 0o644, uid: 1000, gid: 100, mtimeNs: 1_600_000_000_123_456_789n, xattrs: NO_XATTRS, type: 'file', size: 10, linkGroup: 0, chunks: [] };
   const restored: ExistingEntry = { kind: 'file', size: 10, mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_600_000_000_123_456_000n };
   const owner = { uid: 1000, gid: 100 };
-  assert.not.ok(keepsExisting('if-changed', file, undefined, undefined), 'nothing there');
-  assert.not.ok(keepsExisting('always', file, restored, undefined));
-  assert.ok(keepsExisting('never', file, { ...restored, kind: 'other' }, undefined), 'never keeps even a folder in the way');
-  assert.ok(keepsExisting('if-changed', file, restored, undefined), 'as a restore left it, when not root');
-  assert.not.ok(keepsExisting('if-changed', file, restored, owner), 'as root, the owner is compared too');
-  assert.ok(keepsExisting('if-changed', file, { ...restored, ...owner }, owner));
+  const asUser = { xattrs: NO_XATTRS };
+  const asRoot = { owner, xattrs: NO_XATTRS };
+  assert.not.ok(keepsExisting('if-changed', file, undefined, asUser), 'nothing there');
+  assert.not.ok(keepsExisting('always', file, restored, asUser));
+  assert.ok(keepsExisting('never', file, { ...restored, kind: 'other' }, asUser), 'never keeps even a folder in the way');
+  assert.ok(keepsExisting('if-changed', file, restored, asUser), 'as a restore left it, when not root');
+  assert.not.ok(keepsExisting('if-changed', file, restored, asRoot), 'as root, the owner is compared too');
+  assert.ok(keepsExisting('if-changed', file, { ...restored, ...owner }, asRoot));
   for (const [field, value] of [['size', 9], ['mode', 0o600], ['mtimeNs', 1_600_000_000_123_457_000n], ['kind', 'symlink']] as const) {
-    assert.not.ok(keepsExisting('if-changed', file, { ...restored, [field]: value }, undefined), `${field} differs`);
+    assert.not.ok(keepsExisting('if-changed', file, { ...restored, [field]: value }, asUser), `${field} differs`);
   }
-  assert.ok(keepsExisting('if-newer', file, { ...restored, size: 1, mtimeNs: file.mtimeNs - 500n }, undefined), 'same microsecond: not newer');
-  assert.not.ok(keepsExisting('if-newer', file, { ...restored, mtimeNs: file.mtimeNs - 1000n }, undefined), 'the archive\'s is newer');
+  assert.ok(keepsExisting('if-newer', file, { ...restored, size: 1, mtimeNs: file.mtimeNs - 500n }, asUser), 'same microsecond: not newer');
+  assert.not.ok(keepsExisting('if-newer', file, { ...restored, mtimeNs: file.mtimeNs - 1000n }, asUser), 'the archive\'s is newer');
   const old: FileEntry = { ...file, mtimeNs: -1_500n };
-  assert.ok(keepsExisting('if-changed', old, { ...restored, mtimeNs: -2_000n }, undefined), '-1.5 µs is in the microsecond from -2');
-  assert.not.ok(keepsExisting('if-changed', old, { ...restored, mtimeNs: -1_000n }, undefined));
-  const link: SymlinkEntry = { name: 'l', mode: 0o777, uid: 0, gid: 0, mtimeNs: 0n, type: 'symlink', target: 'a/b' };
+  assert.ok(keepsExisting('if-changed', old, { ...restored, mtimeNs: -2_000n }, asUser), '-1.5 µs is in the microsecond from -2');
+  assert.not.ok(keepsExisting('if-changed', old, { ...restored, mtimeNs: -1_000n }, asUser));
+  const link: SymlinkEntry = { name: 'l', mode: 0o777, uid: 0, gid: 0, mtimeNs: 0n, xattrs: NO_XATTRS, type: 'symlink', target: 'a/b' };
   const existingLink: ExistingEntry = { ...restored, kind: 'symlink', linkTarget: 'a/b' };
-  assert.ok(keepsExisting('if-changed', link, existingLink, undefined), 'a symlink to the same target, whatever its time');
-  assert.not.ok(keepsExisting('if-changed', link, { ...existingLink, linkTarget: 'a/c' }, undefined));
-  assert.not.ok(keepsExisting('if-changed', link, { ...restored, linkTarget: undefined }, undefined), 'a file where the link goes');
+  assert.ok(keepsExisting('if-changed', link, existingLink, asUser), 'a symlink to the same target, whatever its time');
+  assert.not.ok(keepsExisting('if-changed', link, { ...existingLink, linkTarget: 'a/c' }, asUser));
+  assert.not.ok(keepsExisting('if-changed', link, { ...restored, linkTarget: undefined }, asUser), 'a file where the link goes');
+  const comment = { name: 'user.comment', value: Buffer.from('kept') };
+  const label = { name: 'security.selinux', value: Buffer.from('a label the target gave it') };
+  const withComment = { xattrs: [comment] };
+  assert.not.ok(keepsExisting('if-changed', file, restored, withComment), 'an attribute the restore sets is missing');
+  assert.not.ok(keepsExisting('if-changed', file, { ...restored, xattrs: [{ ...comment, value: Buffer.from('edited') }] }, withComment), 'or has another value');
+  assert.ok(keepsExisting('if-changed', file, { ...restored, xattrs: [label, comment] }, withComment), 'one the file has beyond them does not count');
+});
+
+test('an ACL in text as GNU tar writes it (numeric ids); a value that is not an ACL of version 2 gives none', () => {
+  assert.is(aclText(NAMED_USER_ACL), 'user::rw-,user:1234:r--,group::r--,mask::r--,other::---');
+  assert.is(aclText(posixAcl([[0x01, 7], [0x08, 5, 100], [0x04, 1], [0x10, 5], [0x20, 0]])), 'user::rwx,group:100:r-x,group::--x,mask::r-x,other::---');
+  const otherVersion = Buffer.from(NAMED_USER_ACL);
+  otherVersion.writeUInt32LE(3, 0);
+  const unknownTag = posixAcl([[0x40, 7]]);
+  for (const bad of [otherVersion, unknownTag, NAMED_USER_ACL.subarray(0, 10), Buffer.alloc(0)]) assert.is(aclText(bad), undefined, bad.toString('hex'));
 });
 
 test.run();

@@ -14,6 +14,8 @@ export const Opcode = {
   READ: 15,
   STATFS: 17,
   RELEASE: 18,
+  GETXATTR: 22,
+  LISTXATTR: 23,
   INIT: 26,
   RELEASEDIR: 29,
   INTERRUPT: 36,
@@ -54,6 +56,8 @@ const ATTR_OUT_SIZE = 16 + ATTR_SIZE;
 const DIRENT_SIZE = 24;
 const INIT_OUT_SIZE = 64;
 const STATFS_OUT_SIZE = 80;
+const XATTR_IN_SIZE = 8;
+const XATTR_OUT_SIZE = 8;
 
 export interface RequestHeader {
   readonly length: number;
@@ -102,6 +106,26 @@ export interface ReadRequest {
 /** READ and READDIR(PLUS) share the layout: fh, offset, size. */
 export function decodeRead(body: Buffer): ReadRequest {
   return { offset: Number(body.readBigUInt64LE(8)), size: body.readUInt32LE(16) };
+}
+
+/**
+ * GETXATTR and LISTXATTR (fuse_getxattr_in, then for GETXATTR the name): the size of the
+ * caller's buffer, 0 when it asks only how large the answer is.
+ */
+export function decodeXattrRequest(body: Buffer): { readonly size: number; readonly name: Buffer } {
+  return { size: body.readUInt32LE(0), name: decodeName(body.subarray(XATTR_IN_SIZE)) };
+}
+
+/** The answer to a GETXATTR or LISTXATTR asking only for the size (fuse_getxattr_out). */
+export function encodeXattrSize(size: number): Buffer {
+  const out = Buffer.alloc(XATTR_OUT_SIZE);
+  out.writeUInt32LE(size, 0);
+  return out;
+}
+
+/** LISTXATTR's answer: each name followed by NUL. */
+export function encodeXattrNames(names: readonly string[]): Buffer {
+  return Buffer.concat(names.map((name) => Buffer.from(`${name}\0`, 'utf8')));
 }
 
 /** FORGET: how many lookups of the request's node the kernel drops. */

@@ -27,6 +27,7 @@ import {
   decodeInit,
   decodeName,
   decodeRead,
+  decodeXattrRequest,
   direntPlusSize,
   encodeAttr,
   encodeDirentPlus,
@@ -34,6 +35,8 @@ import {
   encodeInit,
   encodeOutHeader,
   encodeStatfs,
+  encodeXattrNames,
+  encodeXattrSize,
 } from './protocol.js';
 
 /** Reads of up to 1 MiB (256 pages of 4 KiB) instead of the kernel's default 128 KiB: an eighth of the requests. */
@@ -103,6 +106,19 @@ export class KernelServer {
       }
       case Opcode.STATFS:
         return this.answer(header, [encodeStatfs(this.view.statfs())]);
+      case Opcode.GETXATTR: {
+        const { size, name } = decodeXattrRequest(body);
+        const wanted = name.toString('utf8');
+        return this.serve(header, async (path) => {
+          const found = (await this.view.xattrs(path)).find((xattr) => xattr.name === wanted);
+          if (!found) throw new FsError('ENODATA', `no extended attribute ${wanted}`);
+          return xattrAnswer(found.value, size);
+        });
+      }
+      case Opcode.LISTXATTR: {
+        const { size } = decodeXattrRequest(body);
+        return this.serve(header, async (path) => xattrAnswer(encodeXattrNames((await this.view.xattrs(path)).map((xattr) => xattr.name)), size));
+      }
       case Opcode.FORGET:
         return this.nodes.forget(header.nodeid, decodeForget(body));
       case Opcode.BATCH_FORGET:
@@ -116,7 +132,7 @@ export class KernelServer {
         return this.answer(header, []);
       default:
         // OPEN and OPENDIR answered ENOSYS mean "no need to open" to the kernel; FLUSH,
-        // FSYNC, xattrs and ACCESS answered so are never asked again.
+        // FSYNC and ACCESS answered so are never asked again.
         return this.fail(header, CHANGING_OPCODES.has(header.opcode) ? 'EROFS' : 'ENOSYS');
     }
   };
@@ -201,4 +217,11 @@ export class KernelServer {
     const length = parts.reduce((sum, part) => sum + part.length, 0);
     this.device.reply([encodeOutHeader(header.unique, error, length), ...parts]);
   }
+}
+
+/** What GETXATTR and LISTXATTR answer: the size alone when asked (size 0), the bytes when they fit the caller's buffer, ERANGE otherwise. */
+function xattrAnswer(bytes: Buffer, size: number): Buffer[] {
+  if (size === 0) return [encodeXattrSize(bytes.length)];
+  if (bytes.length > size) throw new FsError('ERANGE', 'the extended attribute is larger than the buffer');
+  return [bytes];
 }

@@ -23,7 +23,18 @@ export interface EntryAttributes {
   readonly gid: number;
   /** Modification time in nanoseconds since the epoch. */
   readonly mtimeNs: bigint;
+  /** Extended attributes (POSIX ACLs among them), in the order of their names' bytes; NO_XATTRS for most entries. */
+  readonly xattrs: readonly ExtendedAttribute[];
 }
+
+/** One extended attribute: its name with its namespace (user.…, security.…, system.posix_acl_access…) and its value. */
+export interface ExtendedAttribute {
+  readonly name: string;
+  readonly value: Buffer;
+}
+
+/** What an entry without extended attributes holds: one shared empty list. */
+export const NO_XATTRS: readonly ExtendedAttribute[] = Object.freeze([]);
 
 export interface ChunkRef {
   readonly id: BlockId;
@@ -62,18 +73,18 @@ export type EntryType = Entry['type'];
  */
 
 export function fileEntry(attributes: EntryAttributes, size: number, linkGroup: number, chunks: readonly ChunkRef[]): FileEntry {
-  const { name, mode, uid, gid, mtimeNs } = attributes;
-  return { name, mode, uid, gid, mtimeNs, type: 'file', size, linkGroup, chunks };
+  const { name, mode, uid, gid, mtimeNs, xattrs } = attributes;
+  return { name, mode, uid, gid, mtimeNs, xattrs, type: 'file', size, linkGroup, chunks };
 }
 
 export function directoryEntry(attributes: EntryAttributes, tree: TreeId): DirectoryEntry {
-  const { name, mode, uid, gid, mtimeNs } = attributes;
-  return { name, mode, uid, gid, mtimeNs, type: 'directory', tree };
+  const { name, mode, uid, gid, mtimeNs, xattrs } = attributes;
+  return { name, mode, uid, gid, mtimeNs, xattrs, type: 'directory', tree };
 }
 
 export function symlinkEntry(attributes: EntryAttributes, target: string): SymlinkEntry {
-  const { name, mode, uid, gid, mtimeNs } = attributes;
-  return { name, mode, uid, gid, mtimeNs, type: 'symlink', target };
+  const { name, mode, uid, gid, mtimeNs, xattrs } = attributes;
+  return { name, mode, uid, gid, mtimeNs, xattrs, type: 'symlink', target };
 }
 
 /** Why a name may not appear in an archive, or undefined when it is a safe name. */

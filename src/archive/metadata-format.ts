@@ -5,9 +5,12 @@
  */
 import { ID_LENGTH, asId } from '../store/ids.js';
 import { ByteReader, ByteWriter } from './codec.js';
-import { type DirectoryEntry, MAX_OWNER_ID } from './entry.js';
+import { type DirectoryEntry, MAX_OWNER_ID, NO_XATTRS, directoryEntry } from './entry.js';
+import { decodeXattrs, encodeXattrs } from './tree-format.js';
 
+/** Version 2 adds the root folder's extended attributes at the end; it is written only for a root that has some, so other archives read as they always did. */
 export const METADATA_FORMAT_VERSION = 1;
+const ROOT_XATTRS_VERSION = 2;
 /** The most bytes of text a field holds (the name, the source, the host); create refuses a longer source. */
 export const MAX_TEXT_BYTES = 65536;
 
@@ -40,7 +43,7 @@ export interface ArchiveMetadata {
 const TOTAL_FIELDS = ['files', 'directories', 'symlinks', 'bytes', 'storedBytes', 'skipped'] as const;
 
 export function encodeMetadata(metadata: ArchiveMetadata): Buffer {
-  const out = new ByteWriter().u8(METADATA_FORMAT_VERSION);
+  const out = new ByteWriter().u8(metadata.root.xattrs.length > 0 ? ROOT_XATTRS_VERSION : METADATA_FORMAT_VERSION);
   out.string(metadata.name).string(metadata.sourcePath).string(metadata.hostname).bigSigned(metadata.createdAtNs);
   const root = metadata.root;
   out.varint(root.mode).varint(root.uid).varint(root.gid).bigSigned(root.mtimeNs).raw(root.tree);
@@ -49,35 +52,33 @@ export function encodeMetadata(metadata: ArchiveMetadata): Buffer {
   writeNameTable(out, metadata.groupNames);
   out.varint(metadata.linkGroupSizes.size);
   for (const [group, size] of metadata.linkGroupSizes) out.varint(group).varint(size);
+  if (root.xattrs.length > 0) encodeXattrs(out, root.xattrs);
   return out.finish();
 }
 
 export function decodeMetadata(bytes: Buffer, what: string): ArchiveMetadata {
   const input = new ByteReader(bytes, what);
   const version = input.u8();
-  if (version !== METADATA_FORMAT_VERSION) input.fail(`unsupported archive metadata version ${version}`);
+  if (version !== METADATA_FORMAT_VERSION && version !== ROOT_XATTRS_VERSION) input.fail(`unsupported archive metadata version ${version}`);
   const name = input.string(MAX_TEXT_BYTES);
   const sourcePath = input.string(MAX_TEXT_BYTES);
   const hostname = input.string(MAX_TEXT_BYTES);
   const createdAtNs = input.bigSigned();
   const mode = input.varint();
   if (mode > 0o7777) input.fail('root mode has bits beyond 7777');
-  const root: DirectoryEntry = {
-    type: 'directory',
-    name: '',
-    mode,
-    uid: input.varintUpTo(MAX_OWNER_ID, 'root uid'),
-    gid: input.varintUpTo(MAX_OWNER_ID, 'root gid'),
-    mtimeNs: input.bigSigned(),
-    tree: asId(Buffer.from(input.raw(ID_LENGTH)), 'tree'),
-  };
+  const uid = input.varintUpTo(MAX_OWNER_ID, 'root uid');
+  const gid = input.varintUpTo(MAX_OWNER_ID, 'root gid');
+  const mtimeNs = input.bigSigned();
+  const tree = asId(Buffer.from(input.raw(ID_LENGTH)), 'tree');
   const totals = Object.fromEntries(TOTAL_FIELDS.map((field) => [field, input.varint()])) as unknown as ArchiveTotals;
   const userNames = readNameTable(input);
   const groupNames = readNameTable(input);
   const linkGroupSizes = new Map<number, number>();
   const groups = input.varint();
   for (let i = 0; i < groups; i++) linkGroupSizes.set(input.varint(), input.varint());
+  const xattrs = version === ROOT_XATTRS_VERSION ? decodeXattrs(input, '/') : NO_XATTRS;
   input.end();
+  const root: DirectoryEntry = directoryEntry({ name: '', mode, uid, gid, mtimeNs, xattrs }, tree);
   return { name, sourcePath, hostname, createdAtNs, root, totals, userNames, groupNames, linkGroupSizes };
 }
 

@@ -6,28 +6,45 @@
 import { nameFromBytes } from '../filenames/index.js';
 import { ID_LENGTH, asId } from '../store/ids.js';
 import { ByteReader, ByteWriter } from './codec.js';
-import { type ChunkRef, type Entry, type EntryAttributes, MAX_OWNER_ID, directoryEntry, fileEntry, symlinkEntry, unsafeNameReason } from './entry.js';
+import {
+  type ChunkRef,
+  type Entry,
+  type EntryAttributes,
+  type ExtendedAttribute,
+  MAX_OWNER_ID,
+  NO_XATTRS,
+  directoryEntry,
+  fileEntry,
+  symlinkEntry,
+  unsafeNameReason,
+} from './entry.js';
 
 /**
- * Version 1 holds names and symlink targets that are UTF-8; version 2 any bytes. A tree is
- * written as version 2 only when it needs to be, so that every other tree, and its id,
- * stays what it always was, and a reader that knows only version 1 says so rather than
- * calling the tree damaged.
+ * Version 1 holds names and symlink targets that are UTF-8; version 2 any bytes; version 3
+ * any bytes and each entry's extended attributes. A tree is written in a later version
+ * only when it needs to be, so that every other tree, and its id, stays what it always
+ * was, and a reader that knows only the earlier versions says so rather than calling the
+ * tree damaged.
  */
 const UTF8_TEXT_VERSION = 1;
 const ANY_BYTES_VERSION = 2;
+const XATTRS_VERSION = 3;
 const TYPE_CODES = { file: 1, directory: 2, symlink: 3 } as const;
 const MAX_NAME_BYTES = 4096;
 const MAX_TARGET_BYTES = 65536;
 const MAX_CHUNK_LENGTH = 64 * 1024 * 1024;
 const MAX_MODE = 0o7777;
+/** Linux's own limits: XATTR_NAME_MAX and XATTR_SIZE_MAX. */
+const MAX_XATTR_NAME_BYTES = 255;
+const MAX_XATTR_VALUE_BYTES = 65536;
 
 export function encodeTree(entries: readonly Entry[]): Buffer {
-  const version = entries.every(isText) ? UTF8_TEXT_VERSION : ANY_BYTES_VERSION;
+  const version = entries.some((entry) => entry.xattrs.length > 0) ? XATTRS_VERSION : entries.every(isText) ? UTF8_TEXT_VERSION : ANY_BYTES_VERSION;
   const out = new ByteWriter().u8(version).varint(entries.length);
   for (const entry of entries) {
     out.name(entry.name).u8(TYPE_CODES[entry.type]).varint(entry.mode).varint(entry.uid).varint(entry.gid);
     out.bigSigned(entry.mtimeNs);
+    if (version === XATTRS_VERSION) encodeXattrs(out, entry.xattrs);
     switch (entry.type) {
       case 'file':
         out.varint(entry.size).varint(entry.linkGroup).varint(entry.chunks.length);
@@ -44,6 +61,11 @@ export function encodeTree(entries: readonly Entry[]): Buffer {
   return out.finish();
 }
 
+export function encodeXattrs(out: ByteWriter, xattrs: readonly ExtendedAttribute[]): void {
+  out.varint(xattrs.length);
+  for (const { name, value } of xattrs) out.string(name).bytes(value);
+}
+
 /** Whether the entry's name and target are text (UTF-8 on the source system). */
 function isText(entry: Entry): boolean {
   return entry.name.isWellFormed() && (entry.type !== 'symlink' || entry.target.isWellFormed());
@@ -53,7 +75,7 @@ function isText(entry: Entry): boolean {
 export function decodeTree(bytes: Buffer, what: string): Entry[] {
   const input = new ByteReader(bytes, what);
   const version = input.u8();
-  if (version !== UTF8_TEXT_VERSION && version !== ANY_BYTES_VERSION) input.fail(`unsupported tree version ${version}`);
+  if (version !== UTF8_TEXT_VERSION && version !== ANY_BYTES_VERSION && version !== XATTRS_VERSION) input.fail(`unsupported tree version ${version}`);
   const text = version === UTF8_TEXT_VERSION ? (raw: Buffer) => input.utf8(raw) : nameFromBytes;
   const count = input.varint();
   // Every entry takes well over one byte, so a count beyond the input is a lie.
@@ -67,13 +89,13 @@ export function decodeTree(bytes: Buffer, what: string): Entry[] {
       input.fail(`entry ${JSON.stringify(text(name))} is out of order or repeated`);
     }
     previousName = name;
-    entries.push(decodeEntry(input, text(name), text));
+    entries.push(decodeEntry(input, text(name), text, version === XATTRS_VERSION));
   }
   input.end();
   return entries;
 }
 
-function decodeEntry(input: ByteReader, name: string, text: (bytes: Buffer) => string): Entry {
+function decodeEntry(input: ByteReader, name: string, text: (bytes: Buffer) => string, withXattrs: boolean): Entry {
   const unsafe = unsafeNameReason(name);
   if (unsafe) input.fail(`entry with ${unsafe}`);
   const typeCode = input.u8();
@@ -81,7 +103,8 @@ function decodeEntry(input: ByteReader, name: string, text: (bytes: Buffer) => s
   if (mode > MAX_MODE) input.fail(`mode ${mode.toString(8)} of ${JSON.stringify(name)} has bits beyond 7777`);
   const uid = input.varintUpTo(MAX_OWNER_ID, `uid of ${JSON.stringify(name)}`);
   const gid = input.varintUpTo(MAX_OWNER_ID, `gid of ${JSON.stringify(name)}`);
-  const attributes: EntryAttributes = { name, mode, uid, gid, mtimeNs: input.bigSigned() };
+  const mtimeNs = input.bigSigned();
+  const attributes: EntryAttributes = { name, mode, uid, gid, mtimeNs, xattrs: withXattrs ? decodeXattrs(input, name) : NO_XATTRS };
   switch (typeCode) {
     case TYPE_CODES.file:
       return decodeFile(input, attributes);
@@ -109,4 +132,21 @@ function decodeFile(input: ByteReader, attributes: EntryAttributes): Entry {
   }
   if (total !== size) input.fail(`file ${JSON.stringify(attributes.name)} has size ${size} but chunks totalling ${total}`);
   return fileEntry(attributes, size, linkGroup, chunks);
+}
+
+/** Names not empty, without NUL, in strictly increasing order of their bytes (as readers of the source list them sorted). */
+export function decodeXattrs(input: ByteReader, entryName: string): readonly ExtendedAttribute[] {
+  const count = input.varint();
+  if (count === 0) return NO_XATTRS;
+  const xattrs: ExtendedAttribute[] = [];
+  let previous: Buffer | undefined;
+  for (let i = 0; i < count; i++) {
+    const rawName = input.bytes(MAX_XATTR_NAME_BYTES);
+    const name = input.utf8(rawName);
+    if (name === '' || name.includes('\0')) input.fail(`extended attribute ${JSON.stringify(name)} of ${JSON.stringify(entryName)} has an invalid name`);
+    if (previous !== undefined && Buffer.compare(previous, rawName) >= 0) input.fail(`extended attribute ${JSON.stringify(name)} of ${JSON.stringify(entryName)} is out of order or repeated`);
+    previous = rawName;
+    xattrs.push({ name, value: Buffer.from(input.bytes(MAX_XATTR_VALUE_BYTES)) });
+  }
+  return xattrs;
 }

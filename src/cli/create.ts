@@ -23,6 +23,8 @@ interface CreateFlags extends RepositoryFlags {
   readonly excludeIfPresent: string[];
   readonly dereference?: boolean;
   readonly oneFileSystem?: boolean;
+  /** false with --no-xattrs. */
+  readonly xattrs: boolean;
   readonly excludeLargerThan?: number;
   /** false with --no-cache. */
   readonly cache: boolean;
@@ -44,6 +46,7 @@ export function registerCreate(program: Command, context: CliContext): void {
     .option('--dry-run', 'do all but store: say what the archive would hold and what it would add to the backend')
     .option('--dereference', 'store what symlinks point to instead of the links')
     .option('--one-file-system', 'do not descend into folders on other filesystems')
+    .option('--no-xattrs', 'leave out extended attributes (which also hold ACLs and file capabilities)')
     .option('--exclude-larger-than <size>', 'leave out files larger than SIZE, such as 500K, 100M or 2G (a plain number means MiB)', parseFileSize)
     .option('--no-cache', 'read every file, remembering nothing between runs')
     .option('--rescan-delay <ms>', 'wait this long after reading a file that had just changed before re-checking the files read for changes', wholeNumber('milliseconds'), 1000)
@@ -143,6 +146,7 @@ async function backUp(
       excludeIfPresent: flags.excludeIfPresent,
       dereference: flags.dereference === true,
       oneFileSystem: flags.oneFileSystem === true,
+      noXattrs: !flags.xattrs,
       excludeLargerThan: flags.excludeLargerThan,
       cache: backupCache,
       // Its own cache and backend folders would otherwise be backed up into the backend, run after run.

@@ -60,9 +60,9 @@ function printArchives(context: CliContext, records: readonly ArchiveRecord[], j
 }
 
 /**
- * One line per entry, as `ls -l` would show it: mode, owner and group (names the archive
- * recorded, else numbers), size, mtime and path; a folder's path ends with '/', a symlink's
- * is followed by its target. With --json, one object per line (JSON Lines), so that a
+ * One line per entry, as `ls -l` would show it: mode (followed by '+' when the entry has an
+ * ACL), owner and group (names the archive recorded, else numbers), size, mtime and path; a
+ * folder's path ends with '/', a symlink's is followed by its target. With --json, one object per line (JSON Lines), so that a
  * listing of millions of entries streams as the text does.
  */
 async function printEntries(context: CliContext, snapshot: Snapshot, paths: readonly string[], json: boolean): Promise<void> {
@@ -83,7 +83,8 @@ export function entryLine({ path, entry }: ListedEntry, users: Names, groups: Na
   const group = (groups.get(entry.gid) ?? String(entry.gid)).padEnd(8);
   const size = String(listedSize(entry)).padStart(12);
   const shownPath = entry.type === 'directory' ? `${path}/` : entry.type === 'symlink' ? `${path} -> ${entry.target}` : path;
-  return `${modeString(entry.type, entry.mode)} ${owner} ${group} ${size} ${formatTime(entry.mtimeNs)} ${shownPath}`;
+  const acl = entry.xattrs.some(({ name }) => name.startsWith('system.posix_acl_')) ? '+' : '';
+  return `${modeString(entry.type, entry.mode)}${acl} ${owner} ${group} ${size} ${formatTime(entry.mtimeNs)} ${shownPath}`;
 }
 
 /** An entry as list --json prints it. */
@@ -101,5 +102,7 @@ export function entryFields({ path, entry }: ListedEntry, users: Names, groups: 
     mtime: formatTime(entry.mtimeNs),
     mtimeNs: String(entry.mtimeNs),
     ...(entry.type === 'symlink' ? { target: entry.target } : {}),
+    // Names only: values may be binary and large (the mount shows them, getfattr -d reads them).
+    ...(entry.xattrs.length > 0 ? { xattrs: entry.xattrs.map(({ name }) => name) } : {}),
   };
 }

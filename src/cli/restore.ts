@@ -18,6 +18,8 @@ interface RestoreFlags extends RepositoryFlags {
   readonly overwrite: OverwritePolicy;
   readonly delete?: boolean;
   readonly dryRun?: boolean;
+  /** false with --no-xattrs. */
+  readonly xattrs: boolean;
 }
 
 export function registerRestore(program: Command, context: CliContext): void {
@@ -29,6 +31,7 @@ export function registerRestore(program: Command, context: CliContext): void {
     .option('--dereference', 'restore what symlinks point to, when it is in the archive, instead of the links')
     .option('--hard-dereference', 'restore every hardlink as a separate file')
     .option('--sparse', 'leave runs of zeros in files as holes, which take no disk space')
+    .option('--no-xattrs', 'restore no extended attributes (nor the ACLs and file capabilities they hold)')
     .addOption(
       new Option('--overwrite <when>', 'a file or symlink already in TARGET is replaced always, if-changed (not of the same size, time and mode), if-newer (older than the archived one) or never')
         .choices(OVERWRITE_POLICIES)
@@ -57,6 +60,7 @@ export function registerRestore(program: Command, context: CliContext): void {
           overwrite: flags.overwrite,
           deleteUnarchived: flags.delete === true,
           dryRun: flags.dryRun === true,
+          noXattrs: !flags.xattrs,
           progress,
         },
         context,

@@ -3,7 +3,7 @@
  * one file in the archive's root folder, cut into chunks and stored as any file's content
  * is, so that yesterday's database dump shares its unchanged blocks with today's.
  */
-import { type ChunkRef, directoryEntry, encodeTree, fileEntry, unsafeNameReason } from '../archive/index.js';
+import { type ChunkRef, NO_XATTRS, directoryEntry, encodeTree, fileEntry, unsafeNameReason } from '../archive/index.js';
 import type { ByteSource } from '../chunker/index.js';
 import { UsageError } from '../errors/index.js';
 import { type Repository, withLock } from '../repository/index.js';
@@ -50,13 +50,13 @@ export async function createArchiveFromStream(
     const uid = process.getuid?.() ?? 0;
     const gid = process.getgid?.() ?? 0;
     const mtimeNs = BigInt(Date.now()) * 1_000_000n;
-    const file = fileEntry({ name: options.filename, mode: FILE_MODE, uid, gid, mtimeNs }, size, 0, chunks);
+    const file = fileEntry({ name: options.filename, mode: FILE_MODE, uid, gid, mtimeNs, xattrs: NO_XATTRS }, size, 0, chunks);
     const tree = await repository.trees.put(encodeTree([file]));
     const { id, metadata } = await commitArchive(repository, lock, {
       name: options.name,
       // As `list` shows it and prune groups by; never a folder's, which is an absolute path.
       sourcePath: `stdin:${options.filename}`,
-      root: directoryEntry({ name: '', mode: FOLDER_MODE, uid, gid, mtimeNs }, tree),
+      root: directoryEntry({ name: '', mode: FOLDER_MODE, uid, gid, mtimeNs, xattrs: NO_XATTRS }, tree),
       totals: { files: 1, directories: 1, symlinks: 0, bytes: size, skipped: 0 },
       uids: [uid],
       gids: [gid],

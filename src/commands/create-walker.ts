@@ -16,8 +16,10 @@ import {
   type DirectoryEntry,
   type Entry,
   type EntryAttributes,
+  type ExtendedAttribute,
   type FileEntry,
   type ArchiveTotals,
+  NO_XATTRS,
   directoryEntry,
   encodeTree,
   fileEntry,
@@ -28,6 +30,7 @@ import {
 import { type BackupCache, type CachedFile, type FileFingerprint, FolderRecord, fingerprintOf, sameFingerprint } from '../cache/index.js';
 import { unlessUnusable } from '../cache/folder-record.js';
 import { constantTimeEqual } from '../crypto/index.js';
+import { describeError } from '../errors/index.js';
 import { fsPath, nameFromBytes } from '../filenames/index.js';
 import { FilesRead } from '../pipeline/files-read.js';
 import { childPath } from '../pipeline/child-path.js';
@@ -36,6 +39,7 @@ import { Listing, SMALL_FILE_LIMIT, type SourceReader } from '../pipeline/source
 import type { Repository } from '../repository/index.js';
 import { type SourcePaths, compileExcludes, excludedAlongPath } from '../selection/index.js';
 import type { BlockId, TreeId } from '../store/ids.js';
+import { readXattrs } from '../xattrs/index.js';
 import { Backlog } from './backlog.js';
 import { type Child, type Exclusions, FolderChildren } from './folder-children.js';
 import { FolderTags, type TagOptions } from './folder-tags.js';
@@ -49,6 +53,8 @@ export interface WalkOptions extends TagOptions {
   readonly excludeLargerThan?: number;
   readonly dereference: boolean;
   readonly oneFileSystem: boolean;
+  /** Leave extended attributes (and with them ACLs and capabilities) out of the archive. */
+  readonly noXattrs: boolean;
   /** Time between the last read of a file that had just changed and the re-check of the files read (mtimes can lag behind writes). */
   readonly rescanDelayMs: number;
 }
@@ -202,11 +208,12 @@ export class TreeWalker {
     const isExcluded = paths.isWhole ? byPattern : (relativePath: string) => !paths.keeps(relativePath) || byPattern(relativePath);
     this.exclusions = { isExcluded, maxFileSize: options.excludeLargerThan === undefined ? undefined : BigInt(options.excludeLargerThan) };
     this.tags = new FolderTags(options, context.reporter);
-    const { excludes, excludeCaches, excludeIfPresent, excludeLargerThan, dereference, oneFileSystem } = options;
+    const { excludes, excludeCaches, excludeIfPresent, excludeLargerThan, dereference, oneFileSystem, noXattrs } = options;
     // Options only when used, so that the caches of runs without them stay valid.
     const tagOptions = excludeCaches || excludeIfPresent.length > 0 ? { excludeCaches, excludeIfPresent } : {};
     const sizeOption = excludeLargerThan === undefined ? {} : { excludeLargerThan };
-    const decisive = { excludes, ...tagOptions, ...sizeOption, dereference, oneFileSystem, ...paths.digestFields(), skipped: [...context.skippedFolders].sort() };
+    // `xattrs` also keeps records from before extended attributes were backed up from being reused whole.
+    const decisive = { excludes, ...tagOptions, ...sizeOption, dereference, oneFileSystem, xattrs: !noXattrs, ...paths.digestFields(), skipped: [...context.skippedFolders].sort() };
     this.optionsDigest = createHash('sha256').update(JSON.stringify(decisive)).digest();
   }
 
@@ -218,7 +225,23 @@ export class TreeWalker {
     this.gids.add(gid);
     const mtimeNs = storableTime(info.mtimeNs);
     if (mtimeNs !== info.mtimeNs) this.context.reporter.warning(`${path}: its modification time is more than 18,700 years from 1970; stored as ${mtimeNs} ns`);
-    return { name, mode: Number(info.mode & 0o7777n), uid, gid, mtimeNs };
+    return { name, mode: Number(info.mode & 0o7777n), uid, gid, mtimeNs, xattrs: this.xattrsOf(path, info) };
+  }
+
+  /**
+   * Read as the entry is made, on this thread: a listxattr costs about 2 µs once the walk
+   * has stat'ed the file (its inode is cached), under 0.1 s for the benchmark's 33,000
+   * files. A symlink's own are not kept (Linux allows only trusted.* and security.* on
+   * one). Unreadable attributes leave the entry without them, and the run ends with exit 1.
+   */
+  private xattrsOf(path: string, info: EntryStats): readonly ExtendedAttribute[] {
+    if (info.isSymbolicLink() || this.options.noXattrs) return NO_XATTRS;
+    try {
+      return readXattrs(path);
+    } catch (error) {
+      this.context.reporter.problem(path, new Error(`its extended attributes could not be read, so it is backed up without them: ${describeError(error)}`, { cause: error }));
+      return NO_XATTRS;
+    }
   }
 
   /** Stores a folder's tree, with everything under it; `ancestors` holds dev:ino of the folders above, to stop symlink loops. */

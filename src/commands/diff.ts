@@ -3,11 +3,11 @@
  * addressed, so a folder whose tree id is the same in both is identical and skipped
  * without being fetched.
  */
-import { type Entry, type SnapshotDirectory, type Snapshot, compareNames } from '../archive/index.js';
+import { type Entry, type ExtendedAttribute, type SnapshotDirectory, type Snapshot, compareNames } from '../archive/index.js';
 import { constantTimeEqual } from '../crypto/index.js';
 
 export type ChangeKind = 'added' | 'removed' | 'changed';
-export type ChangedAspect = 'type' | 'content' | 'mode' | 'owner' | 'mtime' | 'target';
+export type ChangedAspect = 'type' | 'content' | 'mode' | 'owner' | 'mtime' | 'target' | 'xattrs';
 
 export interface Change {
   readonly kind: ChangeKind;
@@ -79,7 +79,13 @@ function changedAspects(a: Entry, b: Entry): ChangedAspect[] {
   if (a.mode !== b.mode) aspects.push('mode');
   if (a.uid !== b.uid || a.gid !== b.gid) aspects.push('owner');
   if (a.type !== 'directory' && a.mtimeNs !== b.mtimeNs) aspects.push('mtime');
+  if (!sameXattrs(a.xattrs, b.xattrs)) aspects.push('xattrs');
   return aspects;
+}
+
+/** Both lists are in the one order of their names (docs/FORMAT.md), so equal lists are equal item by item. */
+function sameXattrs(a: readonly ExtendedAttribute[], b: readonly ExtendedAttribute[]): boolean {
+  return a.length === b.length && a.every((xattr, i) => xattr.name === b[i]?.name && xattr.value.equals(b[i].value));
 }
 
 function sameContent(a: Entry & { type: 'file' }, b: Entry & { type: 'file' }): boolean {

@@ -5,13 +5,15 @@
  * read) named by paths in the archive. Blocks are fetched ahead of the one being written,
  * as restore does, and every one is authenticated before its bytes go out.
  */
+import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Pack } from 'tar-stream';
-import { type BlockSource, type Entry, type FileEntry, type Snapshot, readChunksAhead } from '../archive/index.js';
+import { type BlockSource, type Entry, type ExtendedAttribute, type FileEntry, type Snapshot, readChunksAhead } from '../archive/index.js';
 import { PartialFailureError, describeError, isErrnoException } from '../errors/index.js';
 import { withRecentBlocks } from '../store/block-cache.js';
+import { ACCESS_ACL, DEFAULT_ACL, aclText } from '../xattrs/acl.js';
 import { archiveEntries } from './list-entries.js';
 import type { ProblemReporter } from './reporting.js';
 
@@ -240,7 +242,7 @@ class TarNames {
       if (entry.type === 'directory') this.skippedFolder = path;
       return undefined;
     }
-    const header: TarHeader = { ...this.attributes(entry), name: entry.type === 'directory' ? `${path}/` : path, type: entry.type };
+    const header: TarHeader = { ...this.attributes(path, entry), name: entry.type === 'directory' ? `${path}/` : path, type: entry.type };
     if (entry.type === 'symlink') header.linkname = entry.target;
     if (entry.type === 'file') {
       const first = entry.linkGroup === 0 ? undefined : this.firstOfLinkGroup.get(entry.linkGroup);
@@ -251,11 +253,12 @@ class TarNames {
     return header;
   }
 
-  private attributes(entry: Entry): Omit<TarHeader, 'name' | 'type'> {
+  private attributes(path: string, entry: Entry): Omit<TarHeader, 'name' | 'type'> {
     const { userNames, groupNames } = this.snapshot.metadata;
     const pax: Record<string, string> = { mtime: paxTime(entry.mtimeNs) };
     if (entry.uid > USTAR_MAX_ID) pax.uid = String(entry.uid);
     if (entry.gid > USTAR_MAX_ID) pax.gid = String(entry.gid);
+    for (const xattr of entry.xattrs) this.addXattr(pax, path, xattr);
     return {
       mode: entry.mode,
       uid: Math.min(entry.uid, USTAR_MAX_ID),
@@ -265,6 +268,19 @@ class TarNames {
       mtime: new Date(Number(entry.mtimeNs / 1_000_000n)),
       pax,
     };
+  }
+
+  /**
+   * An extended attribute as GNU tar writes it (and bsdtar reads): an ACL in text as
+   * SCHILY.acl.access or .default, any other as SCHILY.xattr.NAME with its value as it is.
+   * tar-stream takes pax values as text, so a value that is not UTF-8 (a file capability,
+   * say) cannot be carried: it is left out, with a warning.
+   */
+  private addXattr(pax: Record<string, string>, path: string, { name, value }: ExtendedAttribute): void {
+    const acl = name === ACCESS_ACL || name === DEFAULT_ACL ? aclText(value) : undefined;
+    if (acl !== undefined) pax[name === ACCESS_ACL ? 'SCHILY.acl.access' : 'SCHILY.acl.default'] = acl;
+    else if (isUtf8(value) && !name.includes('=')) pax[`SCHILY.xattr.${name}`] = value.toString('utf8');
+    else this.reporter.warning(`${path}: its extended attribute ${name} is not text, which this tar cannot carry; left out`);
   }
 }
 

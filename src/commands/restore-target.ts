@@ -29,9 +29,10 @@ import {
   write as writeCallback,
 } from 'node:fs';
 import { promisify } from 'node:util';
-import type { Entry } from '../archive/index.js';
+import type { Entry, ExtendedAttribute } from '../archive/index.js';
 import { isErrnoException } from '../errors/index.js';
 import { fsPath, nameFromBytes } from '../filenames/index.js';
+import { readXattrs, writeXattrs, writeXattrsOfOpenFile } from '../xattrs/index.js';
 import { type ExistingEntry, microsecondOf } from './restore-policy.js';
 
 const openAsync = promisify(openCallback);
@@ -116,18 +117,26 @@ export function setLength(fd: number, length: number): void {
   ftruncateSync(fd, length);
 }
 
-/** Owner first (chown clears setuid bits), then mode, then times, which later calls would change. */
-export function setFileAttributes(fd: number, entry: Entry, owners: OwnerMapping | undefined): void {
+/**
+ * Owner first (chown clears setuid bits and the security.capability attribute), then the
+ * extended attributes `xattrs` (setting an ACL sets mode bits too), then mode, then times,
+ * which later calls would change.
+ */
+export function setFileAttributes(fd: number, entry: Entry, owners: OwnerMapping | undefined, xattrs: readonly ExtendedAttribute[]): void {
   if (owners) fchownSync(fd, owners.uid(entry.uid), owners.gid(entry.gid));
+  writeXattrsOfOpenFile(fd, xattrs);
   fchmodSync(fd, entry.mode);
   futimesSync(fd, timeOf(entry), timeOf(entry));
 }
 
-/** The same order as setFileAttributes, by path, for folders (after their content) and symlinks. */
-export function setPathAttributes(path: string, entry: Entry, owners: OwnerMapping | undefined): void {
+/** The same order as setFileAttributes, by path, for folders (after their content) and symlinks (which have no `xattrs` here). */
+export function setPathAttributes(path: string, entry: Entry, owners: OwnerMapping | undefined, xattrs: readonly ExtendedAttribute[]): void {
   const at = fsPath(path);
   if (owners) lchownSync(at, owners.uid(entry.uid), owners.gid(entry.gid));
-  if (entry.type !== 'symlink') chmodSync(at, entry.mode); // a link's own mode cannot be set on Linux
+  if (entry.type !== 'symlink') {
+    writeXattrs(path, xattrs);
+    chmodSync(at, entry.mode); // a link's own mode cannot be set on Linux
+  }
   lutimesSync(at, timeOf(entry), timeOf(entry));
 }
 
@@ -151,8 +160,8 @@ export function createLink(existing: string, path: string): Promise<void> {
   return createReplacing(at, () => linkSync(fsPath(existing), at));
 }
 
-/** What is at path, for restore --overwrite; undefined when nothing is. */
-export function existingAt(path: string): ExistingEntry | undefined {
+/** What is at path, for restore --overwrite, a file's extended attributes `withXattrs`; undefined when nothing is. */
+export function existingAt(path: string, withXattrs: boolean): ExistingEntry | undefined {
   const at = fsPath(path);
   const stats = lstatSync(at, { bigint: true, throwIfNoEntry: false });
   if (stats === undefined) return undefined;
@@ -165,6 +174,7 @@ export function existingAt(path: string): ExistingEntry | undefined {
     gid: Number(stats.gid),
     mtimeNs: stats.mtimeNs,
     linkTarget: kind === 'symlink' ? nameFromBytes(readlinkSync(at, { encoding: 'buffer' })) : undefined,
+    xattrs: withXattrs && kind === 'file' ? readXattrs(path) : undefined,
   };
 }
 

@@ -12,7 +12,9 @@ import {
   type BlockSource,
   type DirectoryEntry,
   type Entry,
+  type ExtendedAttribute,
   type FileEntry,
+  NO_XATTRS,
   type ResolvedEntry,
   type Snapshot,
   type SymlinkEntry,
@@ -68,6 +70,8 @@ export interface RestoreOptions {
   readonly deleteUnarchived: boolean;
   /** Look at the archive and the target and count what would be written, kept and deleted; write, fetch and delete nothing. */
   readonly dryRun: boolean;
+  /** Restore no extended attributes (borg's --noxattrs), for a target file system without them. */
+  readonly noXattrs: boolean;
   readonly progress?: ProgressListener;
 }
 
@@ -80,6 +84,8 @@ export interface RestoreSummary {
   kept: number;
   /** Entries of the target that --delete removed (a folder counts once, with all it held). */
   deleted: number;
+  /** Extended attributes not restored because only root may set them (trusted.*, security.*). */
+  xattrsWithheld: number;
   problems: number;
 }
 
@@ -111,6 +117,8 @@ export async function restoreArchive(
   await restorer.restoreSelections(snapshot.root, target, selections);
   const { files, directories, symlinks, kept } = restorer.summary;
   if (options.includes.length > 0 && files + directories + symlinks + kept === 0) reporter.warning('nothing in the archive matched --include');
+  const { xattrsWithheld } = restorer.summary;
+  if (xattrsWithheld > 0) reporter.warning(`extended attributes outside user.* and ACLs were not restored (${xattrsWithheld}, such as security.capability): only root may set them`);
   return restorer.summary;
 }
 
@@ -142,7 +150,7 @@ async function ownerMapping(snapshot: Snapshot, numeric: boolean): Promise<Owner
 }
 
 class Restorer {
-  readonly summary: RestoreSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0, kept: 0, deleted: 0, problems: 0 };
+  readonly summary: RestoreSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0, kept: 0, deleted: 0, xattrsWithheld: 0, problems: 0 };
   /**
    * Hardlink group → the first member's restore, resolving to its path (undefined if it
    * failed); later members link to it. A promise, because members restore concurrently.
@@ -170,12 +178,25 @@ class Restorer {
     private readonly snapshot: Snapshot,
     private readonly blocks: BlockSource,
     private readonly reporter: ProblemReporter,
-    private readonly options: Pick<RestoreOptions, 'excludes' | 'includes' | 'dereference' | 'hardDereference' | 'sparse' | 'overwrite' | 'deleteUnarchived' | 'dryRun' | 'progress'>,
+    private readonly options: Pick<RestoreOptions, 'excludes' | 'includes' | 'dereference' | 'hardDereference' | 'sparse' | 'overwrite' | 'deleteUnarchived' | 'dryRun' | 'noXattrs' | 'progress'>,
     /** Set only when running as root, the only case where chown can succeed. */
     private readonly owners: OwnerMapping | undefined,
   ) {
     this.excluded = compileExcludes(options.excludes);
     this.included = options.includes.length > 0 ? compileExcludes(options.includes) : undefined;
+  }
+
+  /**
+   * The entry's extended attributes to set: all of them as root; otherwise those a file's
+   * owner may set (user.*, and ACLs), as owners are restored only as root too. The others
+   * are counted, for one warning at the end.
+   */
+  private xattrsToSet(entry: Entry): readonly ExtendedAttribute[] {
+    if (this.options.noXattrs || entry.xattrs.length === 0) return NO_XATTRS;
+    if (this.owners) return entry.xattrs;
+    const settable = entry.xattrs.filter(({ name }) => name.startsWith('user.') || name.startsWith('system.posix_acl_'));
+    this.summary.xattrsWithheld += entry.xattrs.length - settable.length;
+    return settable;
   }
 
   private report(path: string, error: unknown): void {
@@ -195,7 +216,7 @@ class Restorer {
     }
     // Deepest first, so setting a parent's mtime is not undone by work in its children.
     for (const folder of this.pendingFolders.reverse()) {
-      await this.attempt(folder.path, async () => setPathAttributes(folder.path, folder.entry, this.owners));
+      await this.attempt(folder.path, async () => setPathAttributes(folder.path, folder.entry, this.owners, this.xattrsToSet(folder.entry)));
     }
   }
 
@@ -369,11 +390,13 @@ class Restorer {
     }
   }
 
-  /** With --overwrite other than always, whether the entry's path already holds what the policy keeps. */
-  private keptAsItIs(entry: FileEntry | SymlinkEntry, path: string): boolean {
-    if (this.options.overwrite === 'always') return false; // spares a look at every path
+  /** With --overwrite other than always, whether the entry's path already holds what the policy keeps; `xattrs`: those the restore sets. */
+  private keptAsItIs(entry: FileEntry | SymlinkEntry, path: string, xattrs: readonly ExtendedAttribute[]): boolean {
+    const { overwrite } = this.options;
+    if (overwrite === 'always') return false; // spares a look at every path
     const owner = this.owners && { uid: this.owners.uid(entry.uid), gid: this.owners.gid(entry.gid) };
-    if (!keepsExisting(this.options.overwrite, entry, existingAt(path), owner)) return false;
+    const existing = existingAt(path, overwrite === 'if-changed' && xattrs.length > 0);
+    if (!keepsExisting(overwrite, entry, existing, { owner, xattrs })) return false;
     this.summary.kept++;
     return true;
   }
@@ -412,7 +435,8 @@ class Restorer {
    * costs nothing to fetch.
    */
   private async linkTo(existing: string, path: string, entry: FileEntry): Promise<void> {
-    if (this.options.overwrite === 'if-changed' || !this.keptAsItIs(entry, path)) {
+    // The link shares the first member's inode, and with it the extended attributes set there.
+    if (this.options.overwrite === 'if-changed' || !this.keptAsItIs(entry, path, NO_XATTRS)) {
       if (!this.options.dryRun) await createLink(existing, path);
       this.summary.files++;
     }
@@ -421,7 +445,8 @@ class Restorer {
 
   /** Content, then attributes through the still open file; a file whose content failed is removed. */
   private async writeFile(entry: FileEntry, path: string): Promise<void> {
-    if (this.keptAsItIs(entry, path)) {
+    const xattrs = this.xattrsToSet(entry);
+    if (this.keptAsItIs(entry, path, xattrs)) {
       this.options.progress?.advance(1, entry.size);
       return;
     }
@@ -429,7 +454,7 @@ class Restorer {
       const fd = await createFile(path);
       try {
         await this.writeContent(entry, fd, path);
-        setFileAttributes(fd, entry, this.owners);
+        setFileAttributes(fd, entry, this.owners, xattrs);
       } finally {
         closeFile(fd);
       }
@@ -456,10 +481,10 @@ class Restorer {
   }
 
   private async restoreSymlink(entry: SymlinkEntry, path: string): Promise<void> {
-    if (this.keptAsItIs(entry, path)) return;
+    if (this.keptAsItIs(entry, path, NO_XATTRS)) return;
     if (!this.options.dryRun) {
       await createSymlink(path, entry.target);
-      setPathAttributes(path, entry, this.owners);
+      setPathAttributes(path, entry, this.owners, NO_XATTRS);
     }
     this.summary.symlinks++;
   }
