@@ -62,8 +62,9 @@ function printArchives(context: CliContext, records: readonly ArchiveRecord[], j
 /**
  * One line per entry, as `ls -l` would show it: mode (followed by '+' when the entry has an
  * ACL), owner and group (names the archive recorded, else numbers), size, mtime and path; a
- * folder's path ends with '/', a symlink's is followed by its target. With --json, one object per line (JSON Lines), so that a
- * listing of millions of entries streams as the text does.
+ * folder's path ends with '/', a symlink's is followed by its target. With --json, one
+ * object per line (JSON Lines), so that a listing of millions of entries streams as the
+ * text does.
  */
 async function printEntries(context: CliContext, snapshot: Snapshot, paths: readonly string[], json: boolean): Promise<void> {
   const { userNames, groupNames } = snapshot.metadata;

@@ -39,10 +39,11 @@ export interface Expected {
  * - if-changed: kept when it already is what the restore would write: a file of the same
  *   size, time, mode (and owner, when restore sets owners) that has each extended
  *   attribute the restore sets, or a symlink to the same target. Attributes the file has
- *   beyond those do not count: a new file may get some of its own (a folder's default ACL,
- *   an SELinux label), which writing it again would not take away. Content is judged by size and time, as create's cache judges it; a file
- *   whose attributes alone differ is written anew, never changed in place (a file found
- *   in the target may be a hardlink to one outside it).
+ *   beyond those do not count: a new file may get some of its own (a folder's default
+ *   ACL, an SELinux label), which writing it again would not take away. Content is judged
+ *   by size and time, as create's cache judges it; a file whose attributes alone differ is
+ *   written anew, never changed in place (a file found in the target may be a hardlink to
+ *   one outside it).
  * Times are compared to the microsecond, all a restore sets (restore-target.ts).
  */
 export function keepsExisting(policy: OverwritePolicy, entry: FileEntry | SymlinkEntry, existing: ExistingEntry | undefined, expected: Expected): boolean {
