@@ -43,6 +43,8 @@ export interface MountOptions {
   readonly readahead: number;
   readonly owners: OwnerOptions;
   readonly allowOther: boolean;
+  /** Show the archives' extended attributes (where they have any). */
+  readonly xattrs: boolean;
 }
 
 export interface MountEvents {
@@ -169,7 +171,7 @@ async function buildView(repository: TreeSource, options: MountOptions): Promise
     metadata: record.metadata,
     owners: ownerMapping(record.metadata, accounts, options.owners),
   }));
-  const layout = { archives, single: options.single, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  const layout = { archives, single: options.single, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, xattrs: options.xattrs };
   return new MountView(layout, new FolderCache(repository), new InodeTable(), options.readahead);
 }
 

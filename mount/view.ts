@@ -49,6 +49,8 @@ export interface ViewLayout {
   /** Owner of the catalog root and of `latest`: whoever mounted. */
   readonly uid: number;
   readonly gid: number;
+  /** Show extended attributes (mount --no-xattrs: none). */
+  readonly xattrs: boolean;
 }
 
 export class MountView {
@@ -56,6 +58,14 @@ export class MountView {
   /** Target of `latest`; undefined without archives or when an archive is itself named so. */
   private readonly latest: string | undefined;
   private readonly newestNs: bigint;
+  /**
+   * Whether extended attributes are shown: only if some archive shown has any, and not
+   * with --no-xattrs. Otherwise the kernel is told the file system has none (ENOSYS) and
+   * asks no more; when they are shown, `cp -a` asks twice for every file (its list, and
+   * its ACL), and each answer is a round trip of about 0.1 ms here: 8.1 → 17.3 s for
+   * 37,000 files (docs/MOUNT.md).
+   */
+  readonly hasXattrs: boolean;
   private readonly namespaces: ReadonlyMap<MountedArchive, string>;
   /** Folders resolved lately, by archive and path (folderAt). */
   private readonly recentFolders = new LRUCache<string, DirectoryEntry>({ max: RECENT_FOLDERS });
@@ -75,6 +85,7 @@ export class MountView {
     this.namespaces = new Map(layout.archives.map((archive) => [archive, idToHex(archive.id)]));
     const newest = layout.archives.at(-1);
     this.newestNs = newest?.metadata.createdAtNs ?? 0n;
+    this.hasXattrs = layout.xattrs && layout.archives.some((archive) => archive.metadata.totals.xattrEntries > 0);
     this.latest = newest && !this.byName.has(LATEST) ? newest.metadata.name : undefined;
   }
 
@@ -237,9 +248,8 @@ export class MountView {
     return { mode, uid: owner.uid, gid: owner.gid, size, nlink, ino, blksize: PREFERRED_IO_SIZE, mtimeNs };
   }
 
-  /** The extended attributes archived with the entry at `path`; none for the catalog's root and `latest`. */
-  async xattrs(path: string): Promise<readonly ExtendedAttribute[]> {
-    const node = await this.resolve(path);
+  /** The extended attributes archived with the node's entry; none for the catalog's root and `latest`. */
+  xattrsOf(node: Node): readonly ExtendedAttribute[] {
     return node.kind === 'entry' ? node.entry.xattrs : NO_XATTRS;
   }
 

@@ -44,7 +44,7 @@ async function buildArchive(): Promise<void> {
   await repository.catalog.write({
     name: 'million', sourcePath: '/generated', hostname: 'bench', createdAtNs: mtimeNs,
     root: { type: 'directory', name: '', mode: 0o755, uid: 0, gid: 0, mtimeNs, xattrs: NO_XATTRS, tree: root },
-    totals: { files: FOLDERS * FILES, directories: FOLDERS + 1, symlinks: 0, bytes: FOLDERS * FILES * 37, storedBytes: 0, skipped: 0 },
+    totals: { files: FOLDERS * FILES, directories: FOLDERS + 1, symlinks: 0, bytes: FOLDERS * FILES * 37, storedBytes: 0, skipped: 0, xattrEntries: 0 },
     userNames: new Map([[0, 'root']]), groupNames: new Map([[0, 'root']]), linkGroupSizes: new Map(),
   });
 }

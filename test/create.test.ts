@@ -16,7 +16,7 @@ import { FolderMemory, SETTLE_MS } from '../src/backend/folder-memory.js';
 import { DEFAULT_CHUNK_SIZES } from '../src/chunker/index.js';
 import { FileCache, FolderRecord } from '../src/cache/index.js';
 import { assertOk, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
-import { PRESERVE_BIN, describeTree, seededBytes } from './support.js';
+import { PRESERVE_BIN, describeTree, makeOld, seededBytes } from './support.js';
 
 const exec = promisify(execFile);
 
@@ -265,13 +265,6 @@ test('a folder reused whole from the cache still shows changes below it, other o
     assertOk(await repo.run('verify', 'five'), 'verify five');
     await restoresAsSource('five');
   }));
-
-/** Files modified in the last seconds are deliberately not trusted to the cache; a nightly backup sees mostly older ones. */
-async function makeOld(root: string): Promise<void> {
-  for (const [path, facts] of await describeTree(root)) {
-    if (facts.type === 'file') await utimes(join(root, path), 1_500_000_000, 1_500_000_000);
-  }
-}
 
 /** Runs create, calling `during` once stderr shows `signal`; resolves with the exit status and output. */
 function createWatching(repo: TestRepo, args: string[], signal: RegExp, during: () => Promise<void>) {

@@ -169,7 +169,7 @@ test('archive metadata round trips, name tables and link groups included', () =>
     hostname: 'laptop',
     createdAtNs: 1_700_000_000_000_000_000n,
     root: { type: 'directory', name: '', mode: 0o755, uid: 1000, gid: 100, mtimeNs: 42n, xattrs: NO_XATTRS, tree: asId(id(9), 'tree') },
-    totals: { files: 10, directories: 2, symlinks: 1, bytes: 12345, storedBytes: 999, skipped: 0 },
+    totals: { files: 10, directories: 2, symlinks: 1, bytes: 12345, storedBytes: 999, skipped: 0, xattrEntries: 0 },
     userNames: new Map([[1000, 'ann'], [0, 'root']]),
     groupNames: new Map([[100, 'users']]),
     linkGroupSizes: new Map([[1, 2]]),

@@ -162,22 +162,26 @@ test('INIT, STATFS and the answer header are laid out as the kernel reads them',
   assert.equal([store.readBigUInt64LE(16), store.readBigUInt64LE(24), store.readUInt32LE(32), store.readUInt32LE(36)], [2n ** 40n + 3n, 4096n, 1000, 0]);
 });
 
-test('the node table holds a node until the kernel forgets every lookup of it; the root always', () => {
+test('the node table holds a node, and its extended attributes, until the kernel forgets every lookup of it; the root always', () => {
   const nodes = new NodeTable();
-  nodes.lookedUp(7, '/a/b');
-  nodes.lookedUp(7, '/a/hardlink-of-b');
+  const xattrs = [{ name: 'user.comment', value: Buffer.from('kept') }];
+  nodes.lookedUp(7, '/a/b', xattrs);
+  nodes.lookedUp(7, '/a/hardlink-of-b', xattrs);
   assert.is(nodes.pathOf(7), '/a/b', 'a hardlink keeps the first path');
+  assert.is(nodes.xattrsOf(7), xattrs);
   assert.equal([nodes.nodeAt('/a/b'), nodes.nodeAt('/a/hardlink-of-b'), nodes.nodeAt('/a/c')], [7, undefined, undefined]);
   nodes.forget(7, 1);
   assert.is(nodes.pathOf(7), '/a/b');
   nodes.forget(7, 1);
   assert.is(nodes.pathOf(7), undefined);
+  assert.is(nodes.xattrsOf(7), undefined);
   assert.is(nodes.nodeAt('/a/b'), undefined, 'forgotten by path too');
   assert.is(nodes.size, 0);
-  nodes.lookedUp(ROOT_NODE, '/');
+  nodes.lookedUp(ROOT_NODE, '/', xattrs);
   nodes.forget(ROOT_NODE, 5);
   assert.is(nodes.pathOf(ROOT_NODE), '/');
   assert.is(nodes.nodeAt('/'), ROOT_NODE);
+  assert.is(nodes.xattrsOf(ROOT_NODE), undefined, "the root's come from the view");
   assert.equal([childPath('/', 'x'), childPath('/a', 'x')], ['/x', '/a/x']);
 });
 

@@ -88,14 +88,14 @@ const tree = fc.uniqueArray(entry, { selector: (e) => e.name, maxLength: 6 }).ma
 
 const names = fc.dictionary(fc.nat(2 ** 32 - 1).map(String), fc.string({ maxLength: 10 }), { maxKeys: 3 });
 const metadata: fc.Arbitrary<ArchiveMetadata> = fc
-  .record({ archiveName: fc.string({ minLength: 1, maxLength: 20 }), attributes, tree: id, totals: fc.array(fc.nat(), { minLength: 6, maxLength: 6 }), users: names, groups: names })
+  .record({ archiveName: fc.string({ minLength: 1, maxLength: 20 }), attributes, tree: id, totals: fc.array(fc.nat(), { minLength: 7, maxLength: 7 }), users: names, groups: names })
   .map((r) => ({
     name: r.archiveName,
     sourcePath: '/src',
     hostname: 'host',
     createdAtNs: r.attributes.mtimeNs,
     root: { ...r.attributes, name: '', type: 'directory', tree: asId(r.tree, 'tree') },
-    totals: { files: r.totals[0] ?? 0, directories: r.totals[1] ?? 0, symlinks: r.totals[2] ?? 0, bytes: r.totals[3] ?? 0, storedBytes: r.totals[4] ?? 0, skipped: r.totals[5] ?? 0 },
+    totals: { files: r.totals[0] ?? 0, directories: r.totals[1] ?? 0, symlinks: r.totals[2] ?? 0, bytes: r.totals[3] ?? 0, storedBytes: r.totals[4] ?? 0, skipped: r.totals[5] ?? 0, xattrEntries: r.totals[6] ?? 0 },
     userNames: new Map(Object.entries(r.users).map(([k, v]) => [Number(k), v])),
     groupNames: new Map(Object.entries(r.groups).map(([k, v]) => [Number(k), v])),
     linkGroupSizes: new Map([[1, 2]]),
@@ -205,7 +205,7 @@ test('the mtime cache treats garbage records as absent, and scrub state garbage 
     const filled = (byte: number) => Buffer.alloc(32, byte);
     const fingerprint = { size: 5, mtimeNs: 1n, ctimeNs: 2n, inode: 3n };
     const block = asId(filled(4), 'block');
-    const summary = { listing: filled(1), tree: asId(filled(2), 'tree'), subfolderTrees: [asId(filled(3), 'tree')], fileCount: 1, bytes: 5, uids: [0], gids: [0], symlinks: [{ name: 'l', target: 't' }], blocks: [block] };
+    const summary = { listing: filled(1), tree: asId(filled(2), 'tree'), subfolderTrees: [asId(filled(3), 'tree')], fileCount: 1, bytes: 5, uids: [0], gids: [0], symlinks: [{ name: 'l', target: 't' }], blocks: [block], xattrEntries: 1 };
     const valid = FolderRecord.of(summary, new Map([['f', { fingerprint, chunks: [{ id: block, length: 5 }] }]])).encode();
     const samples = fc.sample(fc.oneof(randomBytes, mutated(fc.constant(valid))), 200);
     const db = new Level<string, Buffer>(path, { valueEncoding: 'buffer' });

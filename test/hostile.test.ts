@@ -49,7 +49,7 @@ class HostileWriter {
       hostname: 'attacker',
       createdAtNs: BigInt(Date.now()) * 1_000_000n,
       root,
-      totals: { files: 0, directories: 0, symlinks: 0, bytes: 0, storedBytes: 0, skipped: 0 },
+      totals: { files: 0, directories: 0, symlinks: 0, bytes: 0, storedBytes: 0, skipped: 0, xattrEntries: 0 },
       userNames: new Map(),
       groupNames: new Map(),
       linkGroupSizes: new Map(),

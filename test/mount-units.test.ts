@@ -256,13 +256,13 @@ function singleArchiveView(trees: TreeSource, root: TreeId, entries?: number): M
     hostname: 'host',
     createdAtNs: 0n,
     root: { ...folder(''), tree: root },
-    totals: { files: 0, directories: 0, symlinks: 0, bytes: 0, storedBytes: 0, skipped: 0 },
+    totals: { files: 0, directories: 0, symlinks: 0, bytes: 0, storedBytes: 0, skipped: 0, xattrEntries: 0 },
     userNames: new Map(),
     groupNames: new Map(),
     linkGroupSizes: new Map(),
   };
   const archive = { id: asId(Buffer.alloc(32, 1), 'archive'), metadata, owners: { uid: (id: number) => id, gid: (id: number) => id } };
-  return new MountView({ archives: [archive], single: true, uid: 0, gid: 0 }, new FolderCache(trees), new InodeTable(), entries);
+  return new MountView({ archives: [archive], single: true, uid: 0, gid: 0, xattrs: true }, new FolderCache(trees), new InodeTable(), entries);
 }
 
 test("listing a folder fetches the listings of its first subfolders and of the ones after it in its parent's reach", async () => {

@@ -9,13 +9,13 @@
 import { chmod, chown, link, lstat, lutimes, mkdir, open, readFile, readdir, readlink, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
-import { getAttribute, setAttribute } from 'fs-xattr';
+import { getAttribute, listAttributes, removeAttribute, setAttribute } from 'fs-xattr';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_CHUNK_SIZES } from '../src/chunker/index.js';
 import { assertOk, flipByte, objectFiles, type TestRepo, withTestRepo } from './cli-support.js';
 import { type Exit, type Transport, canMount, exec, isMounted, mustRunMountTests, startMount, withMount } from './mount-support.js';
-import { type EntryFacts, PRESERVE_BIN, describeTree, describeXattrs, makeLatin1Tree, seededBytes } from './support.js';
+import { type EntryFacts, NAMED_USER_ACL, PRESERVE_BIN, describeTree, describeXattrs, makeLatin1Tree, makeOld, seededBytes } from './support.js';
 
 const it = mustRunMountTests ? test : test.skip;
 if (!mustRunMountTests) console.log('mount tests skipped: they need root and /dev/fuse (CI always runs them)');
@@ -84,6 +84,27 @@ it('a mounted archive shows every attribute and byte of the source, hardlinks as
       assert.equal([space.files, space.bfree, space.bavail, space.bsize], [entries, 0, 0, 4096], 'statfs: every entry, nothing free');
       assert.ok(space.blocks * space.bsize >= 3 * CHUNK);
     });
+  }));
+
+it('extended attributes are shown for an archive with some, counted in an unchanged backup too; not with --no-xattrs, nor for an archive without any', () =>
+  withTestRepo('mount-xattrs', async (repo) => {
+    // Only private.txt keeps some, in the top folder, which the unchanged backup reuses whole from the cache: it counts them from its record.
+    await removeAttribute(join(repo.source, 'docs'), 'user.folder');
+    for (const name of ['user.comment', 'user.binary']) await removeAttribute(join(repo.source, 'docs', 'readme.txt'), name);
+    await makeOld(repo.source);
+    for (const name of ['first', 'unchanged']) assertOk(await repo.run('create', name, repo.source, '--rescan-delay', '0'), `create ${name}`);
+    assertOk(await repo.run('create', 'plain', repo.source, '--no-xattrs'), 'create --no-xattrs');
+    const acl = (mountpoint: string) => getAttribute(join(mountpoint, 'private.txt'), 'system.posix_acl_access');
+    await withMount(repo, ['unchanged'], async (mountpoint) => {
+      assert.ok((await acl(mountpoint)).equals(NAMED_USER_ACL));
+    });
+    for (const args of [['plain'], ['--no-xattrs', 'first']]) {
+      await withMount(repo, args, async (mountpoint) => {
+        // The kernel is told the file system keeps none (ENOSYS), and answers itself from then on: no list, and no ACL.
+        await assertRejects(listAttributes(join(mountpoint, 'docs')), 'ENOTSUP', args.join(' '));
+        await assertRejects(acl(mountpoint), 'ENODATA', args.join(' '));
+      });
+    }
   }));
 
 it('inode numbers are the same at the next mount of the archive', () =>

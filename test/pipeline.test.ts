@@ -260,7 +260,7 @@ test('files read: a TMPDIR that cannot take the list stops the backup with a sen
 function folderRecordOf(count: number): FolderRecord {
   const block = asId(Buffer.alloc(32, 7), 'block');
   const files = new Map(Array.from({ length: count }, (_, i) => [`file-${i}`, { fingerprint: { size: i, mtimeNs: BigInt(i), ctimeNs: BigInt(i), inode: BigInt(i) }, chunks: [{ id: block, length: i + 1 }] }]));
-  const summary = { listing: Buffer.alloc(32, 1), tree: asId(Buffer.alloc(32, 2), 'tree'), subfolderTrees: [], fileCount: count, bytes: 0, uids: [], gids: [], symlinks: [], blocks: [block] };
+  const summary = { listing: Buffer.alloc(32, 1), tree: asId(Buffer.alloc(32, 2), 'tree'), subfolderTrees: [], fileCount: count, bytes: 0, uids: [], gids: [], symlinks: [], blocks: [block], xattrEntries: 0 };
   return FolderRecord.of(summary, files);
 }
 

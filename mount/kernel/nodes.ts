@@ -3,11 +3,16 @@
  * from the answer that made it known (LOOKUP, READDIRPLUS) until the kernel forgets as
  * many lookups as it was given, so the table holds what the kernel holds, no more.
  * Hardlinks share a number, and any one of their paths leads to the same content.
+ * Each node also keeps its extended attributes, so that the kernel's questions about
+ * them (`cp -a` asks for every file's) are answered at once, without finding the path.
  */
+import type { ExtendedAttribute } from '../../src/archive/index.js';
+
 export const ROOT_NODE = 1;
 
 interface Known {
   readonly path: string;
+  readonly xattrs: readonly ExtendedAttribute[];
   lookups: number;
 }
 
@@ -21,20 +26,25 @@ export class NodeTable {
     return node === ROOT_NODE ? '/' : this.known.get(node)?.path;
   }
 
+  /** The extended attributes of a node the kernel holds; undefined for the root and for one it has forgotten. */
+  xattrsOf(node: number): readonly ExtendedAttribute[] | undefined {
+    return this.known.get(node)?.xattrs;
+  }
+
   /** The node the kernel holds for `path`, if it does (by the path its node was first seen at). */
   nodeAt(path: string): number | undefined {
     return path === '/' ? ROOT_NODE : this.byPath.get(path);
   }
 
   /** The kernel was told of `node` at `path` once more. */
-  lookedUp(node: number, path: string): void {
+  lookedUp(node: number, path: string, xattrs: readonly ExtendedAttribute[]): void {
     if (node === ROOT_NODE) return;
     const known = this.known.get(node);
     if (known) {
       known.lookups++;
       return;
     }
-    this.known.set(node, { path, lookups: 1 });
+    this.known.set(node, { path, xattrs, lookups: 1 });
     this.byPath.set(path, node);
   }
 

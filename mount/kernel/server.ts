@@ -4,6 +4,7 @@
  * exactly once (requests the kernel expects no answer to: FORGET, BATCH_FORGET, INTERRUPT).
  */
 import { LRUCache } from 'lru-cache';
+import type { ExtendedAttribute } from '../../src/archive/index.js';
 import { KERNEL_CACHE_SECONDS } from '../attributes.js';
 import { FuseUnavailableError } from '../fuse.js';
 import type { Readers } from '../readers.js';
@@ -109,15 +110,14 @@ export class KernelServer {
       case Opcode.GETXATTR: {
         const { size, name } = decodeXattrRequest(body);
         const wanted = name.toString('utf8');
-        return this.serve(header, async (path) => {
-          const found = (await this.view.xattrs(path)).find((xattr) => xattr.name === wanted);
-          if (!found) throw new FsError('ENODATA', `no extended attribute ${wanted}`);
-          return xattrAnswer(found.value, size);
+        return this.answerXattrs(header, (xattrs) => {
+          const found = xattrs.find((xattr) => xattr.name === wanted);
+          return found ? sizedAnswer(found.value, size) : 'ENODATA';
         });
       }
       case Opcode.LISTXATTR: {
         const { size } = decodeXattrRequest(body);
-        return this.serve(header, async (path) => xattrAnswer(encodeXattrNames((await this.view.xattrs(path)).map((xattr) => xattr.name)), size));
+        return this.answerXattrs(header, (xattrs) => sizedAnswer(encodeXattrNames(xattrs.map((xattr) => xattr.name)), size));
       }
       case Opcode.FORGET:
         return this.nodes.forget(header.nodeid, decodeForget(body));
@@ -159,8 +159,9 @@ export class KernelServer {
     this.serve(header, async (parent) => {
       const path = childPath(parent, name);
       try {
-        const attributes = this.view.stat(await this.view.resolve(path));
-        this.nodes.lookedUp(attributes.ino, path);
+        const node = await this.view.resolve(path);
+        const attributes = this.view.stat(node);
+        this.nodes.lookedUp(attributes.ino, path, this.view.xattrsOf(node));
         return [encodeEntry(attributes, KERNEL_CACHE_SECONDS)];
       } catch (error) {
         if (error instanceof FsError && error.code === 'ENOENT') return [encodeEntry(undefined, KERNEL_CACHE_SECONDS)];
@@ -180,11 +181,12 @@ export class KernelServer {
     const items: DirectoryItem[] = [];
     let bytes = 0;
     for (let index = offset; index < listing.names.length; index++) {
-      const item = this.itemOf(listing.names[index] as string, listing.nodes[index] as Node, index >= 2);
+      const node = listing.nodes[index] as Node;
+      const item = this.itemOf(listing.names[index] as string, node, index >= 2);
       bytes += direntPlusSize(item);
       if (bytes > size) break;
       items.push(item);
-      if (item.counted) this.nodes.lookedUp(item.attr.ino, childPath(path, listing.names[index] as string));
+      if (item.counted) this.nodes.lookedUp(item.attr.ino, childPath(path, listing.names[index] as string), this.view.xattrsOf(node));
     }
     // Once the kernel has every entry (it holds their nodes, so files can be handed to it).
     if (items.length > 0 && offset + items.length === listing.names.length) void this.readers.listed(path);
@@ -193,6 +195,23 @@ export class KernelServer {
 
   private itemOf(name: string, node: Node, counted: boolean): DirectoryItem {
     return { name: Buffer.from(name, 'utf8'), attr: this.view.stat(node), counted };
+  }
+
+  /**
+   * Answers GETXATTR or LISTXATTR from the node's extended attributes: at once from the
+   * node table (the root's through the view). When no archive shown has any, ENOSYS
+   * tells the kernel never to ask again.
+   */
+  private answerXattrs(header: RequestHeader, answer: (xattrs: readonly ExtendedAttribute[]) => Buffer[] | ErrnoName): void {
+    if (!this.view.hasXattrs) return this.fail(header, 'ENOSYS');
+    const reply = (parts: Buffer[] | ErrnoName) => (typeof parts === 'string' ? this.fail(header, parts) : this.answer(header, parts));
+    const known = this.nodes.xattrsOf(header.nodeid);
+    if (known) return reply(answer(known));
+    this.serve(header, async (path) => {
+      const parts = answer(this.view.xattrsOf(await this.view.resolve(path)));
+      if (typeof parts === 'string') throw new FsError(parts, `extended attributes of ${path}`);
+      return parts;
+    });
   }
 
   /** Runs `work` with the path of the request's node and answers with what it gives or its errno. */
@@ -220,8 +239,7 @@ export class KernelServer {
 }
 
 /** What GETXATTR and LISTXATTR answer: the size alone when asked (size 0), the bytes when they fit the caller's buffer, ERANGE otherwise. */
-function xattrAnswer(bytes: Buffer, size: number): Buffer[] {
+function sizedAnswer(bytes: Buffer, size: number): Buffer[] | ErrnoName {
   if (size === 0) return [encodeXattrSize(bytes.length)];
-  if (bytes.length > size) throw new FsError('ERANGE', 'the extended attribute is larger than the buffer');
-  return [bytes];
+  return bytes.length > size ? 'ERANGE' : [bytes];
 }

@@ -8,9 +8,13 @@ import { ByteReader, ByteWriter } from './codec.js';
 import { type DirectoryEntry, MAX_OWNER_ID, NO_XATTRS, directoryEntry } from './entry.js';
 import { decodeXattrs, encodeXattrs } from './tree-format.js';
 
-/** Version 2 adds the root folder's extended attributes at the end; it is written only for a root that has some, so other archives read as they always did. */
+/**
+ * Version 2 adds the count of entries with extended attributes and the root folder's at
+ * the end; it is written only for an archive with some, so other archives read as they
+ * always did.
+ */
 export const METADATA_FORMAT_VERSION = 1;
-const ROOT_XATTRS_VERSION = 2;
+const XATTRS_VERSION = 2;
 /** The most bytes of text a field holds (the name, the source, the host); create refuses a longer source. */
 export const MAX_TEXT_BYTES = 65536;
 
@@ -24,6 +28,8 @@ export interface ArchiveTotals {
   readonly storedBytes: number;
   /** Entries reported and left out while creating. */
   readonly skipped: number;
+  /** Entries with extended attributes, the backed-up folder included: with none, a mount need not be asked for them. */
+  readonly xattrEntries: number;
 }
 
 export interface ArchiveMetadata {
@@ -40,10 +46,12 @@ export interface ArchiveMetadata {
   readonly linkGroupSizes: ReadonlyMap<number, number>;
 }
 
+/** The totals of version 1, in their order. */
 const TOTAL_FIELDS = ['files', 'directories', 'symlinks', 'bytes', 'storedBytes', 'skipped'] as const;
 
 export function encodeMetadata(metadata: ArchiveMetadata): Buffer {
-  const out = new ByteWriter().u8(metadata.root.xattrs.length > 0 ? ROOT_XATTRS_VERSION : METADATA_FORMAT_VERSION);
+  const withXattrs = metadata.totals.xattrEntries > 0 || metadata.root.xattrs.length > 0;
+  const out = new ByteWriter().u8(withXattrs ? XATTRS_VERSION : METADATA_FORMAT_VERSION);
   out.string(metadata.name).string(metadata.sourcePath).string(metadata.hostname).bigSigned(metadata.createdAtNs);
   const root = metadata.root;
   out.varint(root.mode).varint(root.uid).varint(root.gid).bigSigned(root.mtimeNs).raw(root.tree);
@@ -52,14 +60,14 @@ export function encodeMetadata(metadata: ArchiveMetadata): Buffer {
   writeNameTable(out, metadata.groupNames);
   out.varint(metadata.linkGroupSizes.size);
   for (const [group, size] of metadata.linkGroupSizes) out.varint(group).varint(size);
-  if (root.xattrs.length > 0) encodeXattrs(out, root.xattrs);
+  if (withXattrs) encodeXattrs(out.varint(metadata.totals.xattrEntries), root.xattrs);
   return out.finish();
 }
 
 export function decodeMetadata(bytes: Buffer, what: string): ArchiveMetadata {
   const input = new ByteReader(bytes, what);
   const version = input.u8();
-  if (version !== METADATA_FORMAT_VERSION && version !== ROOT_XATTRS_VERSION) input.fail(`unsupported archive metadata version ${version}`);
+  if (version !== METADATA_FORMAT_VERSION && version !== XATTRS_VERSION) input.fail(`unsupported archive metadata version ${version}`);
   const name = input.string(MAX_TEXT_BYTES);
   const sourcePath = input.string(MAX_TEXT_BYTES);
   const hostname = input.string(MAX_TEXT_BYTES);
@@ -70,14 +78,16 @@ export function decodeMetadata(bytes: Buffer, what: string): ArchiveMetadata {
   const gid = input.varintUpTo(MAX_OWNER_ID, 'root gid');
   const mtimeNs = input.bigSigned();
   const tree = asId(Buffer.from(input.raw(ID_LENGTH)), 'tree');
-  const totals = Object.fromEntries(TOTAL_FIELDS.map((field) => [field, input.varint()])) as unknown as ArchiveTotals;
+  const firstTotals = Object.fromEntries(TOTAL_FIELDS.map((field) => [field, input.varint()])) as Omit<ArchiveTotals, 'xattrEntries'>;
   const userNames = readNameTable(input);
   const groupNames = readNameTable(input);
   const linkGroupSizes = new Map<number, number>();
   const groups = input.varint();
   for (let i = 0; i < groups; i++) linkGroupSizes.set(input.varint(), input.varint());
-  const xattrs = version === ROOT_XATTRS_VERSION ? decodeXattrs(input, '/') : NO_XATTRS;
+  const xattrEntries = version === XATTRS_VERSION ? input.varint() : 0;
+  const xattrs = version === XATTRS_VERSION ? decodeXattrs(input, '/') : NO_XATTRS;
   input.end();
+  const totals: ArchiveTotals = { ...firstTotals, xattrEntries };
   const root: DirectoryEntry = directoryEntry({ name: '', mode, uid, gid, mtimeNs, xattrs }, tree);
   return { name, sourcePath, hostname, createdAtNs, root, totals, userNames, groupNames, linkGroupSizes };
 }

@@ -14,8 +14,8 @@ import { FormatError } from '../errors/index.js';
 import { type BlockId, ID_LENGTH, type TreeId, asId } from '../store/ids.js';
 import type { FileFingerprint } from './fingerprint.js';
 
-/** Version 1 was one entry per file. */
-const RECORD_VERSION = 2;
+/** Version 1 was one entry per file; version 2 had no count of entries with extended attributes. */
+const RECORD_VERSION = 3;
 const MAX_NAME_BYTES = 4096;
 const MAX_TARGET_BYTES = 65536;
 
@@ -42,6 +42,8 @@ export interface FolderSummary {
   readonly symlinks: readonly { readonly name: string; readonly target: string }[];
   /** Every block of the folder's files, once each. */
   readonly blocks: readonly BlockId[];
+  /** How many of the files and symlinks have extended attributes (each subfolder counts its own). */
+  readonly xattrEntries: number;
 }
 
 export class FolderRecord {
@@ -69,7 +71,7 @@ export class FolderRecord {
     ids(out, summary.subfolderTrees).varint(summary.fileCount).varint(summary.bytes);
     numbers(numbers(out, summary.uids), summary.gids).varint(summary.symlinks.length);
     for (const { name, target } of summary.symlinks) out.name(name).name(target);
-    ids(out, summary.blocks);
+    ids(out, summary.blocks).varint(summary.xattrEntries);
     return out.raw(this.encodedFiles ?? encodeFiles(this.files())).finish();
   }
 
@@ -88,6 +90,7 @@ export class FolderRecord {
       gids: readNumbers(input),
       symlinks: Array.from({ length: input.varint() }, () => ({ name: input.name(MAX_NAME_BYTES), target: input.name(MAX_TARGET_BYTES) })),
       blocks: readIds(input, 'block'),
+      xattrEntries: input.varint(),
     };
     // Ids and the files are views of `bytes`, which the database read gave this record alone.
     return new FolderRecord(summary, input.rest(), undefined);

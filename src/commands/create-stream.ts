@@ -57,7 +57,7 @@ export async function createArchiveFromStream(
       // As `list` shows it and prune groups by; never a folder's, which is an absolute path.
       sourcePath: `stdin:${options.filename}`,
       root: directoryEntry({ name: '', mode: FOLDER_MODE, uid, gid, mtimeNs, xattrs: NO_XATTRS }, tree),
-      totals: { files: 1, directories: 1, symlinks: 0, bytes: size, skipped: 0 },
+      totals: { files: 1, directories: 1, symlinks: 0, bytes: size, skipped: 0, xattrEntries: 0 },
       uids: [uid],
       gids: [gid],
       linkGroupSizes: new Map(),

@@ -167,7 +167,7 @@ const TAGGED: FolderWalked = { entry: Promise.resolve(undefined) };
 type WalkTotals = { -readonly [K in Exclude<keyof ArchiveTotals, 'storedBytes'>]: ArchiveTotals[K] };
 
 export class TreeWalker {
-  readonly totals: WalkTotals = { files: 0, directories: 0, symlinks: 0, bytes: 0, skipped: 0 };
+  readonly totals: WalkTotals = { files: 0, directories: 0, symlinks: 0, bytes: 0, skipped: 0, xattrEntries: 0 };
   readonly uids = new Set<number>();
   readonly gids = new Set<number>();
   readonly linkGroupSizes = new Map<number, number>();
@@ -237,7 +237,9 @@ export class TreeWalker {
   private xattrsOf(path: string, info: EntryStats): readonly ExtendedAttribute[] {
     if (info.isSymbolicLink() || this.options.noXattrs) return NO_XATTRS;
     try {
-      return readXattrs(path);
+      const xattrs = readXattrs(path);
+      if (xattrs.length > 0) this.totals.xattrEntries++;
+      return xattrs;
     } catch (error) {
       this.context.reporter.problem(path, new Error(`its extended attributes could not be read, so it is backed up without them: ${describeError(error)}`, { cause: error }));
       return NO_XATTRS;
@@ -362,6 +364,7 @@ export class TreeWalker {
     this.totals.files += summary.fileCount;
     this.totals.bytes += summary.bytes;
     this.totals.symlinks += summary.symlinks.length;
+    this.totals.xattrEntries += summary.xattrEntries;
     this.filesUnchanged += summary.fileCount;
     for (const uid of summary.uids) this.uids.add(uid);
     for (const gid of summary.gids) this.gids.add(gid);
@@ -662,11 +665,13 @@ function recordOf(key: Buffer, ledger: FolderLedger, entries: readonly Entry[], 
   const gids = new Set<number>();
   let fileCount = 0;
   let bytes = 0;
+  let xattrEntries = 0;
   for (const entry of entries) {
     if (entry.type === 'directory') {
       subfolderTrees.push(entry.tree);
       continue;
     }
+    if (entry.xattrs.length > 0) xattrEntries++;
     uids.add(entry.uid);
     gids.add(entry.gid);
     if (entry.type === 'symlink') {
@@ -679,6 +684,6 @@ function recordOf(key: Buffer, ledger: FolderLedger, entries: readonly Entry[], 
     const fingerprint = ledger.fingerprints.get(entry.name);
     if (fingerprint) files.set(entry.name, { fingerprint, chunks: entry.chunks });
   }
-  const summary = { listing: ledger.clean ? key : undefined, tree, subfolderTrees, fileCount, bytes, uids: [...uids], gids: [...gids], symlinks, blocks: [...blocks.values()] };
+  const summary = { listing: ledger.clean ? key : undefined, tree, subfolderTrees, fileCount, bytes, uids: [...uids], gids: [...gids], symlinks, blocks: [...blocks.values()], xattrEntries };
   return FolderRecord.of(summary, files);
 }
